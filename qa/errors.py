@@ -1,0 +1,61 @@
+"""Errors raised by the qa package. `api/` maps each class to one HTTP status in one handler.
+
+    QAError
+    ├── InvalidQuestion        the question or its options are unusable        (422)
+    ├── DocumentNotFound       no article with that doc_id                      (404)
+    ├── ConfigError            a setting is wrong (bad model path, mode, ...)   (start-up)
+    ├── ModelError             the embedding model cannot be loaded or run      (start-up / 503)
+    ├── IndexError_            the index cannot be used
+    │   ├── IndexMissing       nothing built yet
+    │   ├── IndexStale         built from other seeds or settings: rebuild
+    │   └── IndexCorrupt       unreadable or inconsistent: names the file and field
+    └── FeedbackError          feedback cannot be stored                        (422)
+"""
+
+from __future__ import annotations
+
+
+class QAError(Exception):
+    """Base class: every message says what was wrong and what is allowed."""
+
+    code = "qa_error"
+
+
+class InvalidQuestion(QAError):
+    code = "invalid_question"
+
+
+class DocumentNotFound(QAError):
+    code = "document_not_found"
+
+
+class ConfigError(QAError):
+    code = "config_error"
+
+
+class ModelError(QAError):
+    code = "model_error"
+
+
+class IndexError_(QAError):  # trailing underscore: do not shadow the builtin IndexError
+    code = "index_error"
+
+
+class IndexMissing(IndexError_):
+    code = "index_missing"
+
+
+class IndexStale(IndexError_):
+    code = "index_stale"
+
+
+class IndexCorrupt(IndexError_):
+    code = "index_corrupt"
+
+    def __init__(self, file: str, field: str, problem: str):
+        self.file, self.field, self.problem = file, field, problem
+        super().__init__(f"index file {file!r}, field {field!r}: {problem}; rebuild with `qa index --force`")
+
+
+class FeedbackError(QAError):
+    code = "invalid_feedback"

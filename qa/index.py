@@ -1,0 +1,304 @@
+"""Build, save and load the index: a folder of plain files that explains itself.
+
+Layout of `index_dir`:
+    current -> builds/<build-id>        a symlink, swapped atomically when a build completes
+    builds/<build-id>/manifest.json     format, versions, model, tokenizer, chunking, corpus checksums,
+                                        counts, build time and the SHA-256 of every other file
+    builds/<build-id>/articles.jsonl    one article a line, its text exactly as in the seed file
+    builds/<build-id>/sentences.jsonl   doc_id, start, end of every indexed sentence
+    builds/<build-id>/chunks.jsonl      chunk id, offsets, sentence range and BM25 tokens
+    builds/<build-id>/chunk_vectors.npy, sentence_vectors.npy   normalized float32 embeddings
+A build is written to `builds/<build-id>.partial` and renamed when complete, so a crash leaves
+at most a `.partial` folder, which the next start removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from qa.chunk import ChunkParams, chunk_article
+from qa.embed import Embedder
+from qa.errors import IndexCorrupt, IndexMissing, IndexStale
+from qa.text import STOPWORDS, TOKENIZER_VERSION, tokenize
+from qa.types import Article, Chunk, Sentence
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+ARTIFACTS = ("articles.jsonl", "sentences.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy")
+_PACKAGES = ("newsqa", "numpy", "rank-bm25", "sentence-transformers", "torch", "transformers")
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """Everything retrieval and reading need, in memory. Rows of the vector matrices line up
+    with `chunks` and `sentences`."""
+
+    articles: dict[str, Article]
+    sentences: tuple[Sentence, ...]
+    chunks: tuple[Chunk, ...]
+    chunk_tokens: tuple[tuple[str, ...], ...]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    manifest: dict
+    path: Path | None = None
+
+
+# ---------------------------------------------------------------- build
+def build_index(
+    articles: list[Article],
+    embedder: Embedder,
+    params: ChunkParams,
+    progress: Callable[[Iterable, int, str], Iterable] | None = None,
+) -> Index:
+    """Chunk, tokenize and embed. `progress(iterable, total, label)` wraps the slow loops (a bar in the CLI)."""
+    wrap = progress or (lambda it, total, label: it)
+    sentences: list[Sentence] = []
+    chunks: list[Chunk] = []
+    for article in articles:
+        chunks.extend(chunk_article(article, params, first_sentence=len(sentences)))
+        for start, end in article.sentences:
+            sentences.append(Sentence(len(sentences), article.doc_id, start, end, article.text[start:end]))
+    tokens = tuple(tuple(tokenize(c.text)) for c in chunks)
+    chunk_vectors = _embed(embedder, [c.text for c in chunks], wrap, "chunks")
+    sentence_vectors = _embed(embedder, [s.text for s in sentences], wrap, "sentences")
+    manifest = _manifest(articles, embedder, params, len(sentences), len(chunks))
+    return Index({a.doc_id: a for a in articles}, tuple(sentences), tuple(chunks), tokens,
+                 chunk_vectors, sentence_vectors, manifest)
+
+
+def _embed(embedder: Embedder, texts: list[str], wrap, label: str, batch: int = 32) -> np.ndarray:
+    parts = [embedder.embed_passages(texts[i : i + batch]) for i in wrap(range(0, len(texts), batch), -(-len(texts) // batch), label)]
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, embedder.dim), np.float32)
+
+
+def _manifest(articles: list[Article], embedder: Embedder, params: ChunkParams, n_sentences: int, n_chunks: int) -> dict:
+    return {
+        "format_version": FORMAT_VERSION,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "packages": {name: _version(name) for name in _PACKAGES},
+        "model": {"name": embedder.name, "dimension": embedder.dim},
+        "tokenizer": tokenizer_fingerprint(),
+        "chunking": asdict(params),
+        "corpus": {a.source: a.sha256 for a in articles},
+        "counts": {"articles": len(articles), "sentences": n_sentences, "chunks": n_chunks},
+    }
+
+
+def tokenizer_fingerprint() -> dict:
+    stop = hashlib.sha256(" ".join(sorted(STOPWORDS)).encode()).hexdigest()[:16]
+    return {"version": TOKENIZER_VERSION, "stopwords_sha256": stop}
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+# ---------------------------------------------------------------- save
+def save_index(index: Index, index_dir: Path) -> Path:
+    """Write a complete build beside the live one, then point `current` at it atomically."""
+    builds = index_dir / "builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    build_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+    partial = builds / f"{build_id}.partial"
+    partial.mkdir()
+    _write_jsonl(partial / "articles.jsonl", (_article_row(a) for a in index.articles.values()))
+    _write_jsonl(partial / "sentences.jsonl", ({"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in index.sentences))
+    _write_jsonl(partial / "chunks.jsonl", (_chunk_row(c, t) for c, t in zip(index.chunks, index.chunk_tokens)))
+    np.save(partial / "chunk_vectors.npy", index.chunk_vectors, allow_pickle=False)
+    np.save(partial / "sentence_vectors.npy", index.sentence_vectors, allow_pickle=False)
+    manifest = dict(index.manifest, files={name: _sha256(partial / name) for name in ARTIFACTS})
+    _write_json(partial / MANIFEST, manifest)
+    _fsync_dir(partial)
+    final = builds / build_id
+    os.rename(partial, final)
+    link = index_dir / f".current-{uuid.uuid4().hex[:8]}"
+    os.symlink(Path("builds") / build_id, link)
+    os.replace(link, index_dir / "current")  # atomic: readers see the old build or the new one
+    _fsync_dir(index_dir)
+    log.info("index %s written: %s", build_id, manifest["counts"])
+    return final
+
+
+def cleanup(index_dir: Path) -> list[str]:
+    """Remove what a crashed or superseded build left: `.partial` folders, stray links, old builds."""
+    removed: list[str] = []
+    builds = index_dir / "builds"
+    live = (index_dir / "current").resolve() if (index_dir / "current").exists() else None
+    for path in sorted(builds.iterdir()) if builds.is_dir() else []:
+        if path.resolve() != live:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    for link in index_dir.glob(".current-*"):
+        link.unlink(missing_ok=True)
+        removed.append(link.name)
+    if removed:
+        log.info("removed index leftovers: %s", ", ".join(removed))
+    return removed
+
+
+def _article_row(a: Article) -> dict:
+    return {"doc_id": a.doc_id, "source": a.source, "date": a.date, "title": a.title, "sha256": a.sha256,
+            "excluded": [list(r) for r in a.excluded], "sentences": [list(s) for s in a.sentences], "text": a.text}
+
+
+def _chunk_row(c: Chunk, tokens: tuple[str, ...]) -> dict:
+    return {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "ordinal": c.ordinal, "start": c.start, "end": c.end,
+            "sentences": list(c.sentences), "tokens": list(tokens)}
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- load
+def current_build(index_dir: Path) -> Path:
+    link = index_dir / "current"
+    if not link.exists():
+        raise IndexMissing(f"no index in {str(index_dir)!r}; build one with `qa index`")
+    return link.resolve()
+
+
+def load_index(index_dir: Path) -> Index:
+    """Load the current build, verifying every artifact's checksum and the files' consistency."""
+    build = current_build(index_dir)
+    manifest = _read_manifest(build)
+    for name in ARTIFACTS:
+        path = build / name
+        if not path.is_file():
+            raise IndexCorrupt(name, "files", "file is missing")
+        expected = manifest["files"].get(name)
+        if _sha256(path) != expected:
+            raise IndexCorrupt(name, f"files.{name}", "checksum does not match the manifest (file changed or truncated)")
+    articles = {row["doc_id"]: _article_from_row(row) for row in _read_jsonl(build, "articles.jsonl")}
+    sentences = tuple(
+        Sentence(i, r["doc_id"], r["start"], r["end"], articles[r["doc_id"]].text[r["start"] : r["end"]])
+        for i, r in enumerate(_read_jsonl(build, "sentences.jsonl"))
+    )
+    rows = _read_jsonl(build, "chunks.jsonl")
+    chunks = tuple(
+        Chunk(r["chunk_id"], r["doc_id"], r["ordinal"], r["start"], r["end"],
+              articles[r["doc_id"]].text[r["start"] : r["end"]], tuple(r["sentences"]))
+        for r in rows
+    )
+    tokens = tuple(tuple(r["tokens"]) for r in rows)
+    chunk_vectors = _read_npy(build, "chunk_vectors.npy")
+    sentence_vectors = _read_npy(build, "sentence_vectors.npy")
+    index = Index(articles, sentences, chunks, tokens, chunk_vectors, sentence_vectors, manifest, build)
+    _check_consistent(index)
+    return index
+
+
+def _read_manifest(build: Path) -> dict:
+    try:
+        manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorrupt(MANIFEST, "-", "file is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IndexCorrupt(MANIFEST, "-", f"not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise IndexCorrupt(MANIFEST, "-", "not a JSON object")
+    for field in ("format_version", "model", "tokenizer", "chunking", "corpus", "counts", "files"):
+        if field not in manifest:
+            raise IndexCorrupt(MANIFEST, field, "field is missing")
+    if manifest["format_version"] != FORMAT_VERSION:
+        raise IndexStale(f"index format {manifest['format_version']} is not {FORMAT_VERSION}; rebuild with `qa index`")
+    return manifest
+
+
+def _read_jsonl(build: Path, name: str) -> list[dict]:
+    rows = []
+    with open(build / name, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise IndexCorrupt(name, f"line {n}", f"not valid JSON ({exc.msg})") from None
+    return rows
+
+
+def _read_npy(build: Path, name: str) -> np.ndarray:
+    try:
+        array = np.load(build / name, allow_pickle=False)
+    except ValueError as exc:
+        raise IndexCorrupt(name, "-", f"not a readable .npy array ({exc})") from None
+    if array.dtype != np.float32 or array.ndim != 2:
+        raise IndexCorrupt(name, "dtype", f"expected a 2-D float32 array, found {array.dtype} with {array.ndim} dims")
+    return array
+
+
+def _article_from_row(row: dict) -> Article:
+    return Article(row["doc_id"], row["source"], row["text"], row["date"], row["title"],
+                   tuple(tuple(r) for r in row["excluded"]), tuple(tuple(s) for s in row["sentences"]), row["sha256"])
+
+
+def _check_consistent(index: Index) -> None:
+    counts, dim = index.manifest["counts"], index.manifest["model"]["dimension"]
+    checks = (
+        ("articles.jsonl", "counts.articles", len(index.articles), counts["articles"]),
+        ("sentences.jsonl", "counts.sentences", len(index.sentences), counts["sentences"]),
+        ("chunks.jsonl", "counts.chunks", len(index.chunks), counts["chunks"]),
+        ("chunk_vectors.npy", "shape", index.chunk_vectors.shape, (counts["chunks"], dim)),
+        ("sentence_vectors.npy", "shape", index.sentence_vectors.shape, (counts["sentences"], dim)),
+    )
+    for name, field, found, expected in checks:
+        if found != expected:
+            raise IndexCorrupt(name, field, f"found {found}, manifest says {expected}")
+
+
+def stale_reason(manifest: dict, articles: list[Article], model_name: str, params: ChunkParams) -> str | None:
+    """Why an index no longer matches the corpus or settings, or None if it does."""
+    corpus = {a.source: a.sha256 for a in articles}
+    if manifest["corpus"] != corpus:
+        changed = sorted(set(corpus.items()) ^ set(manifest["corpus"].items()))
+        return f"corpus changed ({', '.join(sorted({name for name, _ in changed}))})"
+    if manifest["model"]["name"] != model_name:
+        return f"model changed ({manifest['model']['name']!r} -> {model_name!r})"
+    if manifest["tokenizer"] != tokenizer_fingerprint():
+        return "tokenizer changed"
+    if manifest["chunking"] != asdict(params):
+        return f"chunking changed ({manifest['chunking']} -> {asdict(params)})"
+    return None

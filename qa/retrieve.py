@@ -1,0 +1,118 @@
+"""Retrieval: a BM25 leg, a dense leg, and their fusion.
+
+`Retriever` is the seam the service and reader use; `EmbeddedRetriever` serves it from the in-memory
+index. An external search engine can stand in by implementing `search` and `idf`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+from rank_bm25 import BM25L, BM25Okapi, BM25Plus
+
+from qa.index import Index
+from qa.types import Hit
+
+BM25_VARIANTS = {"okapi": BM25Okapi, "plus": BM25Plus, "l": BM25L}
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    text: str
+    tokens: tuple[str, ...]
+    vector: np.ndarray | None  # None in bm25 mode: no encoder call is needed
+
+
+class Retriever(Protocol):
+    def search(self, query: Query, k: int, mode: str) -> list[Hit]: ...
+
+    def idf(self, token: str) -> float: ...
+
+
+# ---------------------------------------------------------------- fusion (pure)
+def rrf(rankings: Sequence[Sequence[int]], k: int = 60) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: score(d) = sum over rankings of 1 / (k + rank), rank from 1.
+    Ties are broken by id, so the order is strict and repeatable."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, doc in enumerate(ranking, 1):
+            scores[doc] = scores.get(doc, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def weighted(legs: Sequence[dict[int, float]], weights: Sequence[float]) -> list[tuple[int, float]]:
+    """Weighted sum of min-max normalized scores; a document missing from a leg scores 0 there."""
+    fused: dict[int, float] = {}
+    for scores, weight in zip(legs, weights):
+        if not scores:
+            continue
+        lo, hi = min(scores.values()), max(scores.values())
+        span = hi - lo
+        for doc, score in scores.items():
+            norm = (score - lo) / span if span > 0 else 1.0
+            fused[doc] = fused.get(doc, 0.0) + weight * norm
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def ranked(scores: np.ndarray, positive_only: bool = False) -> list[tuple[int, float]]:
+    """(id, score) by descending score, ties by id."""
+    order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
+    return [(i, float(scores[i])) for i in order if not positive_only or scores[i] > 0]
+
+
+# ---------------------------------------------------------------- the embedded retriever
+class EmbeddedRetriever:
+    def __init__(self, index: Index, variant: str = "plus", k1: float = 1.2, b: float = 0.75,
+                 fusion: str = "rrf", rrf_k: int = 60, alpha: float = 0.5):
+        if variant not in BM25_VARIANTS:
+            raise ValueError(f"unknown BM25 variant {variant!r}; choose one of {sorted(BM25_VARIANTS)}")
+        self.index = index
+        corpus = [list(t) for t in index.chunk_tokens]
+        self.bm25 = BM25_VARIANTS[variant](corpus, k1=k1, b=b)
+        self.fusion, self.rrf_k, self.alpha = fusion, rrf_k, alpha
+        n = len(corpus)
+        # Reader-side idf (always positive, unlike Okapi's): log((N + 1) / (n_t + 0.5)).
+        self._df = _doc_freqs(corpus)
+        self._unseen_idf = math.log((n + 1) / 0.5)
+        self._n = n
+
+    def idf(self, token: str) -> float:
+        df = self._df.get(token)
+        return self._unseen_idf if df is None else math.log((self._n + 1) / (df + 0.5))
+
+    def bm25_ranking(self, tokens: Sequence[str]) -> list[tuple[int, float]]:
+        if not tokens or not self.index.chunks:
+            return []
+        return ranked(self.bm25.get_scores(list(tokens)), positive_only=True)
+
+    def dense_ranking(self, vector: np.ndarray) -> list[tuple[int, float]]:
+        return ranked(self.index.chunk_vectors @ vector)
+
+    def search(self, query: Query, k: int, mode: str) -> list[Hit]:
+        lexical = self.bm25_ranking(query.tokens) if mode in ("bm25", "hybrid") else []
+        dense = self.dense_ranking(query.vector) if mode in ("dense", "hybrid") else []
+        bm25_rank = {doc: r for r, (doc, _) in enumerate(lexical, 1)}
+        dense_rank = {doc: r for r, (doc, _) in enumerate(dense, 1)}
+        if mode == "bm25":
+            fused = lexical
+        elif mode == "dense":
+            fused = dense
+        elif self.fusion == "rrf":
+            fused = rrf([[d for d, _ in lexical], [d for d, _ in dense]], self.rrf_k)
+        else:
+            fused = weighted([dict(lexical), dict(dense)], [1 - self.alpha, self.alpha])
+        return [
+            Hit(self.index.chunks[doc], score, bm25_rank.get(doc), dense_rank.get(doc))
+            for doc, score in fused[:k]
+        ]
+
+
+def _doc_freqs(corpus: list[list[str]]) -> dict[str, int]:
+    df: dict[str, int] = {}
+    for doc in corpus:
+        for token in set(doc):
+            df[token] = df.get(token, 0) + 1
+    return df

@@ -1,0 +1,132 @@
+"""QAService: the single entry point for HTTP, Slack, the CLI and evaluation. It delegates."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from qa.chunk import ChunkParams
+from qa.config import MODES, Settings
+from qa.embed import Embedder, make_embedder
+from qa.errors import DocumentNotFound, IndexError_, IndexMissing, InvalidQuestion
+from qa.index import Index, build_index, cleanup, load_index, save_index, stale_reason
+from qa.ingest import load_articles
+from qa.read import Reader, ReaderParams
+from qa.retrieve import EmbeddedRetriever, Query, Retriever
+from qa.text import tokenize
+from qa.types import Article, Hit, Result
+
+log = logging.getLogger(__name__)
+
+
+def chunk_params(settings: Settings) -> ChunkParams:
+    return ChunkParams(settings.chunk_min_sentences, settings.chunk_max_sentences,
+                       settings.chunk_max_words, settings.chunk_overlap)
+
+
+def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
+                 progress: Callable[[Iterable, int, str], Iterable] | None = None) -> Index:
+    """Load the index, building it first when it is missing, stale or `rebuild` is asked for.
+    A corrupt index is an error to report, never silently replaced."""
+    articles = load_articles(settings.seeds_dir)
+    params = chunk_params(settings)
+    cleanup(settings.index_dir)
+    reason = "rebuild requested" if rebuild else None
+    if reason is None:
+        try:
+            index = load_index(settings.index_dir)
+            reason = stale_reason(index.manifest, articles, embedder.name, params)
+        except IndexMissing:
+            reason = "no index yet"
+        except IndexError_ as exc:
+            if exc.code != "index_stale":
+                raise
+            reason = str(exc)
+        if reason is None:
+            return index
+    log.info("building the index: %s", reason)
+    save_index(build_index(articles, embedder, params, progress), settings.index_dir)
+    return load_index(settings.index_dir)
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    articles: int
+    chunks: int
+    sentences: int
+    format_version: int
+    built_at: str
+    model: str
+
+
+class QAService:
+    def __init__(self, settings: Settings, index: Index, embedder: Embedder, retriever: Retriever | None = None):
+        self.settings, self.index, self.embedder = settings, index, embedder
+        self.retriever = retriever or EmbeddedRetriever(
+            index, settings.bm25_variant, settings.bm25_k1, settings.bm25_b,
+            settings.fusion, settings.rrf_k, settings.fusion_alpha)
+        self.reader = Reader(index, self.retriever.idf,
+                             ReaderParams(settings.dense_weight, settings.abstain_threshold, settings.read_passages),
+                             tokenize)
+
+    @classmethod
+    def open(cls, settings: Settings, embedder: Embedder | None = None, rebuild: bool = False) -> "QAService":
+        """Load the model and the index (building it if needed): the slow start-up step."""
+        embedder = embedder or make_embedder(settings.model, settings.encode_batch_size)
+        load = getattr(embedder, "load", None)
+        if load:
+            load()
+        return cls(settings, ensure_index(settings, embedder, rebuild), embedder)
+
+    # ------------------------------------------------------------ queries
+    def ask(self, question: str, top_k: int | None = None, mode: str | None = None) -> Result:
+        t0 = time.perf_counter()
+        question, top_k, mode = self._validate(question, top_k, mode)
+        query, t_embed = self._query(question)
+        t1 = time.perf_counter()
+        hits = self.retriever.search(query, max(top_k, self.settings.read_passages), mode)
+        t2 = time.perf_counter()
+        reading = self.reader.read(question, query.tokens, query.vector, hits, top_k)
+        t3 = time.perf_counter()
+        timings = {"embed_ms": t_embed, "retrieve_ms": (t2 - t1) * 1e3, "read_ms": (t3 - t2) * 1e3}
+        return Result(question, mode, reading.answers, reading.abstained, tuple(hits[:top_k]),
+                      round((t3 - t0) * 1e3, 3), round(reading.confidence, 4), timings)
+
+    def search(self, question: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
+        question, k, mode = self._validate(question, k, mode)
+        query, _ = self._query(question)
+        return self.retriever.search(query, k, mode)
+
+    def document(self, doc_id: str) -> Article:
+        try:
+            return self.index.articles[doc_id]
+        except KeyError:
+            known = ", ".join(sorted(self.index.articles))
+            raise DocumentNotFound(f"no document {doc_id!r}; known documents: {known}") from None
+
+    def readiness(self) -> Readiness:
+        m = self.index.manifest
+        return Readiness(m["counts"]["articles"], m["counts"]["chunks"], m["counts"]["sentences"],
+                         m["format_version"], m.get("built_at", ""), m["model"]["name"])
+
+    # ------------------------------------------------------------ helpers
+    def _query(self, question: str) -> tuple[Query, float]:
+        t = time.perf_counter()
+        vector = self.embedder.embed_queries([question])[0]
+        return Query(question, tuple(tokenize(question)), vector), (time.perf_counter() - t) * 1e3
+
+    def _validate(self, question: str, top_k: int | None, mode: str | None) -> tuple[str, int, str]:
+        s = self.settings
+        if not isinstance(question, str) or not question.strip():
+            raise InvalidQuestion("question is blank; ask a question in plain words")
+        if len(question) > s.max_question_chars:
+            raise InvalidQuestion(f"question is {len(question)} characters; the limit is {s.max_question_chars}")
+        top_k = s.default_top_k if top_k is None else top_k
+        if not 1 <= top_k <= s.max_top_k:
+            raise InvalidQuestion(f"top_k is {top_k}; it must be between 1 and {s.max_top_k}")
+        mode = s.default_mode if mode is None else mode
+        if mode not in MODES:
+            raise InvalidQuestion(f"mode {mode!r} is unknown; choose one of {', '.join(MODES)}")
+        return question.strip(), top_k, mode

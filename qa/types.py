@@ -1,0 +1,82 @@
+"""The small frozen values the pipeline stages hand each other.
+
+Offsets are character offsets into the article's raw text (the seed file read as UTF-8):
+`article.text[start:end]` is the span's text, always.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    doc_id: str  # the file stem
+    source: str  # the file name
+    text: str  # the file's text exactly as stored
+    date: str | None  # ISO date from a leading `date YYYY-MM-DD` line
+    title: str
+    excluded: tuple[tuple[int, int], ...] = ()  # header, boilerplate and repeated ranges: not indexed
+    sentences: tuple[tuple[int, int], ...] = ()  # spans of the indexed sentences, in order
+    sha256: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    index: int  # position in the index's sentence table
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    chunk_id: str  # doc_id#ordinal
+    doc_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    sentences: tuple[int, int]  # [first, last) indexes into the sentence table
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A retrieved passage with its fused score and where it ranked in each leg (1-based)."""
+
+    chunk: Chunk
+    score: float
+    bm25_rank: int | None = None
+    dense_rank: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    doc_id: str
+    source: str
+    title: str
+    date: str | None
+    start: int
+    end: int
+    quote: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    text: str  # verbatim span of the article, inside every citation's quote
+    score: float  # confidence in [0, 1]
+    context: str  # the sentence the answer sits in
+    citations: tuple[Citation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    question: str
+    mode: str
+    answers: tuple[Answer, ...]
+    abstained: bool
+    passages: tuple[Hit, ...]
+    took_ms: float
+    confidence: float = 0.0  # the best evidence's confidence, also reported when abstaining
+    timings: dict[str, float] = field(default_factory=dict, compare=False)

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.config import Settings
+from qa.embed import HashingEmbedder
+from qa.service import QAService
+from tests.helpers import SEEDS
+
+
+def make_settings(tmp: Path, **overrides) -> Settings:
+    return Settings(_env_file=None, seeds_dir=SEEDS, index_dir=tmp / "index", data_dir=tmp / "data", **overrides)
+
+
+@pytest.fixture(scope="session")
+def fake_service(tmp_path_factory) -> QAService:
+    """The whole pipeline on the seeds with the instant hashing embedder (no model)."""
+    settings = make_settings(tmp_path_factory.mktemp("fake"), model="hashing-test-embedder", abstain_threshold=0.2)
+    return QAService.open(settings, embedder=HashingEmbedder())
+
+
+@pytest.fixture(scope="session")
+def real_settings(tmp_path_factory) -> Settings:
+    return make_settings(tmp_path_factory.mktemp("real"))
+
+
+@pytest.fixture(scope="session")
+def real_service(real_settings) -> QAService:
+    """The real sentence-transformers model (bundled all-MiniLM-L6-v2, offline) over the seeds."""
+    return QAService.open(real_settings)

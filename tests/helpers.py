@@ -1,0 +1,75 @@
+"""Checks shared by the tests: the citation rule, and a live uvicorn server."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+
+
+def seed_text(source: str) -> str:
+    return (SEEDS / source).read_bytes().decode("utf-8")
+
+
+def assert_citation_rule(body: dict) -> int:
+    """Every citation satisfies text[start:end] == quote, and the answer's text lies inside each quote.
+    Returns how many citations were checked."""
+    checked = 0
+    for answer in body["answers"]:
+        assert answer["citations"], f"answer without citation: {answer['text']!r}"
+        assert answer["text"] in answer["context"]
+        for c in answer["citations"]:
+            text = seed_text(c["source"])
+            assert text[c["start"] : c["end"]] == c["quote"], c
+            assert answer["text"] in c["quote"], (answer["text"], c["quote"])
+            checked += 1
+    for p in body.get("passages", []):
+        assert seed_text(p["source"])[p["start"] : p["end"]] == p["text"]
+    return checked
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def live_server(env: dict[str, str], timeout: float = 120.0):
+    """The real app under the real uvicorn, in a child process on a free loopback port."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}:\n{proc.stdout.read()}")
+            try:
+                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not become ready in time")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
