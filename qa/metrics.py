@@ -18,7 +18,7 @@ import numpy as np
 
 from qa.text import normalize_answer
 
-# Question kinds allowed in eval/gold.jsonl (documented in eval/README.md).
+# Question kinds of the gold QA set, each defined in eval/README.md.
 GOLD_KINDS: tuple[str, ...] = (
     "who",
     "what",
@@ -150,6 +150,11 @@ def abstention_scores(rows: Iterable[tuple[bool, bool]]) -> AbstentionScores:
     return AbstentionScores(precision, recall, f1, abstained, unanswerable, correct)
 
 
+# Mean-F1 differences at or below this are ties: F1 values are floats, so totals that are equal
+# on paper can differ in the last bits.
+_TIE_EPS = Fraction(1, 10**9)
+
+
 class BestThreshold(NamedTuple):
     """Unpacks as (threshold, f1); named so callers need not remember the order."""
 
@@ -162,17 +167,18 @@ def best_threshold(rows: Iterable[tuple[float, float, bool]]) -> BestThreshold:
 
     Each row is (confidence of the top answer, its F1 if answered, is_answerable). At threshold t
     the system abstains when confidence < t; a question scores its F1 when answered, and when
-    abstaining 1.0 if unanswerable else 0.0. Candidates are the distinct confidences; ties go to
-    the lowest threshold, so the choice is deterministic.
+    abstaining 1.0 if unanswerable else 0.0. Candidates are the distinct confidences; a higher
+    threshold must beat the best so far by more than 1e-9 in F1, so ties (up to float rounding)
+    go to the lowest threshold and the choice is deterministic.
     """
     items = [(float(c), float(f), bool(a)) for c, f, a in rows]
     if not items:
         raise ValueError("best_threshold needs at least one row")
-    if any(math.isnan(c) or math.isnan(f) for c, f, _ in items):
-        raise ValueError("confidences and F1 values must not be NaN")
+    if any(math.isnan(c) or not math.isfinite(f) for c, f, _ in items):
+        raise ValueError("confidences must not be NaN and F1 values must be finite")
     items.sort(key=lambda r: r[0])
     n = len(items)
-    # Exact arithmetic (Fraction) so that equal totals compare equal and ties really go low.
+    # Exact sums (Fraction) so the result does not depend on the order of the rows.
     # At the lowest threshold every question is answered; raising t past a confidence group
     # switches that group from its F1 to its abstention score.
     score = sum((Fraction(f) for _, f, _ in items), Fraction(0))
@@ -184,7 +190,7 @@ def best_threshold(rows: Iterable[tuple[float, float, bool]]) -> BestThreshold:
             _, f, answerable = items[i]
             score += (0 if answerable else 1) - Fraction(f)
             i += 1
-        if i < n and score > best_score:
+        if i < n and score - best_score > _TIE_EPS * n:
             best_t, best_score = items[i][0], score
     return BestThreshold(best_t, float(best_score / n))
 
