@@ -53,9 +53,9 @@ def _extend(article: Article, i: int, run_end: int, params: ChunkParams) -> int:
         words += n
         j += 1
     # A short tail is folded into this chunk rather than left as a chunk of one or two sentences,
-    # as long as the word budget allows.
+    # as long as the sentence and word budgets allow.
     tail = run_end - j
-    if 0 < tail < params.min_sentences - params.overlap:
+    if 0 < tail < params.min_sentences - params.overlap and j - i + tail <= params.max_sentences:
         extra = sum(_words(article, t) for t in range(j, run_end))
         if words + extra <= params.max_words:
             j = run_end

@@ -28,8 +28,8 @@ class Settings(BaseSettings):
     model: str = "sentence-transformers/all-MiniLM-L6-v2"
     encode_batch_size: int = Field(32, ge=1)
 
-    # BM25: chosen by measurement on questions written for tuning (see README, "Choices").
-    bm25_variant: Literal["okapi", "plus", "l"] = "plus"
+    # BM25: chosen by measurement on questions written for tuning (bench/tune.py; README, "Choices").
+    bm25_variant: Literal["okapi", "plus", "l"] = "l"
     bm25_k1: float = Field(1.2, gt=0)
     bm25_b: float = Field(0.75, ge=0, le=1)
 
@@ -47,8 +47,9 @@ class Settings(BaseSettings):
 
     # Reading.
     read_passages: int = Field(5, ge=1, le=50)  # passages whose sentences the reader scores
-    dense_weight: float = Field(0.7, ge=0, le=1)  # sentence score = w*dense + (1-w)*lexical
-    abstain_threshold: float = Field(0.35, ge=0, le=1)
+    # Chosen with bench/tune.py on bench/dev_questions.jsonl (README, "Choices").
+    dense_weight: float = Field(0.5, ge=0, le=1)  # sentence score = w*dense + (1-w)*lexical
+    abstain_threshold: float = Field(0.40, ge=0, le=1)
     merge_similarity: float = Field(0.9, ge=0, le=1)  # answers this alike are one answer
 
     # Requests.

@@ -65,7 +65,7 @@ def ranked(scores: np.ndarray, positive_only: bool = False) -> list[tuple[int, f
 
 # ---------------------------------------------------------------- the embedded retriever
 class EmbeddedRetriever:
-    def __init__(self, index: Index, variant: str = "plus", k1: float = 1.2, b: float = 0.75,
+    def __init__(self, index: Index, variant: str = "l", k1: float = 1.2, b: float = 0.75,
                  fusion: str = "rrf", rrf_k: int = 60, alpha: float = 0.5):
         if variant not in BM25_VARIANTS:
             raise ValueError(f"unknown BM25 variant {variant!r}; choose one of {sorted(BM25_VARIANTS)}")

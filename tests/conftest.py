@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import os
+
+# Tests never reach a model hub: the default model is bundled, and anything else must fail fast.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 from pathlib import Path
 
 import pytest

@@ -1,0 +1,100 @@
+"""The HTTP contract, in process, over the fake-embedder service."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
+from tests.helpers import assert_citation_rule
+
+
+@pytest.fixture(scope="module")
+def client(fake_service):
+    with TestClient(create_app(service=fake_service)) as c:
+        yield c
+
+
+def test_ask_returns_answers_with_checkable_citations(client):
+    r = client.post("/ask", json={"question": "How many drones did Russia fire overnight?", "top_k": 2})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == {"question", "mode", "answers", "abstained", "confidence", "passages", "took_ms"}
+    assert body["mode"] == "hybrid" and not body["abstained"]
+    assert len(body["passages"]) == 2
+    assert set(body["passages"][0]) == {"doc_id", "chunk_id", "source", "start", "end", "text", "score",
+                                        "bm25_rank", "dense_rank"}
+    assert set(body["answers"][0]["citations"][0]) == {"doc_id", "source", "title", "date", "start", "end", "quote"}
+    assert assert_citation_rule(body) >= 2
+    assert r.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"question": ""}, "question"),
+        ({"question": "   "}, "question: question is blank"),
+        ({"question": "x" * 1001}, "question: String should have at most 1000 characters"),
+        ({"question": "q", "top_k": 0}, "top_k"),
+        ({"question": "q", "top_k": 11}, "top_k"),
+        ({"question": "q", "top_k": "many"}, "top_k"),
+        ({"question": "q", "mode": "magic"}, "mode"),
+        ({"question": 5}, "question"),
+        ({}, "question: Field required"),
+        ({"question": "q", "extra": 1}, "extra"),
+    ],
+)
+def test_bad_input_is_a_422_naming_the_field(client, body, field):
+    r = client.post("/ask", json=body)
+    assert r.status_code == 422
+    err = r.json()
+    assert set(err) == {"error", "detail", "request_id"} and err["error"] == "invalid_request"
+    assert field in err["detail"]
+    assert "x" * 100 not in err["detail"]  # never echoes a large input
+    assert err["request_id"] == r.headers["x-request-id"]
+
+
+def test_malformed_json_is_a_400(client):
+    r = client.post("/ask", content=b'{"question": ', headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_json"
+
+
+def test_a_client_request_id_is_echoed(client):
+    r = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert r.headers["x-request-id"] == "abc-123" and r.json() == {"status": "ok"}
+
+
+def test_search_returns_passages_only(client):
+    r = client.get("/search", params={"q": "Putin Trump call Sochi", "k": 3, "mode": "bm25"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["mode"] == "bm25" and len(body["passages"]) == 3
+    assert_citation_rule({"answers": [], "passages": body["passages"]})
+    assert client.get("/search", params={"q": "x", "k": 0}).status_code == 422
+    assert client.get("/search").status_code == 422
+
+
+def test_documents(client):
+    r = client.get("/documents/003_402be4f0d307bbc3")
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["date"] == "2025-05-19" and doc["title"].startswith("Trump holding calls")
+    assert doc["text"].startswith(" date 2025-05-19") or doc["text"].startswith("date 2025-05-19")
+    missing = client.get("/documents/999")
+    assert missing.status_code == 404 and missing.json()["error"] == "document_not_found"
+
+
+def test_readiness_and_unknown_routes(client):
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready" and ready["articles"] == 5 and ready["format_version"] == 1
+    r = client.get("/nope")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    assert client.get("/docs").status_code == 200
+    assert "/ask" in client.get("/openapi.json").json()["paths"]
+
+
+def test_not_ready_until_the_service_loads(fake_service):
+    app = create_app(service=fake_service)
+    with TestClient(app) as c:
+        app.state.service = None  # as if start-up were still loading
+        assert c.get("/readyz").status_code == 503
+        r = c.post("/ask", json={"question": "q"})
+        assert r.status_code == 503 and r.json()["error"] == "index_missing"

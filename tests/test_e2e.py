@@ -1,0 +1,100 @@
+"""End to end: the real uvicorn server, the real bundled model, questions written from the articles."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.helpers import ROOT, assert_citation_rule, live_server
+
+pytestmark = pytest.mark.model
+
+# (question, words one of the top answers must contain, doc_id prefix that must be cited for them)
+QUESTIONS = [
+    ("What did Putin agree to?", "memorandum on a possible future peace accord", "000"),
+    ("How long did the call last according to TASS?", "approximately two and a half hours", "004"),
+    ("Who offered to host the negotiations?", "Vatican", "001"),
+    ("How many drones did Russia fire on Ukraine overnight?", "112 drones", "002"),
+    ("Who is the Kremlin spokesman?", "Dmitry Peskov", "002"),
+    ("How many prisoners of war will each side exchange?", "1,000", "000"),
+    ("Who did Trump inform after the call?", "Ursula von der Leyen", "001"),
+    ("What did Zelenskyy say about pressure on Russia?", "Pressure", "000"),
+    ("When did Trump and Putin last speak before this call?", "March", "003"),
+    ("Where did Vance meet Zelenskyy?", "Rome", "000"),
+    ("What did Vance say about the state of the peace talks?", "impasse", "000"),
+    ("Which news agency reported that Putin called the conversation meaningful and frank?", "RIA Novosti", "002"),
+]
+UNANSWERABLE = ["What is the capital of Australia?", "Who won the 2024 Super Bowl?"]
+
+
+@pytest.fixture(scope="module")
+def server(real_service, real_settings, tmp_path_factory):
+    """Serves the index the real_service fixture built (so the server loads, not rebuilds, it)."""
+    env = {"QA_SEEDS_DIR": str(real_settings.seeds_dir), "QA_INDEX_DIR": str(real_settings.index_dir),
+           "QA_DATA_DIR": str(tmp_path_factory.mktemp("e2e-data"))}
+    with live_server(env) as base:
+        yield base
+
+
+@pytest.mark.parametrize("question, expected, doc", QUESTIONS, ids=[q for q, _, _ in QUESTIONS])
+def test_questions_are_answered_with_valid_citations(server, question, expected, doc):
+    r = httpx.post(server + "/ask", json={"question": question}, timeout=30)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert not body["abstained"], body
+    assert_citation_rule(body)
+    hits = [a for a in body["answers"] if expected in a["text"]]
+    assert hits, [a["text"] for a in body["answers"]]
+    assert any(c["doc_id"].startswith(doc) for a in hits for c in a["citations"])
+
+
+def test_what_did_putin_agree_to_is_the_memorandum(server):
+    body = httpx.post(server + "/ask", json={"question": "What did Putin agree to?"}, timeout=30).json()
+    top = body["answers"][0]
+    assert "memorandum on a possible future peace accord" in top["text"]
+    cited = {c["doc_id"][:3] for c in top["citations"]}
+    assert "000" in cited
+    c = top["citations"][0]
+    assert c["date"] == "2025-05-19" and c["source"] == "000_0909706770c7972d.txt"
+
+
+@pytest.mark.parametrize("question", UNANSWERABLE)
+def test_off_topic_questions_abstain(server, question):
+    body = httpx.post(server + "/ask", json={"question": question}, timeout=30).json()
+    assert body["abstained"] and body["answers"] == []
+    assert body["passages"]  # the closest passages are still shown
+
+
+def test_all_modes_over_http(server):
+    for mode in ("bm25", "dense", "hybrid"):
+        body = httpx.post(server + "/ask", json={"question": "How many drones did Russia fire overnight?",
+                                                 "mode": mode, "top_k": 5}, timeout=30).json()
+        assert body["mode"] == mode and len(body["passages"]) == 5
+        assert_citation_rule(body)
+        assert "112 drones" in body["answers"][0]["text"]
+
+
+def test_bad_input_over_http_is_4xx_not_500(server):
+    r = httpx.post(server + "/ask", content=b"{oops", headers={"content-type": "application/json"}, timeout=10)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_json"
+    r = httpx.post(server + "/ask", json={"question": "q" * 1001}, timeout=10)
+    assert r.status_code == 422 and "question" in r.json()["detail"]
+
+
+def test_cli_ask_json_matches_the_api_shape(real_settings):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_SEEDS_DIR": str(real_settings.seeds_dir),
+           "QA_INDEX_DIR": str(real_settings.index_dir), "QA_DATA_DIR": str(real_settings.data_dir)}
+    out = subprocess.run([sys.executable, "-m", "qa.cli", "ask", "How many drones did Russia fire overnight?", "--json"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert "112 drones" in body["answers"][0]["text"]
+    assert_citation_rule(body)
+    text = subprocess.run([sys.executable, "-m", "qa.cli", "ask", "What did Putin agree to?"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert text.returncode == 0 and "memorandum" in text.stdout and "000_0909706770c7972d.txt [" in text.stdout

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from qa.read import Reader, ReaderParams, _shared_core, core
+from qa.text import tokenize
+
+
+def test_core_strips_edge_quotes_and_final_punctuation():
+    assert core('"The tone and spirit of the conversation were excellent,"') == (
+        "The tone and spirit of the conversation were excellent")
+
+
+def test_shared_core_needs_whole_containment_and_four_words():
+    a = "The tone and spirit of the conversation were excellent."
+    b = '"The tone and spirit of the conversation were excellent," Trump wrote on social media.'
+    assert _shared_core(a, b) == "The tone and spirit of the conversation were excellent"
+    assert _shared_core("Talks began.", "Talks began today.") is None  # too short to be the same report
+    assert _shared_core("Putin spoke with Trump.", "Trump spoke with Putin for hours.") is None
+
+
+def test_answers_are_verbatim_with_valid_citations(fake_service):
+    result = fake_service.ask("How many drones did Russia fire overnight?", top_k=3)
+    assert not result.abstained
+    assert "112 drones" in result.answers[0].text
+    for answer in result.answers:
+        for c in answer.citations:
+            text = fake_service.index.articles[c.doc_id].text
+            assert text[c.start:c.end] == c.quote
+            assert answer.text in c.quote
+
+
+def test_the_same_words_from_two_outlets_become_one_answer_with_two_citations(fake_service):
+    result = fake_service.ask("How was the tone and spirit of the conversation?", top_k=3)
+    merged = [a for a in result.answers if len(a.citations) > 1]
+    assert merged, [a.text for a in result.answers]
+    assert merged[0].text == "The tone and spirit of the conversation were excellent"
+    assert {c.doc_id[:3] for c in merged[0].citations} == {"000", "001"}
+
+
+def test_abstains_below_the_threshold_and_answers_above_it(fake_service):
+    hits = fake_service.search("drones overnight", 5, "hybrid")
+    vector = fake_service.embedder.embed_queries(["drones overnight"])[0]
+    args = ("drones overnight", tokenize("drones overnight"), vector, hits, 2)
+    strict = Reader(fake_service.index, fake_service.retriever.idf, ReaderParams(abstain_threshold=0.99), tokenize)
+    lenient = Reader(fake_service.index, fake_service.retriever.idf, ReaderParams(abstain_threshold=0.0), tokenize)
+    no, yes = strict.read(*args), lenient.read(*args)
+    assert no.abstained and no.answers == () and no.confidence == yes.confidence > 0
+    assert not yes.abstained and len(yes.answers) == 2
+
+
+def test_negated_sentences_are_damped_except_for_yes_no_questions(fake_service):
+    reader = fake_service.reader
+    hits = fake_service.search("Putin agree immediate ceasefire", 5, "bm25")
+    q_tokens = tokenize("What did Putin agree to?")
+    by_text = {s.sentence.text: s for s in reader.score("What did Putin agree to?", q_tokens, None, hits)}
+    yes_no = {s.sentence.text: s for s in reader.score("Did Putin agree to a ceasefire?", q_tokens, None, hits)}
+    negated = next(t for t in by_text if t.startswith("Putin did not agree"))
+    assert by_text[negated].score == pytest.approx(0.75 * yes_no[negated].score)
+
+
+def test_lexical_only_reading_without_a_vector(fake_service):
+    hits = fake_service.search("drones overnight", 3, "bm25")
+    reading = fake_service.reader.read("drones overnight", tokenize("drones overnight"), None, hits, 1)
+    top = reading.scored[0]
+    assert top.dense == 0.0 and top.score == pytest.approx(top.lexical)

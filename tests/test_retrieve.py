@@ -1,0 +1,93 @@
+import math
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from qa.retrieve import EmbeddedRetriever, Query, ranked, rrf, weighted
+
+
+def test_rrf_exact_order_and_scores():
+    fused = rrf([[3, 1, 2], [1, 4]], k=60)
+    assert [d for d, _ in fused] == [1, 3, 4, 2]
+    assert fused[0][1] == pytest.approx(1 / 62 + 1 / 61)
+    assert fused[1][1] == pytest.approx(1 / 61)
+    assert fused[2][1] == pytest.approx(1 / 62)
+    assert fused[3][1] == pytest.approx(1 / 63)
+
+
+def test_rrf_breaks_ties_by_id():
+    assert rrf([[5, 2], [2, 5]], k=1) == [(2, 1 / 2 + 1 / 3), (5, 1 / 2 + 1 / 3)]
+
+
+def test_weighted_fusion_normalizes_each_leg():
+    fused = weighted([{0: 10.0, 1: 5.0, 2: 0.0}, {1: 0.9, 3: 0.1}], [0.5, 0.5])
+    assert fused == [(1, pytest.approx(0.75)), (0, 0.5), (2, 0.0), (3, 0.0)]  # ties by id
+
+
+def test_ranked_is_strict_and_can_drop_zeros():
+    assert ranked(np.array([0.5, 0.0, 0.5, 0.7])) == [(3, 0.7), (0, 0.5), (2, 0.5), (1, 0.0)]
+    assert ranked(np.array([0.0, 0.2]), positive_only=True) == [(1, pytest.approx(0.2))]
+
+
+def bm25l_by_hand(corpus, query, k1=1.2, b=0.75, delta=0.5):
+    """BM25L (Lv & Zhai 2011) as rank-bm25 0.2.2 computes it: idf = log((N + 1) / (df + 0.5)),
+    c = tf / (1 - b + b * dl / avgdl), term score = idf * tf * (k1 + 1) * (c + delta) / (k1 + c + delta).
+    (The factor tf is rank-bm25's, not the paper's; it also makes a document without the term score 0.)"""
+    n = len(corpus)
+    avgdl = sum(map(len, corpus)) / n
+    scores = []
+    for doc in corpus:
+        s = 0.0
+        for q in query:
+            df = sum(q in d for d in corpus)
+            if not df:
+                continue
+            idf = math.log((n + 1) / (df + 0.5))
+            c = doc.count(q) / (1 - b + b * len(doc) / avgdl)
+            s += idf * doc.count(q) * (k1 + 1) * (c + delta) / (k1 + c + delta)
+        scores.append(s)
+    return scores
+
+
+def test_bm25_leg_matches_rank_bm25_and_the_formula(fake_service):
+    r = fake_service.retriever
+    assert isinstance(r, EmbeddedRetriever)
+    corpus = [list(t) for t in fake_service.index.chunk_tokens]
+    query = ["putin", "agre", "memorandum"]
+    expected = bm25l_by_hand(corpus, query)
+    got = dict(r.bm25_ranking(query))
+    for i, score in enumerate(expected):
+        assert got.get(i, 0.0) == pytest.approx(score, rel=1e-9)
+
+
+def test_okapi_floors_common_terms_which_bm25l_does_not(fake_service):
+    corpus = [list(t) for t in fake_service.index.chunk_tokens]
+    okapi = BM25Okapi(corpus)
+    # "putin" is in more than half the chunks: Okapi's idf would be negative, so it is floored.
+    df = sum("putin" in d for d in corpus)
+    assert df > len(corpus) / 2
+    assert okapi.idf["putin"] == pytest.approx(okapi.epsilon * okapi.average_idf)
+
+
+def test_search_reports_each_legs_rank(fake_service):
+    r = fake_service.retriever
+    vector = fake_service.embedder.embed_queries(["drones fired overnight"])[0]
+    q = Query("drones fired overnight", ("drone", "fire", "overnight"), vector)
+    bm25 = r.search(q, 5, "bm25")
+    dense = r.search(q, 5, "dense")
+    hybrid = r.search(q, 5, "hybrid")
+    # the BM25 leg lists only chunks that contain a query term
+    assert [h.bm25_rank for h in bm25] == list(range(1, len(bm25) + 1)) and all(h.dense_rank is None for h in bm25)
+    assert all(h.score > 0 for h in bm25) and 1 <= len(bm25) <= 5
+    assert [h.dense_rank for h in dense] == [1, 2, 3, 4, 5] and all(h.bm25_rank is None for h in dense)
+    for h in hybrid:
+        expected = sum(1 / (60 + rank) for rank in (h.bm25_rank, h.dense_rank) if rank is not None)
+        assert h.score == pytest.approx(expected)
+    assert [h.score for h in hybrid] == sorted((h.score for h in hybrid), reverse=True)
+    assert "112 drones" in bm25[0].chunk.text
+
+
+def test_idf_is_positive_and_unseen_words_weigh_most(fake_service):
+    r = fake_service.retriever
+    assert 0 < r.idf("putin") < r.idf("memorandum") < r.idf("zzzunseen")
