@@ -1,4 +1,5 @@
-"""A loopback stand-in for Slack: its Web API (`/api/<method>`) and response URLs (`/respond/<name>`).
+"""Loopback stand-ins for Slack: its Web API (`/api/<method>`) and response URLs (`/respond/<name>`),
+and its Socket Mode WebSocket.
 
 It records every call, answers like Slack does for the methods the bot uses, and can be told to fail
 the next calls to a method (e.g. a 429 with Retry-After). Tests wait for calls with a bounded poll.
@@ -6,7 +7,10 @@ the next calls to a method (e.g. a 429 with Retry-After). Tests wait for calls w
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -134,3 +138,103 @@ class SlackStandIn:
         if method == "apps.connections.open":
             return self.connections_open
         return {"ok": True}
+
+
+class SocketModeStandIn:
+    """A loopback stand-in for Slack's Socket Mode WebSocket: it accepts the client's handshake, sends
+    envelopes as text frames, answers pings, and records what the client sends back (its acks)."""
+
+    GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def __init__(self):
+        self.received: list[dict] = []
+        self._cond = threading.Condition()
+        self._conn: socket.socket | None = None
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> "SocketModeStandIn":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.close()
+        with self._cond:
+            if self._conn is not None:
+                self._conn.close()
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self._server.getsockname()[1]}/link/?ticket=standin"
+
+    def send(self, envelope: dict, timeout: float = 10.0) -> None:
+        """Send an envelope once a client is connected."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._conn is not None, timeout):
+                raise AssertionError("no Socket Mode client connected")
+            self._conn.sendall(_frame(0x1, json.dumps(envelope).encode()))
+
+    def wait_for(self, predicate: Callable[[dict], bool], timeout: float = 20.0) -> list[dict]:
+        with self._cond:
+            if not self._cond.wait_for(lambda: any(predicate(m) for m in self.received), timeout):
+                raise AssertionError(f"waited {timeout} s for a Socket Mode message; got {self.received}")
+            return [m for m in self.received if predicate(m)]
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self._server.accept()
+        except OSError:
+            return
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += conn.recv(1024)
+        key = next(line.split(":", 1)[1].strip() for line in request.decode().split("\r\n")
+                   if line.lower().startswith("sec-websocket-key:"))
+        accept = base64.b64encode(hashlib.sha1((key + self.GUID).encode()).digest()).decode()
+        conn.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Accept: {accept}\r\n\r\n").encode())
+        with self._cond:
+            self._conn = conn
+            self._cond.notify_all()
+        try:
+            while True:
+                opcode, payload = _read_frame(conn)
+                if opcode == 0x9:  # ping
+                    conn.sendall(_frame(0xA, payload))
+                elif opcode == 0x1:
+                    with self._cond:
+                        self.received.append(json.loads(payload))
+                        self._cond.notify_all()
+                elif opcode == 0x8:
+                    conn.sendall(_frame(0x8, payload))
+                    return
+        except (OSError, ConnectionError):
+            return
+
+
+def _frame(opcode: int, payload: bytes) -> bytes:
+    """A server-to-client frame (unmasked, unfragmented)."""
+    n = len(payload)
+    size = bytes([n]) if n < 126 else bytes([126]) + n.to_bytes(2, "big") if n < 65536 else bytes([127]) + n.to_bytes(8, "big")
+    return bytes([0x80 | opcode]) + size + payload
+
+
+def _read_frame(conn: socket.socket) -> tuple[int, bytes]:
+    """A client-to-server frame: (opcode, unmasked payload)."""
+    def exactly(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = conn.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("client closed the connection")
+            data += chunk
+        return data
+
+    b0, b1 = exactly(2)
+    n = b1 & 0x7F
+    if n == 126:
+        n = int.from_bytes(exactly(2), "big")
+    elif n == 127:
+        n = int.from_bytes(exactly(8), "big")
+    mask = exactly(4) if b1 & 0x80 else b"\0\0\0\0"
+    return b0 & 0x0F, bytes(b ^ mask[i % 4] for i, b in enumerate(exactly(n)))

@@ -24,13 +24,13 @@ import yaml
 
 from api import slack_blocks as sb
 from api.app import create_app
-from api.slack import SeenEvents, run_socket_mode, signature_problem
+from api.slack import SeenEvents, SlackBot, run_socket_mode, signature_problem, socket_mode_handler
 from qa.config import Settings
 from qa.feedback import FeedbackStore
 from qa.serialize import result_json
 from tests.conftest import make_settings
 from tests.helpers import ROOT, free_port, seed_text
-from tests.slack_standin import BOT_USER_ID, TEAM_ID, SlackStandIn
+from tests.slack_standin import BOT_USER_ID, TEAM_ID, SlackStandIn, SocketModeStandIn
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 WJ = "\u2060"
@@ -71,10 +71,7 @@ class Bot:
         return httpx.post(self.url + "/slack/events", content=body, headers=h, timeout=10)
 
     def event(self, event: dict, event_id: str | None = None, headers: dict | None = None) -> httpx.Response:
-        envelope = {"token": "legacy", "team_id": TEAM_ID, "api_app_id": "A0TEST", "type": "event_callback",
-                    "event_id": event_id or f"Ev{next(_ids):08d}", "event_time": int(time.time()), "event": event,
-                    "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}]}
-        return self.post(json.dumps(envelope).encode(), "application/json", headers)
+        return self.post(json.dumps(event_callback(event, event_id)).encode(), "application/json", headers)
 
     def form(self, fields: dict, headers: dict | None = None) -> httpx.Response:
         return self.post(urlencode(fields).encode(), "application/x-www-form-urlencoded", headers)
@@ -90,6 +87,12 @@ class Bot:
     def expected_blocks(self, question: str) -> list[dict]:
         articles = self.service.index.articles
         return sb.result_blocks(result_json(self.service.ask(question), articles), articles)
+
+
+def event_callback(event: dict, event_id: str | None = None) -> dict:
+    return {"token": "legacy", "team_id": TEAM_ID, "api_app_id": "A0TEST", "type": "event_callback",
+            "event_id": event_id or f"Ev{next(_ids):08d}", "event_time": int(time.time()), "event": event,
+            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}]}
 
 
 def new_ts() -> str:
@@ -405,6 +408,38 @@ def test_socket_mode_checks_tokens_then_connects(fake_service, slack, tmp_path, 
     assert code == 2 and "cannot open a Socket Mode connection with SLACK_APP_TOKEN" in err and "invalid_auth" in err
     [opened] = slack.find(lambda c: c.method == "apps.connections.open")
     assert opened.headers["Authorization"] == "Bearer xapp-test"
+
+
+def test_socket_mode_answers_over_the_websocket(fake_service, slack, tmp_path):
+    """Socket Mode end to end: apps.connections.open on the Web API stand-in hands out a loopback WebSocket,
+    whose envelopes the real bolt Socket Mode handler acks and answers through the Web API."""
+    settings = make_settings(tmp_path, slack_bot_token="xoxb-test", slack_app_token="xapp-test",
+                             slack_api_base_url=slack.base_url)
+    with SocketModeStandIn() as ws:
+        slack.connections_open = {"ok": True, "url": ws.url}
+        handler = socket_mode_handler(settings, SlackBot(lambda: fake_service, FeedbackStore(settings.feedback_db)))
+        try:
+            handler.connect()
+            ts, question = new_ts(), "what did Putin agree to?"
+            event = event_callback(mention(question, ts))
+            for n, attempt in enumerate((0, 1)):  # Slack's redelivery of the same event_id
+                ws.send({"envelope_id": f"env-{ts}-{n}", "type": "events_api", "accepts_response_payload": False,
+                         "retry_attempt": attempt, "retry_reason": "timeout" if attempt else "", "payload": event})
+                ws.wait_for(lambda m: m.get("envelope_id") == f"env-{ts}-{n}")
+            ws.send({"envelope_id": "env-cmd", "type": "slash_commands", "accepts_response_payload": True,
+                     "payload": {"command": "/ask", "text": question, "team_id": TEAM_ID, "channel_id": "C0TEST",
+                                 "user_id": "U0ASKER", "response_url": slack.response_url("socket-cmd")}})
+            [ack] = ws.wait_for(lambda m: m.get("envelope_id") == "env-cmd")
+            assert ack["payload"] == {"text": sb.looking_text(question), "response_type": "ephemeral"}
+            [answer] = slack.wait_for(lambda c: c.path == "/respond/socket-cmd")
+            [reply] = slack.wait_for(lambda c: c.method == "chat.postMessage" and c.params.get("thread_ts") == ts)
+            articles = fake_service.index.articles
+            expected = sb.result_blocks(result_json(fake_service.ask(question), articles), articles)
+            assert reply.params["blocks"] == answer.params["blocks"] == expected
+            assert len(slack.find(lambda c: c.method == "chat.postMessage" and c.params.get("thread_ts") == ts)) == 1
+        finally:
+            handler.close()
+            slack.connections_open = {"ok": False, "error": "invalid_auth"}
 
 
 # ------------------------------------------------------------------ the repo's Slack files
