@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, slack
 from api.routes import router
 from qa import __version__
 from qa.config import Settings, get_settings
@@ -36,4 +36,5 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app.add_middleware(errors.RequestIdMiddleware)
     errors.install(app)
     app.include_router(router)
+    slack.mount(app, cfg)  # POST /slack/events, only when the Slack bot token and signing secret are set
     return app

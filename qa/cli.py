@@ -3,6 +3,7 @@
     qa index [--force]                       build (or rebuild) the index, with a progress bar
     qa ask "question" [--json] [--mode M] [--top-k K]
     qa serve [--host H] [--port P]           the HTTP API under uvicorn (builds the index if needed)
+    qa slack                                 the Slack bot in Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN)
 """
 
 from __future__ import annotations
@@ -78,6 +79,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+@command
+def cmd_slack(args: argparse.Namespace) -> int:
+    import runpy
+
+    # Run `python -m api.slack` by name, like `serve`: the qa package never imports the api package.
+    try:
+        runpy.run_module("api.slack", run_name="__main__", alter_sys=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qa", description="Extractive question answering over news articles.")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -93,6 +106,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--log-level", default="info")
+    sub.add_parser("slack", help="run the Slack bot in Socket Mode (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN)")
     return p
 
 

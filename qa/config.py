@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Mode = Literal["hybrid", "bm25", "dense"]
@@ -56,6 +56,18 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(1000, ge=1)
     default_top_k: int = Field(3, ge=1, le=10)
     max_top_k: int = Field(10, ge=1)
+
+    # Slack (optional). Read under Slack's standard names (SLACK_BOT_TOKEN, ...) or with the QA_ prefix.
+    # HTTP events at /slack/events need the bot token and signing secret; Socket Mode (`qa slack`)
+    # needs the bot token and app token. The base URL points the Web API client elsewhere (tests).
+    slack_bot_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "QA_SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "QA_SLACK_SIGNING_SECRET"))
+    slack_app_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "QA_SLACK_APP_TOKEN"))
+    slack_api_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("SLACK_API_BASE_URL", "QA_SLACK_API_BASE_URL"))
 
     @property
     def feedback_db(self) -> Path:

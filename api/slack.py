@@ -1,0 +1,324 @@
+"""The Slack bot: a thin slack-bolt wrapper over QAService. It holds no QA logic of its own.
+
+Two ways to run it, over the same bolt app:
+- HTTP events at POST /slack/events on the API, mounted by `mount()` when SLACK_BOT_TOKEN and
+  SLACK_SIGNING_SECRET are set. The signature is checked here first, so a junk, stale or wrong
+  signature is a 401 (bolt's own check answers a non-numeric timestamp with a 500).
+- Socket Mode: `python -m api.slack` (which `qa slack` runs), with SLACK_BOT_TOKEN and SLACK_APP_TOKEN.
+
+The answer is slow (embedding, retrieval, reading), so every listener acks at once and answers in a
+lazy listener (a bolt worker thread). Slack's retries are recognised by event_id in a bounded, in-memory
+TTL cache: one process answers an event once (a restart forgets, which Slack's retry window makes rare).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import re
+import sys
+import threading
+import time
+from collections import OrderedDict
+from typing import Callable
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from slack_bolt import App, BoltResponse
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt.error import BoltError
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.webhook import WebhookClient
+
+from api import slack_blocks as sb
+from api.errors import error_response
+from qa.config import Settings, get_settings
+from qa.errors import IndexMissing, QAError
+from qa.feedback import Feedback, FeedbackStore
+from qa.serialize import result_json
+from qa.service import QAService
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+SLASH_COMMAND = "/ask"
+MAX_SIGNATURE_AGE_S = 300  # Slack's rule: refuse requests signed more than five minutes ago
+RATE_LIMIT_RETRIES = 3
+
+
+def _secret(value) -> str | None:
+    """A SecretStr setting's value, or None when unset or blank."""
+    text = value.get_secret_value().strip() if value is not None else ""
+    return text or None
+
+
+# ------------------------------------------------------------------ retries of the same event
+class SeenEvents:
+    """Event ids seen in the last `ttl` seconds, at most `max_size` of them (oldest dropped first)."""
+
+    def __init__(self, ttl: float = 3600.0, max_size: int = 10_000, clock: Callable[[], float] = time.monotonic):
+        self.ttl, self.max_size, self.clock = ttl, max_size, clock
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first_time(self, key: str) -> bool:
+        """True exactly once per key within the TTL, also when called from several threads at once."""
+        now = self.clock()
+        with self._lock:
+            while self._seen and (next(iter(self._seen.values())) <= now - self.ttl or len(self._seen) >= self.max_size):
+                self._seen.popitem(last=False)
+            if key in self._seen:
+                return False
+            self._seen[key] = now
+            return True
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+# ------------------------------------------------------------------ signatures
+def signature_problem(secret: str, body: bytes, timestamp: str | None, signature: str | None,
+                      now: float | None = None) -> str | None:
+    """Why a request's Slack signature is not acceptable, or None when it is."""
+    if not timestamp or not signature:
+        return "X-Slack-Request-Timestamp and X-Slack-Signature headers are required"
+    if not re.fullmatch(r"[0-9]{1,12}", timestamp):
+        return "X-Slack-Request-Timestamp must be a Unix time in whole seconds"
+    now = time.time() if now is None else now
+    if abs(now - int(timestamp)) > MAX_SIGNATURE_AGE_S:
+        return f"the request was signed more than {MAX_SIGNATURE_AGE_S} seconds from now; send a fresh one"
+    base = b"v0:" + timestamp.encode("ascii") + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
+        return "X-Slack-Signature does not match the body signed with this app's signing secret"
+    return None
+
+
+# ------------------------------------------------------------------ Slack I/O
+def web_client(settings: Settings, token: str | None = None) -> WebClient:
+    """The Web API client, retrying Slack's 429s after their Retry-After (plus jitter)."""
+    kwargs = {"base_url": settings.slack_api_base_url} if settings.slack_api_base_url else {}
+    return WebClient(token=token or _secret(settings.slack_bot_token), **kwargs,
+                     retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(RATE_LIMIT_RETRIES)])
+
+
+def _respond(response_url: str, message: dict) -> None:
+    """Post to a response_url (slash commands, button clicks), with the same 429 retries."""
+    hook = WebhookClient(response_url, retry_handlers=[ConnectionErrorRetryHandler(),
+                                                      RateLimitErrorRetryHandler(RATE_LIMIT_RETRIES)])
+    resp = hook.send_dict(message)
+    if resp.status_code != 200:
+        log.error("response_url answered %s: %s", resp.status_code, resp.body)
+
+
+def _react(client: WebClient, method: str, channel: str, ts: str) -> None:
+    try:
+        getattr(client, method)(channel=channel, timestamp=ts, name="eyes")
+    except SlackApiError as exc:  # already_reacted, no_reaction, missing scope: cosmetic only
+        log.warning("%s failed: %s", method, exc.response.get("error"))
+
+
+class SlackBot:
+    """Questions from Slack to the service and answers back. `service` is a callable because the
+    service may still be loading when the bot is built."""
+
+    def __init__(self, service: Callable[[], QAService | None], feedback: FeedbackStore, seen: SeenEvents | None = None):
+        self._service, self.feedback = service, feedback
+        self.seen = seen or SeenEvents()
+
+    def service(self) -> QAService:
+        service = self._service()
+        if service is None:
+            raise IndexMissing("the service is still starting; ask again in a minute")
+        return service
+
+    def reply(self, question: str) -> tuple[list[dict], str]:
+        """(blocks, fallback text) for a question: the answer, the abstention, or what to fix."""
+        try:
+            service = self.service()
+            result = result_json(service.ask(question), service.index.articles)
+        except QAError as exc:
+            return sb.error_blocks(str(exc)), sb.escape(str(exc))
+        except Exception:
+            log.exception("answering a Slack question failed")
+            return sb.error_blocks("Sorry, answering failed; the error is logged."), "Answering failed."
+        return sb.result_blocks(result, service.index.articles), sb.fallback_text(result)
+
+    def record(self, value: str, channel: str = "slack") -> Feedback:
+        """Store a button click in the feedback store, with the cited quote re-read from the article."""
+        data = sb.parse_feedback_value(value)
+        citation = data["citation"]
+        if citation is not None:
+            article = self.service().index.articles.get(citation["doc_id"])
+            start, end = citation["start"], citation["end"]
+            ok = article is not None and 0 <= start <= end <= len(article.text)
+            citation = {"doc_id": citation["doc_id"], "source": article.source if article else None,
+                        "start": start, "end": end, "quote": article.text[start:end] if ok else None}
+        return self.feedback.add(Feedback(data["question"], data["answer"], data["verdict"], citation, None, channel))
+
+    # -------------------------------------------------------------- the bolt app
+    def build_app(self, client: WebClient, signing_secret: str | None = None, verify_token: bool = True) -> App:
+        app = App(client=client, signing_secret=signing_secret or "", name="newsqa",
+                  token_verification_enabled=verify_token, request_verification_enabled=signing_secret is not None)
+        app.middleware(self._skip_retries)
+        app.event("app_mention")(ack=_ack, lazy=[self._answer_event])
+        app.event("message", matchers=[_is_direct_question])(ack=_ack, lazy=[self._answer_event])
+        app.event("message")(_ack)  # other messages (edits, the bot's own, channels): acknowledged, ignored
+        app.command(SLASH_COMMAND)(ack=_ack_command, lazy=[self._answer_command])
+        app.action(re.compile(f"^({sb.ACTION_UP}|{sb.ACTION_DOWN})$"))(ack=_ack, lazy=[self._feedback_clicked])
+        return app
+
+    def _skip_retries(self, body: dict, next) -> BoltResponse | None:
+        event_id = body.get("event_id") if isinstance(body, dict) else None
+        if event_id and not self.seen.first_time(event_id):
+            log.info("event %s already taken; not answering it again", event_id)
+            return BoltResponse(status=200, body="", headers={"X-Slack-No-Retry": "1"})
+        return next()
+
+    def _answer_event(self, event: dict, client: WebClient, context) -> None:
+        channel, ts = event["channel"], event["ts"]
+        question = sb.question_from_slack(event.get("text", ""), context.bot_user_id)
+        _react(client, "reactions_add", channel, ts)
+        try:
+            blocks, text = self.reply(question) if question else (sb.error_blocks(_USAGE), _USAGE)
+            client.chat_postMessage(channel=channel, thread_ts=event.get("thread_ts") or ts, blocks=blocks, text=text,
+                                    unfurl_links=False, unfurl_media=False)
+        finally:
+            _react(client, "reactions_remove", channel, ts)
+
+    def _answer_command(self, command: dict) -> None:
+        question = sb.question_from_slack(command.get("text", ""))
+        if not question:
+            return  # the ack already showed the usage
+        blocks, text = self.reply(question)
+        _respond(command["response_url"], {"response_type": "in_channel", "blocks": blocks, "text": text,
+                                           "unfurl_links": False, "unfurl_media": False})
+
+    def _feedback_clicked(self, body: dict, action: dict) -> None:
+        user = (body.get("user") or {}).get("id")
+        try:
+            saved = self.record(action["value"])
+        except (ValueError, QAError) as exc:
+            log.warning("feedback click not stored: %s", exc)
+            return
+        blocks = (body.get("message") or {}).get("blocks") or []
+        _respond(body["response_url"], {"replace_original": True, "text": "Thanks for the feedback.",
+                                        "blocks": sb.thanked_blocks(blocks, saved.verdict, user)})
+
+
+_USAGE = f"Ask a question in plain words, e.g. `{SLASH_COMMAND} what did Putin agree to?`"
+
+
+def _ack(ack) -> None:
+    ack()
+
+
+def _ack_command(ack, command: dict) -> None:
+    question = sb.question_from_slack(command.get("text", ""))
+    ack(text=sb.looking_text(question) if question else _USAGE, response_type="ephemeral")
+
+
+def _is_direct_question(event: dict) -> bool:
+    return event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id")
+
+
+# ------------------------------------------------------------------ HTTP mode
+def mount(app: FastAPI, settings: Settings) -> bool:
+    """Serve Slack's HTTP events at /slack/events when the bot token and signing secret are set."""
+    token, secret = _secret(settings.slack_bot_token), _secret(settings.slack_signing_secret)
+    if not (token and secret):
+        log.info("Slack HTTP events are off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to serve %s", EVENTS_PATH)
+        return False
+    bot = SlackBot(lambda: app.state.service, app.state.feedback)
+    # No auth.test at start-up: it runs on the first event, so the API starts without reaching Slack.
+    bolt = bot.build_app(web_client(settings, token), signing_secret=secret, verify_token=False)
+    router = APIRouter()
+
+    @router.post(EVENTS_PATH, include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        h = request.headers
+        problem = signature_problem(secret, body, h.get("x-slack-request-timestamp"), h.get("x-slack-signature"))
+        if problem:
+            return error_response(request, 401, "invalid_signature", problem)
+        try:
+            bolt_request = to_bolt_request(request, body)
+        except (UnicodeDecodeError, ValueError):
+            return error_response(request, 400, "invalid_slack_payload",
+                                  "the body is not a Slack payload (UTF-8 JSON or form with a JSON `payload`)")
+        # dispatch blocks (auth.test on the first event, then the ack): keep it off the event loop.
+        return to_starlette_response(await asyncio.to_thread(bolt.dispatch, bolt_request))
+
+    app.include_router(router)
+    app.state.slack = bot
+    return True
+
+
+# ------------------------------------------------------------------ Socket Mode
+class SlackSetupError(Exception):
+    """The Slack settings cannot work; the message says which variable to fix."""
+
+
+def socket_mode_tokens(settings: Settings) -> tuple[str, str]:
+    bot, app_token = _secret(settings.slack_bot_token), _secret(settings.slack_app_token)
+    missing = [name for name, v in (("SLACK_BOT_TOKEN", bot), ("SLACK_APP_TOKEN", app_token)) if not v]
+    if missing:
+        raise SlackSetupError(f"set {' and '.join(missing)} to run the Slack bot in Socket Mode "
+                              "(bot token xoxb-..., app-level token xapp-... with connections:write); see docs/slack.md")
+    if not bot.startswith("xoxb-"):
+        raise SlackSetupError("SLACK_BOT_TOKEN must be the bot token starting with xoxb- (OAuth & Permissions page)")
+    if not app_token.startswith("xapp-"):
+        raise SlackSetupError("SLACK_APP_TOKEN must be an app-level token starting with xapp- (Basic Information page)")
+    return bot, app_token
+
+
+def socket_mode_handler(settings: Settings, bot: SlackBot) -> SocketModeHandler:
+    """The bolt app over a Socket Mode connection; checks the bot token with auth.test first."""
+    token, app_token = socket_mode_tokens(settings)
+    try:
+        app = bot.build_app(web_client(settings, token), signing_secret=None, verify_token=True)
+    except BoltError as exc:
+        raise SlackSetupError(f"SLACK_BOT_TOKEN was refused by Slack: {exc}") from None
+    return SocketModeHandler(app, app_token)
+
+
+def run_socket_mode(settings: Settings, open_service: Callable[[Settings], QAService] = QAService.open) -> int:
+    """Check the tokens, load the service, connect and serve until stopped. 0 on a clean stop, 2 on setup errors."""
+    holder: dict[str, QAService] = {}
+    try:
+        socket_mode_tokens(settings)  # before anything is loaded or created
+        handler = socket_mode_handler(settings, SlackBot(lambda: holder.get("service"), FeedbackStore(settings.feedback_db)))
+        holder["service"] = open_service(settings)
+        log.info("ready: %s", holder["service"].readiness())
+        handler.connect()
+    except SlackSetupError as exc:
+        print(f"qa slack: error: {exc}", file=sys.stderr)
+        return 2
+    except (SlackApiError, SlackClientError) as exc:
+        print(f"qa slack: error: cannot open a Socket Mode connection with SLACK_APP_TOKEN: {exc}", file=sys.stderr)
+        return 2
+    except QAError as exc:
+        print(f"qa slack: error: {exc}", file=sys.stderr)
+        return 2
+    log.info("connected to Slack in Socket Mode; Ctrl-C to stop")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handler.close()
+    return 0
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    return run_socket_mode(get_settings())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

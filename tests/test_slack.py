@@ -1,0 +1,474 @@
+"""The Slack bot end to end: the real slack-bolt app mounted on the API under a real uvicorn on a loopback
+port, signed requests like Slack's, and a loopback stand-in for Slack's Web API that records every call."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+import uvicorn
+import yaml
+
+from api import slack_blocks as sb
+from api.app import create_app
+from api.slack import SeenEvents, SlackBot, run_socket_mode, signature_problem, socket_mode_handler
+from qa.config import Settings
+from qa.feedback import FeedbackStore
+from qa.serialize import result_json
+from tests.conftest import make_settings
+from tests.helpers import ROOT, free_port, seed_text
+from tests.slack_standin import BOT_USER_ID, TEAM_ID, SlackStandIn, SocketModeStandIn
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+WJ = "\u2060"
+_ids = itertools.count(1)
+
+
+# ------------------------------------------------------------------ harness
+@contextlib.contextmanager
+def uvicorn_in_thread(app, timeout: float = 30.0):
+    """The real uvicorn server on a free loopback port, in a thread (so session fixtures can be shared)."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
+
+
+def sign(body: bytes, ts: str | None = None, secret: str = SECRET) -> dict:
+    ts = ts or str(int(time.time()))
+    sig = "v0=" + hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig}
+
+
+class Bot:
+    def __init__(self, url: str, settings: Settings, slack: SlackStandIn, service):
+        self.url, self.settings, self.slack, self.service = url, settings, slack, service
+
+    def post(self, body: bytes, content_type: str, headers: dict | None = None, signed: bool = True) -> httpx.Response:
+        h = {"Content-Type": content_type, **(sign(body) if signed else {}), **(headers or {})}
+        return httpx.post(self.url + "/slack/events", content=body, headers=h, timeout=10)
+
+    def event(self, event: dict, event_id: str | None = None, headers: dict | None = None) -> httpx.Response:
+        return self.post(json.dumps(event_callback(event, event_id)).encode(), "application/json", headers)
+
+    def form(self, fields: dict, headers: dict | None = None) -> httpx.Response:
+        return self.post(urlencode(fields).encode(), "application/x-www-form-urlencoded", headers)
+
+    def command(self, text: str, name: str) -> httpx.Response:
+        return self.form({"token": "legacy", "team_id": TEAM_ID, "channel_id": "C0TEST", "user_id": "U0ASKER",
+                          "command": "/ask", "text": text, "api_app_id": "A0TEST", "trigger_id": "1.2.3",
+                          "response_url": self.slack.response_url(name)})
+
+    def replies(self, ts: str, count: int = 1) -> list:
+        return self.slack.wait_for(lambda c: c.method == "chat.postMessage" and c.params.get("thread_ts") == ts, count)
+
+    def expected_blocks(self, question: str) -> list[dict]:
+        articles = self.service.index.articles
+        return sb.result_blocks(result_json(self.service.ask(question), articles), articles)
+
+
+def event_callback(event: dict, event_id: str | None = None) -> dict:
+    return {"token": "legacy", "team_id": TEAM_ID, "api_app_id": "A0TEST", "type": "event_callback",
+            "event_id": event_id or f"Ev{next(_ids):08d}", "event_time": int(time.time()), "event": event,
+            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}]}
+
+
+def new_ts() -> str:
+    return f"1712345678.{next(_ids):06d}"
+
+
+def mention(text: str, ts: str, **extra) -> dict:
+    return {"type": "app_mention", "user": "U0ASKER", "text": f"<@{BOT_USER_ID}> {text}", "ts": ts,
+            "channel": "C0TEST", "event_ts": ts, **extra}
+
+
+def texts(blocks: list[dict]) -> str:
+    """All the mrkdwn a person would read in these blocks."""
+    out = []
+    for b in blocks:
+        if "text" in b:
+            out.append(b["text"]["text"])
+        out.extend(e["text"] for e in b.get("elements", []) if e.get("type") == "mrkdwn")
+    return "\n".join(out)
+
+
+def slack_settings(tmp: Path, slack: SlackStandIn, **over) -> Settings:
+    return make_settings(tmp, slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
+                         slack_api_base_url=slack.base_url, **over)
+
+
+@pytest.fixture(scope="module")
+def slack():
+    with SlackStandIn() as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def bot(fake_service, slack, tmp_path_factory) -> Bot:
+    settings = slack_settings(tmp_path_factory.mktemp("slack"), slack)
+    with uvicorn_in_thread(create_app(settings, service=fake_service)) as url:
+        yield Bot(url, settings, slack, fake_service)
+
+
+@pytest.fixture(scope="module")
+def real_bot(real_service, slack, tmp_path_factory) -> Bot:
+    settings = slack_settings(tmp_path_factory.mktemp("slack-real"), slack)
+    with uvicorn_in_thread(create_app(settings, service=real_service)) as url:
+        yield Bot(url, settings, slack, real_service)
+
+
+# ------------------------------------------------------------------ mentions, DMs, slash command
+def test_mention_gets_threaded_reply_with_answer_and_citations(bot):
+    ts, question = new_ts(), "what did Putin agree to?"
+    assert bot.event(mention(question, ts)).status_code == 200
+    [reply] = bot.replies(ts)
+    assert reply.params["channel"] == "C0TEST" and reply.headers["Authorization"] == "Bearer xoxb-test"
+    assert reply.params["blocks"] == bot.expected_blocks(question)
+    value = sb.parse_feedback_value(reply.params["blocks"][-1]["elements"][0]["value"])
+    answer, c = value["answer"], value["citation"]
+    assert answer and answer in seed_text(c["doc_id"] + ".txt")[c["start"]:c["end"]]
+    assert f"*{sb.escape(answer)}*" == reply.params["blocks"][0]["text"]["text"]
+    # 👀 while working, taken off once answered
+    eyes = bot.slack.wait_for(lambda c: c.params.get("timestamp") == ts and c.method.startswith("reactions."), 2)
+    assert [(c.method, c.params["name"]) for c in eyes] == [("reactions.add", "eyes"), ("reactions.remove", "eyes")]
+    assert eyes[1].at >= reply.at
+
+
+def test_direct_message_answered_and_own_messages_ignored(bot):
+    own_ts, ts = new_ts(), new_ts()
+    own = {"type": "message", "channel_type": "im", "channel": "D0TEST", "user": BOT_USER_ID, "bot_id": "BBOT0001",
+           "text": "an earlier answer", "ts": own_ts}
+    assert bot.event(own).status_code == 200
+    dm = {"type": "message", "channel_type": "im", "channel": "D0TEST", "user": "U0ASKER",
+          "text": "who did Trump speak with?", "ts": ts}
+    assert bot.event(dm).status_code == 200
+    [reply] = bot.replies(ts)
+    assert reply.params["channel"] == "D0TEST"
+    assert reply.params["blocks"] == bot.expected_blocks("who did Trump speak with?")
+    assert bot.slack.find(lambda c: c.params.get("thread_ts") == own_ts or c.params.get("timestamp") == own_ts) == []
+
+
+def test_slash_command_is_acknowledged_fast_then_answered(bot):
+    question = "who did Trump speak with?"
+    started = time.monotonic()
+    resp = bot.command(question, "slash-1")
+    acked_in = time.monotonic() - started
+    assert resp.status_code == 200 and acked_in < 3.0
+    assert resp.json() == {"text": sb.looking_text(question), "response_type": "ephemeral"}
+    [answer] = bot.slack.wait_for(lambda c: c.path == "/respond/slash-1")
+    assert answer.params["response_type"] == "in_channel"
+    assert answer.params["blocks"] == bot.expected_blocks(question)
+
+
+def test_slash_command_bad_input_says_what_to_fix(bot):
+    blank = bot.command("   ", "slash-blank")
+    assert blank.status_code == 200 and "Ask a question in plain words" in blank.json()["text"]
+    too_long = bot.command("why " * 300, "slash-long")
+    assert too_long.status_code == 200
+    [answer] = bot.slack.wait_for(lambda c: c.path == "/respond/slash-long")
+    assert texts(answer.params["blocks"]) == ":warning: question is 1199 characters; the limit is 1000"
+
+
+# ------------------------------------------------------------------ feedback buttons
+def test_button_click_stores_feedback_and_thanks(bot):
+    ts, question = new_ts(), "who did Trump speak with?"
+    bot.event(mention(question, ts))
+    [reply] = bot.replies(ts)
+    blocks = reply.params["blocks"]
+    up = blocks[-1]["elements"][0]
+    before = len(FeedbackStore(bot.settings.feedback_db).all())
+    payload = {"type": "block_actions", "user": {"id": "U0CLICKER", "username": "ann", "team_id": TEAM_ID},
+               "api_app_id": "A0TEST", "token": "legacy", "trigger_id": "4.5.6", "team": {"id": TEAM_ID},
+               "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": "C0TEST"},
+               "channel": {"id": "C0TEST"}, "response_url": bot.slack.response_url("click-1"),
+               "message": {"type": "message", "ts": "1700000000.000001", "bot_id": "BBOT0001", "blocks": blocks},
+               "actions": [{**up, "block_id": sb.FEEDBACK_BLOCK, "action_ts": str(time.time())}]}
+    assert bot.form({"payload": json.dumps(payload)}).status_code == 200
+    [update] = bot.slack.wait_for(lambda c: c.path == "/respond/click-1")
+    assert update.params["replace_original"] is True
+    assert update.params["blocks"] == sb.thanked_blocks(blocks, "correct", "U0CLICKER")
+    stored = FeedbackStore(bot.settings.feedback_db).all()
+    assert len(stored) == before + 1
+    fb = stored[-1]
+    value = sb.parse_feedback_value(up["value"])
+    c = value["citation"]
+    assert (fb.question, fb.answer, fb.verdict, fb.channel) == (question, value["answer"], "correct", "slack")
+    source = c["doc_id"] + ".txt"
+    assert fb.citation == {"doc_id": c["doc_id"], "source": source, "start": c["start"], "end": c["end"],
+                           "quote": seed_text(source)[c["start"]:c["end"]]}
+
+
+# ------------------------------------------------------------------ Slack's retries and rate limits
+def test_retried_event_is_answered_once(bot):
+    ts, event_id = new_ts(), "EvRETRY0001"
+    first = bot.event(mention("who did Trump speak with?", ts), event_id)
+    retry = bot.event(mention("who did Trump speak with?", ts), event_id,
+                      headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    assert first.status_code == retry.status_code == 200
+    assert retry.headers.get("X-Slack-No-Retry") == "1" and "X-Slack-No-Retry" not in first.headers
+    bot.replies(ts)
+    # A later event is answered after both, and still only one reply exists for the retried one.
+    later = new_ts()
+    bot.event(mention("what did Putin agree to?", later))
+    bot.replies(later)
+    assert len(bot.slack.find(lambda c: c.method == "chat.postMessage" and c.params.get("thread_ts") == ts)) == 1
+    assert len(bot.slack.find(lambda c: c.method == "reactions.add" and c.params.get("timestamp") == ts)) == 1
+
+
+def test_rate_limited_post_is_retried_after_retry_after(bot):
+    bot.slack.fail_next("chat.postMessage", 429, {"Retry-After": "1"}, {"ok": False, "error": "ratelimited"})
+    ts = new_ts()
+    bot.event(mention("who did Trump speak with?", ts))
+    posts = bot.replies(ts, count=2)
+    assert [c.status for c in posts] == [429, 200]
+    assert posts[1].at - posts[0].at >= 1.0
+
+
+# ------------------------------------------------------------------ signatures
+def _bad_signatures(body: bytes) -> dict[str, dict]:
+    now = int(time.time())
+    good = sign(body)
+    return {
+        "wrong secret": sign(body, secret="not-the-secret"),
+        "stale": sign(body, str(now - 600)),
+        "from the future": sign(body, str(now + 600)),
+        "junk timestamp": {**good, "X-Slack-Request-Timestamp": "yesterday"},
+        "float timestamp": {"X-Slack-Request-Timestamp": f"{now}.5", "X-Slack-Signature": good["X-Slack-Signature"]},
+        "huge timestamp": {**good, "X-Slack-Request-Timestamp": "9" * 40},
+        "malformed signature": {**good, "X-Slack-Signature": b"v0=\xe9\xe9 not hex"},
+        "no signature": {"X-Slack-Request-Timestamp": good["X-Slack-Request-Timestamp"]},
+        "no headers": {},
+        "signed another body": sign(body + b" "),
+    }
+
+
+def test_bad_stale_and_junk_signatures_get_401(bot):
+    ts = new_ts()
+    body = json.dumps({"type": "event_callback", "event_id": "EvBADSIG", "event": mention("hi", ts)}).encode()
+    for case, headers in _bad_signatures(body).items():
+        resp = httpx.post(bot.url + "/slack/events", content=body,
+                          headers={"Content-Type": "application/json", **headers}, timeout=10)
+        assert resp.status_code == 401, case
+        err = resp.json()
+        assert err["error"] == "invalid_signature" and err["detail"] and err["request_id"], case
+    assert bot.slack.find(lambda c: c.params.get("thread_ts") == ts or c.params.get("timestamp") == ts) == []
+
+
+def test_signed_body_that_is_not_a_slack_payload_is_400(bot):
+    resp = bot.post(b"\xff\xfe not utf-8", "application/json")
+    assert resp.status_code == 400 and resp.json()["error"] == "invalid_slack_payload"
+
+
+def test_url_verification_challenge(bot):
+    body = json.dumps({"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+                       "type": "url_verification"}).encode()
+    resp = bot.post(body, "application/json")
+    assert resp.status_code == 200
+    assert resp.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+
+
+def test_signature_problem_names_each_fault():
+    body, now = b"{}", 1_700_000_000
+    good = sign(body, str(now))
+    check = lambda ts, sig: signature_problem(SECRET, body, ts, sig, now=now)  # noqa: E731
+    assert check(good["X-Slack-Request-Timestamp"], good["X-Slack-Signature"]) is None
+    assert check(None, None) == "X-Slack-Request-Timestamp and X-Slack-Signature headers are required"
+    assert check("abc", "v0=1") == "X-Slack-Request-Timestamp must be a Unix time in whole seconds"
+    assert check(str(now - 301), sign(body, str(now - 301))["X-Slack-Signature"]).startswith("the request was signed more than 300")
+    assert check(str(now - 300), sign(body, str(now - 300))["X-Slack-Signature"]) is None
+    assert check(str(now), "v0=" + "0" * 64) == "X-Slack-Signature does not match the body signed with this app's signing secret"
+
+
+# ------------------------------------------------------------------ escaping
+def test_mentions_and_markup_in_the_question_come_back_escaped(bot):
+    ts = new_ts()
+    raw = "<!channel> <@U0OTHER> &lt;script&gt;alert(1)&lt;/script&gt; who did Trump speak with?"
+    bot.event(mention(raw, ts))
+    [reply] = bot.replies(ts)
+    shown = texts(reply.params["blocks"])
+    assert f"Q: @{WJ}channel @U0OTHER &lt;script&gt;alert(1)&lt;/script&gt; who did Trump speak with?" in shown
+    for live in ("<!channel>", "<@U0OTHER>", "<script>", "@channel", "<!"):
+        assert live not in shown and live not in reply.params["text"], live
+    ack = bot.command("<!here> <script>x</script> who?", "slash-escape").json()["text"]
+    assert ack == f":eyes: Looking for an answer to \u201c@{WJ}here &lt;script&gt;x&lt;/script&gt; who?\u201d\u2026"
+    bot.slack.wait_for(lambda c: c.path == "/respond/slash-escape")
+
+
+# ------------------------------------------------------------------ the real model
+@pytest.mark.model
+def test_real_model_answers_and_abstains(real_bot):
+    ts, question = new_ts(), "what did Putin agree to?"
+    real_bot.event(mention(question, ts))
+    [reply] = real_bot.replies(ts)
+    assert reply.params["blocks"] == real_bot.expected_blocks(question)
+    value = sb.parse_feedback_value(reply.params["blocks"][-1]["elements"][0]["value"])
+    c = value["citation"]
+    assert "Putin" in value["answer"] and value["answer"] in seed_text(c["doc_id"] + ".txt")[c["start"]:c["end"]]
+
+    unanswerable = "What is the boiling point of tungsten?"
+    real_bot.command(unanswerable, "real-abstain")
+    [answer] = real_bot.slack.wait_for(lambda c: c.path == "/respond/real-abstain")
+    shown = texts(answer.params["blocks"])
+    assert shown.startswith(":mag: *The articles don't answer this.*\n*You may be looking for:*\n\u2022 *")
+    assert answer.params["blocks"] == real_bot.expected_blocks(unanswerable)
+    assert answer.params["text"] == "The articles don't answer this."
+
+
+# ------------------------------------------------------------------ configuration and Socket Mode
+def test_events_route_only_when_configured(fake_service, tmp_path):
+    from fastapi.testclient import TestClient
+
+    for settings in (make_settings(tmp_path), make_settings(tmp_path, slack_bot_token="xoxb-only")):
+        with TestClient(create_app(settings, service=fake_service)) as client:
+            assert client.post("/slack/events", content=b"{}").status_code == 404
+
+
+def test_settings_read_slack_standard_names(monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-env")
+    monkeypatch.setenv("QA_SLACK_SIGNING_SECRET", "secret-env")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-env")
+    monkeypatch.setenv("SLACK_API_BASE_URL", "http://127.0.0.1:9/api/")
+    s = Settings(_env_file=None)
+    assert (s.slack_bot_token.get_secret_value(), s.slack_signing_secret.get_secret_value(),
+            s.slack_app_token.get_secret_value(), s.slack_api_base_url) == \
+        ("xoxb-env", "secret-env", "xapp-env", "http://127.0.0.1:9/api/")
+    assert "xoxb-env" not in repr(s)
+
+
+def test_seen_events_ttl_size_and_threads():
+    now = [0.0]
+    seen = SeenEvents(ttl=10, max_size=3, clock=lambda: now[0])
+    assert [seen.first_time(k) for k in ("a", "a", "b")] == [True, False, True]
+    now[0] = 9.9
+    assert seen.first_time("a") is False
+    now[0] = 10.0  # "a" and "b" (seen at 0) expire
+    assert [seen.first_time(k) for k in ("c", "a", "b", "d")] == [True, True, True, True]
+    assert len(seen) == 3 and seen.first_time("c") is True  # "c" was evicted to stay within max_size
+
+    many = SeenEvents()
+    results: list[bool] = []
+    threads = [threading.Thread(target=lambda: results.append(many.first_time("Ev1"))) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] * 15 + [True]
+
+
+def _without_slack_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("SLACK_", "QA_SLACK_"))}
+    return {**env, "HF_HUB_OFFLINE": "1"}
+
+
+@pytest.mark.parametrize("argv", [["-m", "api.slack"], ["-m", "qa.cli", "slack"]])
+def test_socket_mode_entry_points_fail_clearly_without_tokens(argv, tmp_path):
+    env = {**_without_slack_env(), "QA_DATA_DIR": str(tmp_path / "data"), "QA_INDEX_DIR": str(tmp_path / "index")}
+    proc = subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "qa slack: error: set SLACK_BOT_TOKEN and SLACK_APP_TOKEN to run the Slack bot in Socket Mode" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_socket_mode_checks_tokens_then_connects(fake_service, slack, tmp_path, capsys):
+    def run(**tokens) -> tuple[int, str]:
+        settings = make_settings(tmp_path, slack_api_base_url=slack.base_url, **tokens)
+        code = run_socket_mode(settings, open_service=lambda s: fake_service)
+        return code, capsys.readouterr().err
+
+    code, err = run(slack_bot_token="xapp-swapped", slack_app_token="xoxb-swapped")
+    assert code == 2 and "SLACK_BOT_TOKEN must be the bot token starting with xoxb-" in err
+
+    slack.fail_next("auth.test", 200, body={"ok": False, "error": "invalid_auth"})
+    code, err = run(slack_bot_token="xoxb-revoked", slack_app_token="xapp-test")
+    assert code == 2 and "SLACK_BOT_TOKEN was refused by Slack" in err and "invalid_auth" in err
+
+    code, err = run(slack_bot_token="xoxb-test", slack_app_token="xapp-test")
+    assert code == 2 and "cannot open a Socket Mode connection with SLACK_APP_TOKEN" in err and "invalid_auth" in err
+    [opened] = slack.find(lambda c: c.method == "apps.connections.open")
+    assert opened.headers["Authorization"] == "Bearer xapp-test"
+
+
+def test_socket_mode_answers_over_the_websocket(fake_service, slack, tmp_path):
+    """Socket Mode end to end: apps.connections.open on the Web API stand-in hands out a loopback WebSocket,
+    whose envelopes the real bolt Socket Mode handler acks and answers through the Web API."""
+    settings = make_settings(tmp_path, slack_bot_token="xoxb-test", slack_app_token="xapp-test",
+                             slack_api_base_url=slack.base_url)
+    with SocketModeStandIn() as ws:
+        slack.connections_open = {"ok": True, "url": ws.url}
+        handler = socket_mode_handler(settings, SlackBot(lambda: fake_service, FeedbackStore(settings.feedback_db)))
+        try:
+            handler.connect()
+            ts, question = new_ts(), "what did Putin agree to?"
+            event = event_callback(mention(question, ts))
+            for n, attempt in enumerate((0, 1)):  # Slack's redelivery of the same event_id
+                ws.send({"envelope_id": f"env-{ts}-{n}", "type": "events_api", "accepts_response_payload": False,
+                         "retry_attempt": attempt, "retry_reason": "timeout" if attempt else "", "payload": event})
+                ws.wait_for(lambda m: m.get("envelope_id") == f"env-{ts}-{n}")
+            ws.send({"envelope_id": "env-cmd", "type": "slash_commands", "accepts_response_payload": True,
+                     "payload": {"command": "/ask", "text": question, "team_id": TEAM_ID, "channel_id": "C0TEST",
+                                 "user_id": "U0ASKER", "response_url": slack.response_url("socket-cmd")}})
+            [ack] = ws.wait_for(lambda m: m.get("envelope_id") == "env-cmd")
+            assert ack["payload"] == {"text": sb.looking_text(question), "response_type": "ephemeral"}
+            [answer] = slack.wait_for(lambda c: c.path == "/respond/socket-cmd")
+            [reply] = slack.wait_for(lambda c: c.method == "chat.postMessage" and c.params.get("thread_ts") == ts)
+            articles = fake_service.index.articles
+            expected = sb.result_blocks(result_json(fake_service.ask(question), articles), articles)
+            assert reply.params["blocks"] == answer.params["blocks"] == expected
+            assert len(slack.find(lambda c: c.method == "chat.postMessage" and c.params.get("thread_ts") == ts)) == 1
+        finally:
+            handler.close()
+            slack.connections_open = {"ok": False, "error": "invalid_auth"}
+
+
+# ------------------------------------------------------------------ the repo's Slack files
+def test_manifest_matches_what_the_bot_handles():
+    manifest = yaml.safe_load((ROOT / "deploy" / "slack-app-manifest.yml").read_text())
+    settings = manifest["settings"]
+    assert sorted(settings["event_subscriptions"]["bot_events"]) == ["app_mention", "message.im"]
+    assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
+    assert settings["interactivity"]["is_enabled"] is True
+    assert settings["interactivity"]["request_url"].endswith("/slack/events")
+    [cmd] = manifest["features"]["slash_commands"]
+    assert cmd["command"] == "/ask" and cmd["url"].endswith("/slack/events")
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"app_mentions:read", "chat:write", "commands", "im:history", "reactions:write"} <= scopes
+
+
+def test_compose_runs_the_socket_mode_bot_next_to_the_api():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert {"api", "slack"} <= services.keys()
+    slack = services["slack"]
+    assert slack["command"] == ["qa", "slack"]
+    assert {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"} <= slack["environment"].keys()
+    assert slack["depends_on"]["api"]["condition"] == "service_healthy"
+
+
+def test_qa_package_never_imports_api_or_slack():
+    for path in (ROOT / "qa").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                assert name.split(".")[0] not in {"api", "fastapi", "slack_bolt", "slack_sdk"}, (path.name, name)
