@@ -9,7 +9,8 @@
     │   ├── IndexMissing       nothing built yet
     │   ├── IndexStale         built from other seeds or settings: rebuild
     │   └── IndexCorrupt       unreadable or inconsistent: names the file and field
-    └── FeedbackError          feedback cannot be stored                        (422)
+    ├── FeedbackError          feedback cannot be stored                        (422)
+    └── EvalError              the evaluation cannot run (bad gold file, server down)  (CLI only)
 """
 
 from __future__ import annotations
@@ -59,3 +60,7 @@ class IndexCorrupt(IndexError_):
 
 class FeedbackError(QAError):
     code = "invalid_feedback"
+
+
+class EvalError(QAError):
+    code = "eval_error"
