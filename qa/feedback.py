@@ -7,10 +7,13 @@ import json
 import sqlite3
 import time
 from contextlib import closing
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from qa.errors import FeedbackError
+from qa.types import Article
 
 VERDICTS = ("correct", "wrong", "no_answer_expected")
 _SCHEMA = """
@@ -73,3 +76,85 @@ class FeedbackStore:
                 "SELECT id, created_at, question, answer, citation, verdict, comment, channel FROM feedback ORDER BY id"
             ).fetchall()
         return [Feedback(q, a, v, json.loads(c) if c else None, cm, ch, i, t) for i, t, q, a, c, v, cm, ch in rows]
+
+
+# ---------------------------------------------------------------- export as gold-set candidates
+# First words of a question -> the gold kind it most likely is (eval/README.md); a reviewer confirms.
+_KIND_BY_OPENING = (
+    (("how many", "how much"), "how_many"),
+    (("how long",), "how_long"),
+    (("who", "whom", "whose"), "who"),
+    (("when", "what time", "what day", "what date"), "when"),
+    (("where",), "where"),
+    (("is", "are", "was", "were", "did", "does", "do", "has", "have", "had", "will", "can", "could", "would"), "yes_no"),
+)
+
+
+def guess_kind(question: str) -> str:
+    words = " ".join(question.lower().split())
+    for openings, kind in _KIND_BY_OPENING:
+        if any(words == o or words.startswith(o + " ") for o in openings):
+            return kind
+    return "what"
+
+
+def _support(citation: dict | None, articles: Mapping[str, Article], review: list[str]) -> list[dict]:
+    """The citation as a gold support {source, quote}, taken from the article itself; [] when it does not check out."""
+    if citation is None:
+        review.append("no citation given: add the supporting quote(s)")
+        return []
+    article = articles.get(citation.get("doc_id", ""))
+    start, end = citation.get("start"), citation.get("end")
+    if article is None:
+        review.append(f"citation names unknown document {citation.get('doc_id')!r}: add the supporting quote(s)")
+        return []
+    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(article.text)):
+        review.append(f"citation offsets [{start}:{end}] are outside {article.source}: add the supporting quote(s)")
+        return []
+    quote = article.text[start:end]
+    if citation.get("quote") not in (None, quote):
+        review.append(f"citation quote differs from {article.source}[{start}:{end}]: check the support")
+        return []
+    return [{"source": article.source, "quote": quote}]
+
+
+def gold_candidate(fb: Feedback, articles: Mapping[str, Article]) -> dict:
+    """One feedback as a gold-set row (eval/README.md's format) plus a `feedback` field for the reviewer,
+    whose `review` list says what a person must still do before the row may join the gold set."""
+    review: list[str] = []
+    question = fb.question.strip()
+    if fb.verdict == "no_answer_expected":
+        answers, support, kind = [], [], "unanswerable"
+        review.append("confirm that no article answers the question")
+    elif fb.verdict == "correct":
+        kind = guess_kind(question)
+        support = _support(fb.citation, articles, review)
+        answers = [fb.answer.strip()] if fb.answer.strip() else []
+        if not answers:
+            review.append("verdict is correct but no answer was given: fill answers")
+        elif not any(answers[0] in s["quote"] for s in support):
+            review.append("the answer is not inside the cited quote: check answers and support")
+        review.append(f"confirm the kind (guessed {kind!r}) and shorten answers to the shortest natural span")
+    else:
+        answers, support, kind = [], [], guess_kind(question)
+        review.append(f"the answer shown was wrong ({fb.answer!r}): fill answers and support from the articles, "
+                      f"or mark the question unanswerable")
+        review.append(f"confirm the kind (guessed {kind!r})")
+    if not question.endswith("?"):
+        review.append("end the question with '?'")
+    return {"id": f"fb-{fb.id}", "question": question, "answers": answers, "support": support, "kind": kind,
+            "feedback": {"verdict": fb.verdict, "answer": fb.answer, "comment": fb.comment, "created_at": fb.created_at,
+                         "channel": fb.channel, "review": review}}
+
+
+def gold_candidates(items: Iterable[Feedback], articles: Mapping[str, Article]) -> list[dict]:
+    return [gold_candidate(fb, articles) for fb in items]
+
+
+def write_jsonl(rows: Iterable[dict], out: TextIO) -> int:
+    """The gold file's encoding: UTF-8, one object a line, typographic characters as themselves."""
+    n = 0
+    for row in rows:
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        n += 1
+    return n
