@@ -261,7 +261,9 @@ def summarize(rows: Sequence[QuestionScore]) -> dict:
     supported = [r.metrics["top_citation_supported"] for r in rows if r.metrics["top_citation_supported"] is not None]
     abst = abstention_scores((r.abstained, r.answerable) for r in rows)
     best = best_threshold((r.confidence, sweep_f1(r), r.answerable) for r in rows)
-    local = all(r.would_answer is not None for r in rows if r.abstained)
+    abstained = [r for r in rows if r.abstained]
+    basis = ("no abstentions" if not abstained else "would-be answers"
+             if all(r.would_answer is not None for r in abstained) else "abstentions score 0")
     latency = [r.latency_ms for r in rows]
     return {
         "questions": {"all": len(rows), "answerable": len(answerable), "unanswerable": len(groups["unanswerable"])},
@@ -270,7 +272,7 @@ def summarize(rows: Sequence[QuestionScore]) -> dict:
         "citations": {"valid": sum(r.citations_valid for r in rows) / checked if checked else None,
                       "checked": checked, "top_supported": _mean(supported), "top_answers": len(supported)},
         "abstention": {**asdict(abst), "best_threshold": best.threshold, "best_threshold_f1": best.f1,
-                       "sweep_basis": "would-be answers" if local else "abstentions score 0"},
+                       "sweep_basis": basis},
         "latency_ms": {"p50": percentile(latency, 50), "p95": percentile(latency, 95)},
     }
 
