@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from qa.errors import EvalError
+from qa.errors import DocumentNotFound, EvalError
 from qa.eval_backend import Backend
 from qa.metrics import (GOLD_KINDS, abstention_scores, best_threshold, exact_match, mrr_at_k, ndcg_at_k,
                         percentile, recall_at_k, token_f1)
@@ -169,8 +169,14 @@ def retrieval_metrics(prefix: str, ranked: Sequence[str], relevant: set[str]) ->
 
 
 def citation_ok(c: dict, answer_text: str, backend: Backend) -> bool:
-    """The citation rule: the article's text[start:end] is the quote, and the answer lies inside it."""
-    return backend.article(c["doc_id"]).text[c["start"]:c["end"]] == c["quote"] and answer_text in c["quote"]
+    """The citation rule: the cited article (by doc id and source) has the quote at text[start:end],
+    and the answer lies inside the quote."""
+    try:
+        article = backend.article(c["doc_id"])
+    except DocumentNotFound:
+        return False
+    return (article.source == c["source"] and article.text[c["start"]:c["end"]] == c["quote"]
+            and answer_text in c["quote"])
 
 
 def check_citations(body: dict, backend: Backend) -> tuple[int, int]:

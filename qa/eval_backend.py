@@ -11,8 +11,9 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from qa.chunk import ChunkParams, chunk_article
+from qa.config import Settings
 from qa.embed import Embedder
-from qa.errors import EvalError
+from qa.errors import DocumentNotFound, EvalError
 from qa.ingest import parse_article
 from qa.serialize import hit_json, result_json
 from qa.service import QAService, chunk_params
@@ -157,10 +158,12 @@ class HttpBackend:
             response = self._client.request(method, path, **kwargs)
         except self._httpx.HTTPError as exc:
             raise EvalError(f"{method} {self.name}{path} failed: {exc}; is the server running?") from exc
+        if response.status_code == 404 and path.startswith("/documents/"):
+            raise DocumentNotFound(f"{self.name} has no document {path.removeprefix('/documents/')!r}")
         if response.status_code != 200:
             raise EvalError(f"{method} {self.name}{path} answered {response.status_code}: {response.text[:300]}")
         return response.json()
 
 
-def http_backend(base_url: str, settings) -> HttpBackend:
+def http_backend(base_url: str, settings: Settings) -> HttpBackend:
     return HttpBackend(base_url, chunk_params(settings))

@@ -78,8 +78,9 @@ def table(report: Report) -> str:
             continue
         lines.append(f"  {label:<{width - 2}}" + "".join(f"{_fmt(name, values[m].get(name)):>9}" for m in modes))
     counts = report.runs[0].summary["questions"] if report.runs else {}
-    lines.append(f"{counts.get('all', 0)} questions ({counts.get('answerable', 0)} answerable), "
-                 f"{report.backend}; sweep: {report.runs[0].summary['abstention']['sweep_basis'] if report.runs else '-'}")
+    basis = ", ".join(f"{r.mode}: {r.summary['abstention']['sweep_basis']}" for r in report.runs)
+    lines.append(f"{counts.get('all', 0)} questions ({counts.get('answerable', 0)} answerable), {report.backend}; "
+                 f"threshold sweep basis: {basis}")
     return "\n".join(lines)
 
 

@@ -15,8 +15,8 @@ import pytrec_eval
 from qa import cli, report
 from qa.chunk import ChunkParams
 from qa.errors import EvalError
-from qa.eval import (GoldQuestion, QuestionScore, Span, Support, context_hit, contains, evaluate, flatten, load_floors,
-                     load_gold, prediction, shortfalls, summarize, support_spans)
+from qa.eval import (GoldQuestion, QuestionScore, Span, Support, check_citations, citation_ok, context_hit, contains,
+                     evaluate, flatten, load_floors, load_gold, prediction, shortfalls, summarize, support_spans)
 from qa.eval_backend import HttpBackend, LocalBackend
 from qa.metrics import token_f1
 from tests.helpers import ROOT, free_port, live_server, seed_text
@@ -234,6 +234,8 @@ def test_table_and_files(fake_report, tmp_path):
     assert lines[0].split() == ["metric", "bm25", "hybrid"]
     f1 = fake_report.run("hybrid").summary["answers"]["answerable"]["f1"]
     assert next(l for l in lines if "F1, answerable" in l).split()[-1] == f"{f1:.3f}"
+    assert lines[-1] == ("82 questions (67 answerable), in-process; threshold sweep basis: "
+                         "bm25: no abstentions, hybrid: no abstentions")
     json_path, html_path = report.write(fake_report, tmp_path / "out")
     data = json.loads(json_path.read_text(encoding="utf-8"))
     assert set(data["summary"]) == {"bm25", "hybrid"} and len(data["questions"]) == 2 * 82
@@ -299,3 +301,17 @@ def test_eval_url_matches_in_process(real_service, real_settings, tmp_path, caps
     assert all(row["would_answer"] is None for row in over_http["questions"])
     assert all((row["would_answer"] is not None) == row["abstained"] for row in local["questions"])
     assert any(row["abstained"] and row["would_answer"] for row in local["questions"])
+
+
+def test_citation_rule_checks(fake_service):
+    backend = LocalBackend(fake_service)
+    start = seed_text(S001).index(REPEATED)
+    good = {"doc_id": "001_031c8477739e64ff", "source": S001, "start": start, "end": start + len(REPEATED),
+            "quote": REPEATED}
+    assert citation_ok(good, "Kremlin spokesman", backend)
+    assert not citation_ok(good, "Kremlin spokesperson", backend)  # the answer is not inside the quote
+    assert not citation_ok({**good, "end": good["end"] + 1}, "Kremlin", backend)  # offsets off by one
+    assert not citation_ok({**good, "source": "000_0909706770c7972d.txt"}, "Kremlin", backend)
+    assert not citation_ok({**good, "doc_id": "999_nope"}, "Kremlin", backend)
+    assert check_citations({"answers": [{"text": "Kremlin", "citations": [good, {**good, "start": 0}]}]},
+                           backend) == (2, 1)
