@@ -234,8 +234,9 @@ def test_table_and_files(fake_report, tmp_path):
     assert lines[0].split() == ["metric", "bm25", "hybrid"]
     f1 = fake_report.run("hybrid").summary["answers"]["answerable"]["f1"]
     assert next(l for l in lines if "F1, answerable" in l).split()[-1] == f"{f1:.3f}"
+    basis = {m: fake_report.run(m).summary["abstention"]["sweep_basis"] for m in ("bm25", "hybrid")}
     assert lines[-1] == ("82 questions (67 answerable), in-process; threshold sweep basis: "
-                         "bm25: no abstentions, hybrid: no abstentions")
+                         f"bm25: {basis['bm25']}, hybrid: {basis['hybrid']}")
     json_path, html_path = report.write(fake_report, tmp_path / "out")
     data = json.loads(json_path.read_text(encoding="utf-8"))
     assert set(data["summary"]) == {"bm25", "hybrid"} and len(data["questions"]) == 2 * 82
