@@ -24,5 +24,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/python bench/latency.py
 
+eval: $(STAMP)
+	HF_HUB_OFFLINE=1 $(VENV)/bin/qa eval
+
 clean:
 	rm -rf $(VENV) index/current index/builds data
