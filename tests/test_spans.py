@@ -1,0 +1,162 @@
+"""Each row of qa.spans.RULES on small sentences written for these tests, with exact spans."""
+
+import pytest
+
+from qa.spans import RULES, Passage, extract, parse, same_stem, same_value, stem
+
+
+def cut(question: str, sentence: str):
+    """The best candidate's words, rule and label, or None when the rule finds nothing."""
+    found = extract(parse(question), Passage.of(sentence, 0, len(sentence)))
+    if not found:
+        return None
+    c = found[0]
+    return sentence[c.start : c.end], c.rule, c.label
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("Did the minister resign?", "yes_no"),
+    ("Is the bridge open?", "yes_no"),
+    ("Which cities did the storm hit?", "list"),
+    ("Name the ministers who resigned.", "list"),
+    ("Which news agency reported it?", "who"),
+    ("How many ships sank?", "how_many"),
+    ("How much did the bridge cost?", "how_much"),
+    ("How long did the strike last?", "how_long"),
+    ("How old is the mayor?", "how_old"),
+    ("When did the bridge open?", "when"),
+    ("On what day did the strike end?", "when"),
+    ("Where did the ministers meet?", "where"),
+    ("In which city did they meet?", "where"),
+    ("What did the mayor say about the bridge?", "said"),
+    ("How did the mayor describe the bridge?", "said"),
+    ("What did the unions agree to?", "object"),
+    ("Who opened the bridge?", "who"),
+    ("Why did the bridge close?", "other"),
+    ("What is a bridge?", "other"),
+])
+def test_parse_finds_the_kind_from_the_question_form(question, kind):
+    assert parse(question).kind == kind
+
+
+def test_parse_reads_verb_particle_subject_and_focus():
+    q = parse("What did European leaders urge Trump to do?")
+    assert (q.verb, q.particle, set(q.subject)) == ("urg", "to", {"european", "leader"})
+    q = parse("How many prisoners of war did each side release?")
+    assert (q.kind, q.focus, q.verb) == ("how_many", ("prison", "war"), "releas")
+    assert parse("Who hosted the talks?").verb == "host"
+
+
+@pytest.mark.parametrize("question, sentence, expected", [
+    # who
+    ("Who hosted the summit?", "The summit hosted by Norway's foreign minister was short.",
+     ("Norway's foreign minister", "who_agent", None)),
+    ("Who did the king appoint?", "The king declined and appointed his aide, Olaf Berg, to lead.",
+     ("Olaf Berg", "who_object", None)),
+    ("Who heads the Energy Council?", '"Prices will fall," Ivan Lind, head of the Energy Council, said.',
+     ("Ivan Lind", "who_subject", None)),
+    ("Who is the harbour master?", "Meanwhile, harbour master Anna Holt closed the port on Friday.",
+     ("Anna Holt", "who_object", None)),
+    ("Who did the mayor call?", "The mayor called Chief Ana Ruiz, Judge Tom Bell, and Senator Lee Park.",
+     ("Chief Ana Ruiz, Judge Tom Bell, and Senator Lee Park", "who_list", None)),
+    # where: after the question's verb, the last of a chain of places; near the question's words
+    ("Where did the minister speak from?", "The minister was speaking from Norway's Arctic port in Tromso, while "
+     "the king was in Oslo.", ("Tromso", "where_verb", None)),
+    ("Where was the king during the storm?", "The minister was in Tromso, while the king was in Oslo.",
+     ("Oslo", "where_verb", None)),
+    ("Where do the ministers live?", "Earlier in Bergen, the ministers met.", ("Bergen", "where_place", 0.25)),
+    # when
+    ("When did the strike end?", "The strike ended on Friday after talks in Oslo.", ("Friday", "when_verb", None)),
+    ("When was the port closed?", "Anna Holt closed the port Monday morning.", ("Monday", "when_verb", None)),
+    # how many / much / long / old
+    ("How many prisoners of war were freed?", "Both sides freed 1,000 prisoners of war on Friday.",
+     ("1,000 prisoners of war", "how_many_number", None)),
+    ("How many of the ships were repelled?", "They sent 112 ships, 76 of which were repelled.",
+     ("76", "how_many_number", None)),
+    ("How much does the pass cost?", "The pass costs $2 a month, up 5 percent.", ("$2", "how_much_amount", None)),
+    ("How long did the strike last?", "The strike lasted more than two hours.",
+     ("more than two hours", "how_long_duration", None)),
+    ("How old is the mayor?", "The 61-year-old mayor resigned.", ("61-year-old", "how_old_age", None)),
+    # said: the quoted words nearest the question's words, else the reported clause
+    ("What did the mayor say about the bridge?", 'The mayor said the bridge was "perfectly safe" and "cheap."',
+     ("perfectly safe", "said_quote", None)),
+    ("What did Holt say about the port?", "Asked about the port, Holt said everything is under control.",
+     ("everything is under control", "said_clause", None)),
+    ("What did Holt tell the mayor?", "Holt told the mayor that the port would reopen.",
+     ("the port would reopen", "said_clause", None)),
+    # object: the complement of an asserted occurrence of the verb
+    ("What did the unions agree to?", "We have agreed with the city that the unions are ready to end the strike "
+     "on Friday, which pleased everyone.", ("to end the strike on Friday", "object_complement", None)),
+    ("What did the unions agree to?", "The unions agreed to a new contract this week.",
+     ("a new contract this week", "object_complement", None)),
+    ("What did the city propose?", "After the city proposed to hold talks in Oslo, the unions agreed.",
+     ("to hold talks in Oslo", "object_complement", None)),
+    # yes / no: the clause holding every word of the question, its verb asserted
+    ("Did the mayor approve the budget?", "The mayor did not approve the budget, which angered the unions.",
+     ("The mayor did not approve the budget", "yes_no_clause", "No")),
+    ("Did the mayor approve the budget?", "After a vote, the mayor approved the budget.",
+     ("the mayor approved the budget", "yes_no_clause", "Yes")),
+    ("Did the sides agree to a truce?", "Both sides failed to agree to a truce.",
+     ("Both sides failed to agree to a truce", "yes_no_clause", "No")),
+    ("Did Holt meet the mayor?", "Holt met the mayor on Friday.", ("Holt met the mayor", "yes_no_clause", "Yes")),
+    # list: the enumeration after the question's verb, without the list's head and appositives
+    ("Which cities did the storm hit?", "The storm hit several cities, including Oslo, Bergen, and Tromso.",
+     ("Oslo, Bergen, and Tromso", "list_items", None)),
+    ("Which leaders did the king inform?", "I informed President Ana Ruiz, of Spain, Chancellor Tom Bell, of "
+     "Austria, and Premier Lee Park, during a call.", ("President Ana Ruiz, of Spain, Chancellor Tom Bell, of "
+                                                       "Austria, and Premier Lee Park", "list_items", None)),
+])
+def test_each_rule_cuts_its_span(question, sentence, expected):
+    words, rule, label_or_score = expected
+    got = cut(question, sentence)
+    assert got is not None and got[:2] == (words, rule), got
+    if isinstance(label_or_score, str):
+        assert got[2] == label_or_score
+
+
+@pytest.mark.parametrize("question, sentence", [
+    ("How many ships sank?", "The storm hit Oslo on Friday."),  # no number
+    ("Where did the ministers meet?", "The ministers met on Friday."),  # no place
+    ("When did the port close?", "The port closed after the storm."),  # no date
+    ("What did the unions agree to?", "The unions did not agree to a truce."),  # negated: no agreement
+    ("What did the unions agree to?", "The city hopes to get the unions to agree to a truce."),  # a wish
+    ("What did the city propose?", "The unions rejected a proposal from the city."),  # the noun, not the verb
+    ("Did the mayor approve the budget?", "The mayor spoke on Friday."),  # the evidence must state it
+    ("Did the mayor approve the budget?", "If the mayor approves the budget, the unions will strike."),
+    ("Which cities did the storm hit?", "The storm hit Oslo."),  # one item is no list
+    ("Who won the race?", "The race was cancelled."),  # no name
+    ("Why did the bridge close?", "The bridge closed on Friday."),  # no rule for why: the sentence stays
+])
+def test_a_rule_that_finds_nothing_leaves_the_sentence(question, sentence):
+    assert cut(question, sentence) is None
+
+
+def test_list_candidates_carry_each_item():
+    sentence = "The storm hit several cities, including Oslo, Bergen, and Tromso."
+    c = extract(parse("Which cities did the storm hit?"), Passage.of(sentence, 0, len(sentence)))[0]
+    assert [sentence[a:b] for a, b in c.parts] == ["Oslo", "Bergen", "Tromso"]
+
+
+def test_spans_are_offsets_into_the_whole_article_text():
+    text = "Headline\nThe strike lasted more than two hours. It ended on Friday."
+    start = text.index("The strike")
+    c = extract(parse("How long did the strike last?"), Passage.of(text, start, text.index(" It ended")))[0]
+    assert text[c.start : c.end] == "more than two hours" and c.start > start
+
+
+def test_every_rule_of_the_table_is_exercised_here():
+    tested = {parse(q).kind for q, _, _ in test_each_rule_cuts_its_span.pytestmark[0].args[1]}
+    assert tested == {r.kind for r in RULES}
+
+
+def test_stems_bring_irregular_verbs_and_demonyms_together():
+    assert stem("spoke") == stem("speak") == "speak"
+    assert same_stem(stem("Russian"), stem("Russia")) and not same_stem(stem("agree"), stem("agreement"))
+
+
+def test_same_value_compares_quantities_and_days():
+    assert same_value("how_long", "more than two hours", None, "over-two-hour-long", None)
+    assert not same_value("how_long", "more than two hours", None, "approximately two and a half hours", None)
+    assert same_value("when", "Monday", "2025-05-19", "May 19", None)
+    assert same_value("when", "Monday", "2025-05-19", "Monday", None)
+    assert not same_value("when", "Sunday", "2025-05-19", "Monday", "2025-05-19")
