@@ -33,15 +33,45 @@ class CitationOut(BaseModel):
     date: str | None
     start: int = Field(description="Character offset into seeds/<source> read as UTF-8.")
     end: int
-    quote: str = Field(description="Exactly text[start:end] of the source file.")
+    quote: str = Field(description="Exactly text[start:end] of the source file: the sentence cited.")
+    answer_start: int = Field(description=(
+        "Where this article words the cited answer: text[answer_start:answer_end], with "
+        "start <= answer_start <= answer_end <= end. It equals the answer's `text` (or the mention's) in "
+        "every citation, except in a corroborated answer (support_count > 1) whose articles word the same "
+        "answer differently: there it is that article's own wording."))
+    answer_end: int
 
+
+class MentionOut(BaseModel):
+    text: str = Field(description="Verbatim words: text[citation.answer_start:citation.answer_end] of the cited file.")
+    citation: CitationOut
+
+
+AbstainReason = Literal["not_in_corpus", "low_confidence", "ambiguous"]
 
 
 class AnswerOut(BaseModel):
-    text: str = Field(description="The answer: verbatim words of the article, inside every citation's quote.")
+    text: str = Field(description=(
+        "The answer: verbatim words of the article. The short answer when a span rule found one, else the "
+        "sentence. It lies inside the first citation's quote, at its answer_start/answer_end, and inside every "
+        "quote whose wording is the same."))
     score: float = Field(ge=0, le=1, description="Confidence in [0, 1].")
-    context: str = Field(description="The sentence the answer sits in.")
+    context: str = Field(description="The sentence the answer sits in (the first citation's quote).")
     citations: list[CitationOut]
+    rule: str = Field("sentence", description="The span rule that cut `text` from `context`; 'sentence' when none did.")
+    label: Literal["Yes", "No"] | None = Field(None, description=(
+        "For a yes/no question whose evidence states it directly: the verdict; `text` is the deciding span."))
+    speaker: MentionOut | None = Field(None, description=(
+        "Who says it, when the answer is a quotation or a reported claim ('X said', 'according to X'), "
+        "with the words that name them and their own citation."))
+    resolved_date: str | None = Field(None, description=(
+        "The day a date answer names, read against the article's date: ISO 8601 date, week (2025-W20), "
+        "month, year or interval (2025-05-17/2025-05-18)."))
+    support_count: int = Field(1, ge=1, description="How many articles support this answer (one citation each).")
+    differs_from: list[int] | None = Field(None, description=(
+        "Indexes (in `answers`) of answers from other articles giving a different value for the same question."))
+    items: list[MentionOut] | None = Field(None, description=(
+        "For a list question: the items gathered from the cited sentences, deduplicated, each with its citation."))
 
 
 
@@ -63,6 +93,9 @@ class AskResponse(BaseModel):
     mode: Mode
     answers: list[AnswerOut]
     abstained: bool = Field(description="True when the articles do not answer the question well enough.")
+    abstain_reason: AbstainReason | None = Field(None, description=(
+        "Why it abstained: not_in_corpus (the articles lack the question's words), low_confidence (they "
+        "have them, but no sentence answers well enough), ambiguous (the question names no one it refers to)."))
     confidence: float = Field(description="Confidence of the best evidence, also when abstaining.")
     passages: list[PassageOut]
     took_ms: float

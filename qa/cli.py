@@ -70,9 +70,18 @@ def render(result) -> str:
     """A result for a terminal: answers with their citations, or the abstention."""
     lines = [f"Q: {result.question}  [{result.mode}, {result.took_ms:.0f} ms]"]
     if result.abstained:
-        lines.append(f"The articles don't answer this (best evidence {result.confidence:.2f}).")
+        reason = f", {result.abstain_reason}" if result.abstain_reason else ""
+        lines.append(f"The articles don't answer this (best evidence {result.confidence:.2f}{reason}).")
     for n, a in enumerate(result.answers, 1):
-        lines.append(f"{n}. {a.text}  (confidence {a.score:.2f})")
+        label = f"{a.label}: " if a.label else ""
+        date = f" [{a.resolved_date}]" if a.resolved_date else ""
+        lines.append(f"{n}. {label}{a.text}{date}  (confidence {a.score:.2f}, {a.support_count} article(s))")
+        if a.speaker:
+            lines.append(f"   said by {a.speaker.text}")
+        if a.differs_from:
+            lines.append(f"   differs from answer(s) {', '.join(str(i + 1) for i in a.differs_from)}")
+        for item in a.items:
+            lines.append(f"   * {item.text} ({item.citation.source})")
         for c in a.citations:
             lines.append(f"   - {c.source} [{c.start}:{c.end}]{' ' + c.date if c.date else ''}: \u201c{c.quote}\u201d")
     return "\n".join(lines)

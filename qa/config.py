@@ -52,6 +52,17 @@ class Settings(BaseSettings):
     abstain_threshold: float = Field(0.40, ge=0, le=1)
     merge_similarity: float = Field(0.9, ge=0, le=1)  # answers this alike are one answer
 
+    # Precise answers (docs/precise-answers.md): short spans, values that differ, abstention reasons.
+    spanless_penalty: float = Field(0.75, ge=0, le=1)  # a sentence where the question's span rule finds nothing
+    differ_ratio: float = Field(0.8, ge=0, le=1)  # another value this close to the top answer's score differs
+    list_ratio: float = Field(0.8, ge=0, le=1)  # list items come from sentences this close to the best
+    not_in_corpus_lexical: float = Field(0.5, ge=0, le=1)  # abstaining below this lexical coverage: not_in_corpus
+    # Optional model stages, off when unset: a Hugging Face extractive QA model and a CrossEncoder
+    # (a name reachable from a hub, or a local folder).
+    reader_model: str | None = None
+    reranker_model: str | None = None
+    reranker_weight: float = Field(0.5, ge=0, le=1)  # sentence score = (1-w)*score + w*cross-encoder
+
     # Requests.
     max_question_chars: int = Field(1000, ge=1)
     default_top_k: int = Field(3, ge=1, le=10)

@@ -13,7 +13,7 @@ from qa.embed import Embedder, make_embedder
 from qa.errors import DocumentNotFound, IndexError_, IndexMissing, InvalidQuestion
 from qa.index import Index, build_index, cleanup, load_index, save_index, stale_reason
 from qa.ingest import load_articles
-from qa.read import Reader, ReaderParams
+from qa.read import Reader, ReaderParams, Reranker, SpanModel
 from qa.retrieve import EmbeddedRetriever, Query, Retriever
 from qa.text import tokenize
 from qa.types import Article, Hit, Result
@@ -51,6 +51,21 @@ def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
     return load_index(settings.index_dir)
 
 
+def reader_params(settings: Settings) -> ReaderParams:
+    s = settings
+    return ReaderParams(s.dense_weight, s.abstain_threshold, s.read_passages, s.merge_similarity, s.spanless_penalty,
+                        s.differ_ratio, s.list_ratio, s.not_in_corpus_lexical, s.reranker_weight)
+
+
+def optional_stages(settings: Settings) -> tuple[SpanModel | None, Reranker | None]:
+    """The model stages the settings switch on, loaded (the slow part); None for those left off."""
+    from qa.neural import CrossEncoderReranker, TransformerReader
+
+    span_model = TransformerReader(settings.reader_model).load() if settings.reader_model else None
+    reranker = CrossEncoderReranker(settings.reranker_model).load() if settings.reranker_model else None
+    return span_model, reranker
+
+
 @dataclass(frozen=True, slots=True)
 class Readiness:
     articles: int
@@ -62,14 +77,14 @@ class Readiness:
 
 
 class QAService:
-    def __init__(self, settings: Settings, index: Index, embedder: Embedder, retriever: Retriever | None = None):
+    def __init__(self, settings: Settings, index: Index, embedder: Embedder, retriever: Retriever | None = None,
+                 span_model: SpanModel | None = None, reranker: Reranker | None = None):
         self.settings, self.index, self.embedder = settings, index, embedder
         self.retriever = retriever or EmbeddedRetriever(
             index, settings.bm25_variant, settings.bm25_k1, settings.bm25_b,
             settings.fusion, settings.rrf_k, settings.fusion_alpha)
-        self.reader = Reader(index, self.retriever.idf,
-                             ReaderParams(settings.dense_weight, settings.abstain_threshold, settings.read_passages),
-                             tokenize)
+        self.reader = Reader(index, self.retriever.idf, reader_params(settings), tokenize,
+                             embed=embedder.embed_passages, span_model=span_model, reranker=reranker)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None, rebuild: bool = False) -> "QAService":
@@ -78,7 +93,8 @@ class QAService:
         load = getattr(embedder, "load", None)
         if load:
             load()
-        return cls(settings, ensure_index(settings, embedder, rebuild), embedder)
+        span_model, reranker = optional_stages(settings)
+        return cls(settings, ensure_index(settings, embedder, rebuild), embedder, span_model=span_model, reranker=reranker)
 
     # ------------------------------------------------------------ queries
     def ask(self, question: str, top_k: int | None = None, mode: str | None = None) -> Result:
@@ -92,7 +108,7 @@ class QAService:
         t3 = time.perf_counter()
         timings = {"embed_ms": t_embed, "retrieve_ms": (t2 - t1) * 1e3, "read_ms": (t3 - t2) * 1e3}
         return Result(question, mode, reading.answers, reading.abstained, tuple(hits[:top_k]),
-                      round((t3 - t0) * 1e3, 3), round(reading.confidence, 4), timings)
+                      round((t3 - t0) * 1e3, 3), round(reading.confidence, 4), timings, reading.abstain_reason)
 
     def search(self, question: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         question, k, mode = self._validate(question, k, mode)

@@ -60,14 +60,33 @@ class Citation:
     start: int
     end: int
     quote: str
+    # Where this article words the answer: text[answer_start:answer_end], inside [start, end].
+    # It is the answer's own text, except in a corroborated answer whose articles word it differently.
+    answer_start: int | None = None
+    answer_end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A verbatim span with its own citation (quote == text): a speaker, or one item of a list."""
+
+    text: str
+    citation: Citation
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    text: str  # verbatim span of the article, inside every citation's quote
+    text: str  # verbatim span of the article: the short answer, or the whole sentence
     score: float  # confidence in [0, 1]
     context: str  # the sentence the answer sits in
     citations: tuple[Citation, ...]
+    rule: str = "sentence"  # the span rule that cut `text` from `context` ("sentence": none did)
+    label: str | None = None  # "Yes" / "No" for a yes/no question the evidence decides directly
+    speaker: Mention | None = None  # who said it, when the answer is a quotation or a reported claim
+    resolved_date: str | None = None  # ISO 8601 date, week or interval of a relative day in `text`
+    support_count: int = 1  # how many articles support this answer
+    differs_from: tuple[int, ...] = ()  # indexes of answers in the same result giving another value
+    items: tuple[Mention, ...] = ()  # a list answer's items, deduplicated, each with its citation
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +99,4 @@ class Result:
     took_ms: float
     confidence: float = 0.0  # the best evidence's confidence, also reported when abstaining
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    abstain_reason: str | None = None  # when abstaining: not_in_corpus, low_confidence or ambiguous

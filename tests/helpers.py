@@ -21,20 +21,42 @@ def seed_text(source: str) -> str:
 
 
 def assert_citation_rule(body: dict) -> int:
-    """Every citation satisfies text[start:end] == quote, and the answer's text lies inside each quote.
+    """Every citation satisfies text[start:end] == quote, and locates the words it cites:
+    start <= answer_start <= answer_end <= end. The answer's text is the first citation's wording, and
+    lies inside every quote whose wording is the same; a citation may word it differently only in a
+    corroborated answer (support_count > 1). Speakers and list items cite their own words likewise.
     Returns how many citations were checked."""
     checked = 0
     for answer in body["answers"]:
         assert answer["citations"], f"answer without citation: {answer['text']!r}"
         assert answer["text"] in answer["context"]
-        for c in answer["citations"]:
-            text = seed_text(c["source"])
-            assert text[c["start"] : c["end"]] == c["quote"], c
-            assert answer["text"] in c["quote"], (answer["text"], c["quote"])
+        for n, c in enumerate(answer["citations"]):
+            wording = _check_citation(c)
+            if n == 0:
+                assert wording == answer["text"], (wording, answer["text"])
+                assert c["quote"] == answer["context"]
+            if wording == answer["text"]:
+                assert answer["text"] in c["quote"], (answer["text"], c["quote"])
+            else:
+                assert answer.get("support_count", 1) > 1, (answer["text"], wording)
+            checked += 1
+        assert answer.get("support_count", 1) == len({c["doc_id"] for c in answer["citations"]}) or answer.get("items")
+        mentions = ([answer["speaker"]] if answer.get("speaker") else []) + (answer.get("items") or [])
+        for m in mentions:
+            assert _check_citation(m["citation"]) == m["text"], m
             checked += 1
     for p in body.get("passages", []):
         assert seed_text(p["source"])[p["start"] : p["end"]] == p["text"]
     return checked
+
+
+def _check_citation(c: dict) -> str:
+    """Checks one citation's offsets; returns the words it cites (its wording)."""
+    text = seed_text(c["source"])
+    assert text[c["start"] : c["end"]] == c["quote"], c
+    start, end = c.get("answer_start", c["start"]), c.get("answer_end", c["end"])
+    assert c["start"] <= start <= end <= c["end"], c
+    return text[start:end]
 
 
 def free_port() -> int:
