@@ -64,6 +64,10 @@ def find_dates(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def is_clock_time(expression: str) -> bool:
+    return bool(_TIME_RE.search(expression))
+
+
 def resolve(expression: str, article_date: str | None) -> str | None:
     """The ISO 8601 date, week (YYYY-Www), month, year or interval an expression names, or None."""
     text = " ".join(expression.lower().replace(",", " ").split())

@@ -44,7 +44,7 @@ NEGATORS = frozenset("not never no neither nor without".split())
 NEGATING_VERBS = frozenset("failed fails refused refuses declined declines".split())  # "... to agree"
 HYPOTHETICAL = frozenset("if whether unless should would could might may".split())
 _SAY_VERBS = r"(?:say|said|tell|told|write|wrote|add|state|claim|warn|announce|call|describe|characteri[sz]e|report)"
-_CLAUSE_END = re.compile(r"[,;:!?\u2014]|\.(?=\s|$)|\s[\u2013-]\s|\s(?:according to|as reported|but|while|which)\s")
+_CLAUSE_END = re.compile(r",(?!\d{3})|[;:!?\u2014]|\.(?=\s|$)|\s[\u2013-]\s|\s(?:according to|as reported|but|while|which)\s")
 _PLACE_PREPOSITIONS = frozenset("in at from near inside outside across throughout within into".split())
 _DEMONYM_RE = re.compile(r"^[A-Z][a-z]+(?:ian|ean|ese|ish)$")
 _LIST_CONNECTORS = ("including", "such as", "like", "as well as", "and", "or", "namely", "of")
@@ -166,7 +166,8 @@ def _grammar(kind: str, ws: tuple[str, ...], raw: list[str]) -> tuple[str | None
         # (unless a participle ends it: "when was the port closed?" is a passive verb)
         end = next((i for i, (w, _) in enumerate(after) if w in PREPOSITIONS or w in PARTICLES or w in ("in", "at", "on")),
                    len(after))
-        if end and not re.search(r"(?:ed|en|ing)$", after[end - 1][0]):
+        last = after[end - 1][0] if end else ""
+        if end and not (re.search(r"(?:ed|en|ing)$", last) and stem(last) != last):  # "king" is no participle
             return None, particle, frozenset(s for w, _ in after[:end] if (s := stem(w))), focus
     lowercase = [i for i, (w, r) in enumerate(after)
                  if r[:1].islower() and (w not in STOPWORDS or re.fullmatch(_SAY_VERBS, w)) and w != "do"
@@ -390,11 +391,19 @@ def _chained(text: str, a: tuple[int, int], b: tuple[int, int]) -> bool:
 
 
 def dates_in(q: Question, p: Passage) -> list[Candidate]:
-    """when: date, day and time expressions ("Monday" of "Monday morning"), nearest the question's
-    words first."""
+    """when: date, day and time expressions ("Monday" of "Monday morning"): right after the question's
+    verb, else nearest the question's words. "On what day/date" takes no clock time; "what year" only
+    a year; "what time" a clock time first."""
     spans = [(p.start + a, p.start + b) for a, b in dates.find_dates(p.text[p.start : p.end])]
     spans = [(a, a + len(_TIME_OF_DAY_RE.sub("", p.text[a:b]))) for a, b in spans]
     spans = [s for s in spans if not _in_question(q, p.text[s[0] : s[1]])]
+    asked = set(q.words) & {"day", "date", "year", "month", "time"}
+    if asked & {"day", "date"}:
+        spans = [s for s in spans if not dates.is_clock_time(p.text[s[0] : s[1]])]  # "on what day": no "10 a.m."
+    elif "year" in asked:
+        spans = [s for s in spans if re.search(r"\b(?:19|20)\d{2}\b", p.text[s[0] : s[1]])]
+    elif "time" in asked:
+        spans = [s for s in spans if dates.is_clock_time(p.text[s[0] : s[1]])] or spans
     ws = _words(p)
     for anchor in _place_anchors(q, ws):
         after = [s for s in spans if anchor <= s[0] and len(tokens(p.text, anchor, s[0])) <= ANCHOR_WORDS
@@ -490,7 +499,9 @@ def complements(q: Question, p: Passage) -> list[Candidate]:
     """object: what follows an asserted occurrence of the question's verb. With a particle ("agree
     to?") the first phrase opened by that particle within the clause ("to work with ..."); without,
     the words right after the verb ("proposed to hold peace talks in Turkey"). A phrase after "to"
-    that starts with a determiner is a noun phrase and loses the "to"."""
+    that starts with a determiner is a noun phrase and loses the "to". A sentence that does not name
+    the question's subject gives a less certain candidate ("both sides did agree to ..." for "what did
+    Putin agree to?")."""
     if q.verb is None:
         return []
     ws = _words(p)
@@ -512,8 +523,9 @@ def complements(q: Question, p: Passage) -> list[Candidate]:
             j += 1
         span = _span(p, ws[j].tok.start, end)
         if span and len(p.text[span[0] : span[1]].split()) >= 2:
-            out.append(Candidate(*span, "object_complement", 1.0))
-    return out
+            named = not q.subject or any(_has(q.subject, x.stem) for x in ws)
+            out.append(Candidate(*span, "object_complement", 1.0 if named else 0.5))
+    return sorted(out, key=lambda c: -c.score)
 
 
 _DETERMINERS = frozenset("a an the this that these those his her its their our my your any no every each".split())

@@ -160,3 +160,17 @@ def test_same_value_compares_quantities_and_days():
     assert same_value("when", "Monday", "2025-05-19", "May 19", None)
     assert same_value("when", "Monday", "2025-05-19", "Monday", None)
     assert not same_value("when", "Sunday", "2025-05-19", "Monday", "2025-05-19")
+
+
+def test_a_day_question_takes_no_clock_time_and_a_time_question_prefers_one():
+    sentence = "The talks began at 10 a.m. on Monday."
+    assert cut("On what day did the talks begin?", sentence)[0] == "Monday"
+    assert cut("At what time did the talks begin?", sentence)[0] == "10 a.m."
+
+
+def test_an_object_from_a_sentence_naming_the_subject_is_surer():
+    q = parse("What did the mayor agree to?")
+    named = "The mayor agreed to a new budget."
+    other = "Both sides agreed to a new budget."
+    assert extract(q, Passage.of(named, 0, len(named)))[0].score == 1.0
+    assert extract(q, Passage.of(other, 0, len(other)))[0].score == 0.5
