@@ -16,6 +16,7 @@ a duration, a day) that state different values are kept apart and marked as diff
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol, Sequence
 
@@ -191,7 +192,7 @@ class Reader:
         an article is absorbed). Same: equal normalized words; for a valued kind, the same value; else,
         when embeddings are available, span embeddings at least `merge_similarity` alike; two sentence
         answers are the same when one's core stands whole inside the other."""
-        vectors = self._span_vectors(q, findings) if use_embeddings else {}
+        vectors = _Vectors(self.embed if use_embeddings and not spans.is_valued(q.kind) else None)
         groups: list[list[_Finding]] = []
         for f in findings:
             for g in groups:
@@ -205,7 +206,7 @@ class Reader:
                 groups.append([f])
         return [self._shared_wording(g) for g in groups]
 
-    def _same(self, q: spans.Question, a: _Finding, b: _Finding, vectors: dict[str, np.ndarray]) -> tuple[int, int] | None:
+    def _same(self, q: spans.Question, a: _Finding, b: _Finding, vectors: "_Vectors") -> tuple[int, int] | None:
         """b's wording of a's answer, or None when b says something else."""
         ta, tb = self._text(a), self._text(b)
         if a.candidate is None and b.candidate is None:
@@ -216,15 +217,33 @@ class Reader:
             if spans.is_valued(q.kind):
                 date_a, date_b = self.index.articles[a.doc_id].date, self.index.articles[b.doc_id].date
                 return b.span if spans.same_value(q.kind, ta, date_a, tb, date_b) else None
-            va, vb = vectors.get(ta), vectors.get(tb)
-            if va is not None and vb is not None and float(va @ vb) >= self.params.merge_similarity:
-                return b.span
-            return None
-        if a.candidate is not None:  # b is a whole sentence: does it hold a's words?
+            return b.span if vectors.similarity(ta, tb) >= self.params.merge_similarity else None
+        if a.candidate is not None:  # b is a whole sentence: does it hold a's words, or say them otherwise?
             text = self.index.articles[b.doc_id].text
             at = text.find(ta, b.scored.sentence.start, b.scored.sentence.end)
-            return (at, at + len(ta)) if at >= 0 and len(words(ta)) >= 2 else None
+            if at >= 0 and len(words(ta)) >= 2:
+                return at, at + len(ta)
+            return self._paraphrase(ta, b, vectors)
         return None
+
+    def _paraphrase(self, answer: str, b: _Finding, vectors: "_Vectors") -> tuple[int, int] | None:
+        """The phrase of b's sentence that words `answer` otherwise: of the phrases opening with the
+        answer's first word and running to the end of their clause, the most alike, when its embedding
+        is at least `merge_similarity` alike ("to work on a memorandum with Ukraine ..." for "to work
+        with the Ukrainian side on a memorandum ...")."""
+        first = words(answer)[:1]
+        if not vectors or not first or len(words(answer)) < 3:
+            return None
+        text, (lo, hi) = self.index.articles[b.doc_id].text, (b.scored.sentence.start, b.scored.sentence.end)
+        phrases = []
+        for m in re.finditer(rf"(?<!\w){re.escape(first[0])}(?!\w)", text[lo:hi], re.IGNORECASE):
+            start = lo + m.start()
+            span = strip_edges(text, start, spans.clause_end(text, start + len(first[0]), hi))
+            if len(words(text[span[0] : span[1]])) >= 3:
+                phrases.append(span)
+        scored = [(vectors.similarity(answer, text[x:y]), (x, y)) for x, y in phrases]
+        best = max(scored, default=(0.0, None))
+        return best[1] if best[0] >= self.params.merge_similarity else None
 
     def _shared_wording(self, group: list[_Finding]) -> list[_Finding]:
         """Sentence answers merged by their shared core: every citation's wording is that core."""
@@ -239,14 +258,6 @@ class Reader:
             at = text.find(shared, f.scored.sentence.start, f.scored.sentence.end)
             out.append(replace(f, span=(at, at + len(shared))) if at >= 0 else f)
         return out
-
-    def _span_vectors(self, q: spans.Question, findings: list[_Finding]) -> dict[str, np.ndarray]:
-        if self.embed is None or spans.is_valued(q.kind):
-            return {}
-        texts = sorted({self._text(f) for f in findings if f.candidate is not None})
-        if len(texts) < 2:
-            return {}
-        return dict(zip(texts, self.embed(texts)))
 
     def _order(self, q: spans.Question, groups: list[list[_Finding]], top_k: int) -> list[int]:
         """The best group, then the groups giving another value for it (always kept: the articles
@@ -374,3 +385,21 @@ def _shared_core(a: str, b: str) -> str | None:
             if shorter in a and shorter in b:
                 return shorter
     return None
+
+
+class _Vectors:
+    """Embeddings of answer spans, computed once per question; none when embeddings are off."""
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray] | None):
+        self.embed, self._cache = embed, {}
+
+    def __bool__(self) -> bool:
+        return self.embed is not None
+
+    def similarity(self, a: str, b: str) -> float:
+        if self.embed is None:
+            return 0.0
+        missing = [t for t in dict.fromkeys((a, b)) if t not in self._cache]
+        if missing:
+            self._cache.update(zip(missing, self.embed(missing)))
+        return float(self._cache[a] @ self._cache[b])

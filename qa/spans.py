@@ -267,7 +267,7 @@ def _names(p: Passage) -> list[tuple[int, int]]:
     return out
 
 
-def _clause_end(text: str, pos: int, hi: int) -> int:
+def clause_end(text: str, pos: int, hi: int) -> int:
     """Where the clause that starts at `pos` ends: a comma, colon, dash, sentence end, or a
     subordinating turn ("according to", "but", "which")."""
     m = _CLAUSE_END.search(text, pos, hi)
@@ -318,7 +318,7 @@ def _names_near(q: Question, p: Passage) -> list[Candidate]:
     ws = _words(p)
     for i, w in enumerate(ws[:-1]):
         if _has(q.stems, w.stem) and ws[i + 1].tok.lower == "by" and i + 2 < len(ws):
-            end = _clause_end(p.text, ws[i + 2].tok.start, p.end)
+            end = clause_end(p.text, ws[i + 2].tok.start, p.end)
             agent = _span(p, ws[i + 2].tok.start, _cut_at_verb(p, ws[i + 2].tok.start, end))
             if agent and not _in_question(q, p.text[agent[0] : agent[1]]):
                 return [Candidate(*agent, "who_agent", 1.0)]
@@ -509,7 +509,7 @@ def complements(q: Question, p: Passage) -> list[Candidate]:
     for i, w in enumerate(ws):
         if not (w.stem and same_stem(w.stem, q.verb)) or not _asserted(ws, i) or _is_noun_use(ws, i):
             continue
-        end = _clause_end(p.text, w.tok.end, p.end)
+        end = clause_end(p.text, w.tok.end, p.end)
         j = i + 1
         if q.particle:
             while j < len(ws) and ws[j].tok.start < end and ws[j].tok.lower != q.particle:

@@ -57,6 +57,11 @@ def test_what_did_putin_agree_to_is_the_memorandum_span(real_service):
     assert top.rule == "object_complement" and top.context.startswith('"We have agreed with the president')
     assert top.citations[0].doc_id == "000_0909706770c7972d" and top.citations[0].date == "2025-05-19"
     assert top.speaker.text == "Putin"
+    # 002 says it in other words: one answer, each citation locating its own article's wording
+    assert [c.doc_id[:3] for c in top.citations] == ["000", "002"] and top.support_count == 2
+    c = top.citations[1]
+    assert c.quote[c.answer_start - c.start : c.answer_end - c.start] == (
+        "to work on a memorandum with Ukraine on future peace talks")
 
 
 @pytest.mark.model

@@ -138,3 +138,21 @@ def test_ambiguity_needs_a_pronoun_and_no_name():
     assert is_ambiguous("What did he say?", tokenize("What did he say?"))
     assert not is_ambiguous("What did Putin say?", tokenize("What did Putin say?"))
     assert not is_ambiguous("How many drones did they fire overnight?", tokenize("How many drones did they fire overnight?"))
+
+
+def test_a_sentence_saying_the_answer_in_other_words_corroborates_it(fake_service):
+    """A whole-sentence finding from another article merges when one of its phrases opening like the
+    answer embeds at least merge_similarity alike; that phrase becomes its citation's wording."""
+    q = spans.parse("What did Putin agree to?")
+    pairs = (("We have agreed with the president", 0.8), ("Putin told Trump that Moscow is ready", 0.7))
+    span = "to work with the Ukrainian side on a memorandum on a possible future peace accord"
+    other = "to work on a memorandum with Ukraine on future peace talks"
+
+    def embed(texts):
+        return np.array([[1.0, 0.0] if t in (span, other) else [0.0, 1.0] for t in texts], dtype=np.float32)
+
+    reader = Reader(fake_service.index, fake_service.retriever.idf, ReaderParams(), tokenize, embed=embed)
+    top = reader._answers(q, scored(fake_service, *pairs), 3, use_embeddings=True)[0]
+    assert wordings(top) == [span, other] and top.support_count == 2
+    alone = reader._answers(q, scored(fake_service, *pairs), 3, use_embeddings=False)[0]
+    assert wordings(alone) == [span] and alone.support_count == 1
