@@ -168,20 +168,27 @@ def retrieval_metrics(prefix: str, ranked: Sequence[str], relevant: set[str]) ->
     return out
 
 
-def citation_ok(c: dict, answer_text: str, backend: Backend) -> bool:
+def citation_ok(c: dict, answer_text: str, backend: Backend, corroborated: bool = False) -> bool:
     """The citation rule: the cited article (by doc id and source) has the quote at text[start:end],
-    and the answer lies inside the quote."""
+    and the answer lies inside the quote; in a corroborated answer (support_count > 1) an article may
+    word it otherwise, its own wording at answer_start:answer_end inside the quote
+    (docs/precise-answers.md)."""
     try:
         article = backend.article(c["doc_id"])
     except DocumentNotFound:
         return False
-    return (article.source == c["source"] and article.text[c["start"]:c["end"]] == c["quote"]
-            and answer_text in c["quote"])
+    if not (article.source == c["source"] and article.text[c["start"]:c["end"]] == c["quote"]):
+        return False
+    if answer_text in c["quote"]:
+        return True
+    start, end = c.get("answer_start"), c.get("answer_end")
+    return corroborated and start is not None and end is not None and c["start"] <= start < end <= c["end"]
 
 
 def check_citations(body: dict, backend: Backend) -> tuple[int, int]:
     """(checked, valid) over every citation of every answer returned."""
-    results = [citation_ok(c, a["text"], backend) for a in body["answers"] for c in a["citations"]]
+    results = [citation_ok(c, a["text"], backend, a.get("support_count", 1) > 1)
+               for a in body["answers"] for c in a["citations"]]
     return len(results), sum(results)
 
 
@@ -190,7 +197,7 @@ def top_citations(top: dict | None, spans: Sequence[Span], backend: Backend) -> 
     if top is None:
         return ()
     return tuple({"doc_id": c["doc_id"], "source": c["source"], "start": c["start"], "end": c["end"],
-                  "quote": c["quote"], "valid": citation_ok(c, top["text"], backend),
+                  "quote": c["quote"], "valid": citation_ok(c, top["text"], backend, top.get("support_count", 1) > 1),
                   "supported": any(s.overlaps(c["doc_id"], c["start"], c["end"]) for s in spans)}
                  for c in top["citations"])
 

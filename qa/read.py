@@ -148,11 +148,13 @@ class Reader:
         return Reading(tuple(answers), confidence, False, tuple(scored))
 
     def _answers(self, q: spans.Question, scored: list[ScoredSentence], top_k: int, use_embeddings: bool) -> list[Answer]:
-        pool = [s for s in scored if s.score >= self.params.abstain_threshold][:POOL_SIZE] or scored[:1]
+        # Every sentence read may corroborate; only one scoring at least the threshold answers alone.
+        pool = scored[:POOL_SIZE]
         findings = sorted(self._findings(q, pool), key=lambda f: (-f.key, f.scored.sentence.index))
-        if q.kind == "list" and any(f.candidate and f.candidate.parts for f in findings):
+        if q.kind == "list" and any(f.candidate and f.candidate.parts and f.scored.score >= self.params.abstain_threshold
+                                    for f in findings):
             return self._list_answers(q, findings, top_k)
-        groups = self._group(q, findings, use_embeddings)
+        groups = self._answering(self._group(q, findings, use_embeddings))
         order = self._order(q, groups, top_k)
         differs = self._differs(q, [groups[i] for i in order])
         return [self._answer(q, groups[i], differs.get(n, ())) for n, i in enumerate(order)]
@@ -205,6 +207,10 @@ class Reader:
             else:
                 groups.append([f])
         return [self._shared_wording(g) for g in groups]
+
+    def _answering(self, groups: list[list[_Finding]]) -> list[list[_Finding]]:
+        """Groups led by a sentence scoring at least the threshold; the others only corroborate."""
+        return [g for g in groups if g[0].scored.score >= self.params.abstain_threshold]
 
     def _same(self, q: spans.Question, a: _Finding, b: _Finding, vectors: "_Vectors") -> tuple[int, int] | None:
         """b's wording of a's answer, or None when b says something else."""
@@ -307,7 +313,8 @@ class Reader:
     def _list_answers(self, q: spans.Question, findings: list[_Finding], top_k: int) -> list[Answer]:
         """One answer: the best sentence's enumeration, with every item of the enumerations in the
         sentences scoring at least `list_ratio` of it, deduplicated, each item citing its sentence."""
-        listing = [f for f in findings if f.candidate and f.candidate.parts]
+        listing = [f for f in findings if f.candidate and f.candidate.parts
+                   and f.scored.score >= self.params.abstain_threshold]
         best = listing[0]
         gathered = [f for f in listing if f.key >= self.params.list_ratio * best.key
                     and (best.candidate.rule != "list_items" or f.candidate.rule == "list_items")]
@@ -324,7 +331,7 @@ class Reader:
         head = replace(self._answer(q, [best], ()), items=tuple(items),
                        support_count=len({m.citation.doc_id for m in items}))
         rest = [f for f in findings if f not in gathered]
-        others = [self._answer(q, g, ()) for g in self._group(q, rest, False)[: top_k - 1]]
+        others = [self._answer(q, g, ()) for g in self._answering(self._group(q, rest, False))[: top_k - 1]]
         return [head] + others
 
     def _speaker(self, f: _Finding) -> Mention | None:

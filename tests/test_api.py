@@ -17,12 +17,14 @@ def test_ask_returns_answers_with_checkable_citations(client):
     r = client.post("/ask", json={"question": "How many drones did Russia fire overnight?", "top_k": 2})
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"question", "mode", "answers", "abstained", "confidence", "passages", "took_ms"}
+    assert set(body) == {"question", "mode", "answers", "abstained", "abstain_reason", "confidence", "passages",
+                         "took_ms"}
     assert body["mode"] == "hybrid" and not body["abstained"]
     assert len(body["passages"]) == 2
     assert set(body["passages"][0]) == {"doc_id", "chunk_id", "source", "start", "end", "text", "score",
                                         "bm25_rank", "dense_rank"}
-    assert set(body["answers"][0]["citations"][0]) == {"doc_id", "source", "title", "date", "start", "end", "quote"}
+    assert set(body["answers"][0]["citations"][0]) == {"doc_id", "source", "title", "date", "start", "end", "quote",
+                                                       "answer_start", "answer_end"}
     assert assert_citation_rule(body) >= 2
     assert r.headers["x-request-id"]
 

@@ -97,3 +97,22 @@ def test_development_questions_spans_beat_their_sentences_and_keep_the_citation_
         sentence_f1 += token_f1(top.context, item["answers"])
     span_f1, sentence_f1 = span_f1 / len(ANSWERABLE), sentence_f1 / len(ANSWERABLE)
     assert span_f1 >= 0.7 and span_f1 >= sentence_f1 + 0.4, (span_f1, sentence_f1)
+
+
+def test_the_eval_harness_accepts_a_corroborating_wording_only_in_a_corroborated_answer(fake_service):
+    from qa.eval import check_citations, citation_ok
+    from qa.eval_backend import LocalBackend
+
+    backend = LocalBackend(fake_service)
+    text = (ROOT / "seeds" / "001_031c8477739e64ff.txt").read_text(encoding="utf-8")
+    quote = next(text[s:e] for s, e in fake_service.index.articles["001_031c8477739e64ff"].sentences
+                 if "1,000 detainees" in text[s:e])
+    start = text.index(quote)
+    at = text.index("1,000 detainees")
+    c = {"doc_id": "001_031c8477739e64ff", "source": "001_031c8477739e64ff.txt", "start": start,
+         "end": start + len(quote), "quote": quote, "answer_start": at, "answer_end": at + len("1,000 detainees")}
+    assert citation_ok(c, "1,000 prisoners", backend, corroborated=True)
+    assert not citation_ok(c, "1,000 prisoners", backend)  # alone, the answer must stand in the quote
+    assert not citation_ok({**c, "answer_end": c["end"] + 1}, "1,000 prisoners", backend, corroborated=True)
+    assert check_citations({"answers": [{"text": "1,000 prisoners", "support_count": 2, "citations": [c]}]},
+                           backend) == (1, 1)

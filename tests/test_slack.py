@@ -325,7 +325,7 @@ def test_real_model_answers_and_abstains(real_bot):
     assert reply.params["blocks"] == real_bot.expected_blocks(question)
     value = sb.parse_feedback_value(reply.params["blocks"][-1]["elements"][0]["value"])
     c = value["citation"]
-    assert "Putin" in value["answer"] and value["answer"] in seed_text(c["doc_id"] + ".txt")[c["start"]:c["end"]]
+    assert "memorandum" in value["answer"] and value["answer"] in seed_text(c["doc_id"] + ".txt")[c["start"]:c["end"]]
 
     unanswerable = "What is the boiling point of tungsten?"
     real_bot.command(unanswerable, "real-abstain")
