@@ -50,6 +50,7 @@ class ReaderParams:
     list_ratio: float = 0.8  # list items are gathered from sentences scoring this share of the best
     not_in_corpus_lexical: float = 0.5  # abstaining, a best lexical coverage below this means not_in_corpus
     reranker_weight: float = 0.5  # score = (1 - w) * score + w * cross-encoder probability
+    typed_needs_span: bool = True  # a who/when/where/how-many question whose best answer has no such span abstains
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,10 @@ class Reader:
             return Reading((), confidence, True, tuple(scored), reason)
         q = spans.parse(question)
         answers = self._answers(q, scored, top_k, use_embeddings=vector is not None)
+        if self.params.typed_needs_span and spans.is_typed(q.kind) and answers and answers[0].text == answers[0].context:
+            # A who/when/where/how-many question whose best evidence names no such thing: the articles
+            # talk about the subject without giving what was asked.
+            return Reading((), confidence, True, tuple(scored), "not_in_corpus")
         return Reading(tuple(answers), confidence, False, tuple(scored))
 
     def _answers(self, q: spans.Question, scored: list[ScoredSentence], top_k: int, use_embeddings: bool) -> list[Answer]:

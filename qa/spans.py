@@ -414,8 +414,10 @@ def dates_in(q: Question, p: Passage) -> list[Candidate]:
 
 
 def numbers(q: Question, p: Passage) -> list[Candidate]:
-    """how many: a number (not a date, time or duration) with its unit: the question's counted noun
-    when it follows within five words ("1,000 prisoners of war"), else the next word."""
+    """how many: a number (not a date, time or duration) with its unit. When the question names what
+    it counts, a number followed by another noun counts something else and is passed over ("11 people"
+    for "how many drones"); the counted noun may follow within five words ("1,000 prisoners of war")
+    or not at all ("76 of which"). Otherwise the unit is the next word."""
     taken = [(p.start + a, p.start + b) for a, b in dates.find_dates(p.text[p.start : p.end])]
     taken += quantities.find(quantities.DURATION_RE, p.text, p.start, p.end)
     taken += quantities.find(quantities.AGE_RE, p.text, p.start, p.end)
@@ -433,8 +435,11 @@ def numbers(q: Question, p: Passage) -> list[Candidate]:
                 end, counted = ws[j].tok.end, True
             elif counted and ws[j].tok.lower not in STOPWORDS:
                 break  # "prisoners of war": a stopword may join two words of the counted noun
-        if not counted and i < len(ws) and ws[i].tok.is_word and ws[i].tok.lower not in STOPWORDS:
-            end = ws[i].tok.end
+        unit = ws[i] if not counted and i < len(ws) and ws[i].tok.is_word and ws[i].tok.lower not in STOPWORDS else None
+        if q.focus and unit is not None:
+            continue  # "how many drones" is not answered by "11 people": a count of something else
+        if unit is not None:
+            end = unit.tok.end
         out.append((span[0], end, counted))
     matches = _matches(q, ws)
     scored = []
@@ -660,7 +665,7 @@ def _q(pattern: str) -> re.Pattern:
 
 RULES: tuple[Rule, ...] = (
     Rule("yes_no", _q(r"^(?:did|does|do|is|are|was|were|will|would|can|could|has|have|had|should)\b"), yes_no),
-    Rule("list", _q(r"^(?:which|what) (?:\w+ )?(?!(?:news|series|species|means|status|process|politics)\b)\w+[^su'\s]s\b"
+    Rule("list", _q(r"^(?:which|what) (?:\w+ )?(?!(?:news|series|species|means|status|process|politics|was|does|has|is)\b)\w+[^su'\s]s\b"
                     r"|^(?:name|list) "), items),
     Rule("how_many", _q(r"^how many\b"), numbers, typed=True, valued=True, differs=True),
     Rule("how_much", _q(r"^how much\b"), amounts, typed=True, valued=True, differs=True),
@@ -672,7 +677,8 @@ RULES: tuple[Rule, ...] = (
          places, typed=True),
     Rule("said", _q(rf"^(?:what did .+ {_SAY_VERBS}\b|how did .+ (?:describe|call|characteri[sz]e)\b)"), quotes),
     Rule("object", _q(r"^what (?:did|does|do|has|have|had|will|would) \w.* \w+$"), complements),
-    Rule("who", _q(r"^(?:who|whom|whose|which|what (?:agency|outlet|official|leader|country|organi[sz]ation))\b"), names,
+    Rule("who", _q(r"^(?:who|whom|whose|which|what (?:agency|outlet|official|leader|country|organi[sz]ation)"
+                   r"|what(?: is|'s| was) the name of)\b"), names,
          typed=True),
 )
 RULES_BY_KIND = {r.kind: r for r in RULES}

@@ -156,3 +156,22 @@ def test_a_sentence_saying_the_answer_in_other_words_corroborates_it(fake_servic
     assert wordings(top) == [span, other] and top.support_count == 2
     alone = reader._answers(q, scored(fake_service, *pairs), 3, use_embeddings=False)[0]
     assert wordings(alone) == [span] and alone.support_count == 1
+
+
+def test_typed_questions_need_a_sentence_that_names_what_was_asked(fake_service):
+    """Asked "how many" about something the articles count nowhere, the reader abstains rather than
+    answering with a sentence: not_in_corpus. With the rule off it answers with a sentence."""
+    from dataclasses import replace
+
+    from qa.read import Reader
+    from qa.text import tokenize
+
+    q = "How many ceasefire memorandum drafts did Peskov write?"
+    hits = fake_service.search(q, 5, "bm25")
+    params = replace(fake_service.reader.params, abstain_threshold=0.0)
+    strict = Reader(fake_service.index, fake_service.retriever.idf, params, tokenize)
+    lenient = Reader(fake_service.index, fake_service.retriever.idf, replace(params, typed_needs_span=False), tokenize)
+    no = strict.read(q, tokenize(q), None, hits, 3)
+    yes = lenient.read(q, tokenize(q), None, hits, 3)
+    assert no.abstained and no.abstain_reason == "not_in_corpus"
+    assert not yes.abstained and yes.answers[0].text == yes.answers[0].context

@@ -174,3 +174,13 @@ def test_an_object_from_a_sentence_naming_the_subject_is_surer():
     other = "Both sides agreed to a new budget."
     assert extract(q, Passage.of(named, 0, len(named)))[0].score == 1.0
     assert extract(q, Passage.of(other, 0, len(other)))[0].score == 0.5
+
+
+def test_auxiliaries_after_what_are_not_plural_nouns():
+    # "was", "does", "has" end in s but are verbs: these questions ask for one thing, not a list.
+    from qa.spans import parse
+
+    assert parse("What was the tone of the call?").kind != "list"
+    assert parse("What does Ukraine insist on?").kind != "list"
+    assert parse("Which leaders did Trump inform?").kind == "list"
+    assert parse("What was the name of the town?").kind == "who"
