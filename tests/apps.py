@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -10,6 +12,16 @@ from api.app import create_app
 from qa.config import Settings
 from qa.embed import HashingEmbedder
 from qa.service import QAService
+from tests.helpers import SEEDS
+
+
+def private_settings(tmp: Path, **overrides) -> Settings:
+    """Settings over a private copy of the seeds (tests that add documents or rebuild write there)."""
+    seeds = tmp / "seeds"
+    if not seeds.exists():
+        shutil.copytree(SEEDS, seeds)
+    return Settings(_env_file=None, **{"seeds_dir": seeds, "index_dir": tmp / "index", "data_dir": tmp / "data",
+                                       "model": "hashing-test-embedder", "abstain_threshold": 0.2, **overrides})
 
 
 def with_settings(service: QAService, **overrides) -> Settings:
