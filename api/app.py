@@ -34,6 +34,9 @@ from qa.service import QAService
 log = logging.getLogger(__name__)
 
 QUESTION_PATHS = frozenset({"/ask", "/search"})  # what admission control bounds
+# Slack's events come signed from Slack's few addresses, and carry the message's blocks on a button click:
+# a per-address rate limit would throttle a whole workspace, and 16 KiB can be too little.
+SLACK_BODY_BYTES = 256 * 1024
 _E = {"model": ErrorOut}
 # Every route can answer these; the schema says so (Schemathesis holds the app to it).
 COMMON = {413: {**_E, "description": "Body larger than QA_MAX_BODY_BYTES."},
@@ -147,10 +150,11 @@ def _middleware(app: FastAPI, cfg: Settings) -> None:
     # add_middleware puts each one outside those added before: this list runs from the inside out.
     app.add_middleware(AdmissionMiddleware, paths=QUESTION_PATHS, max_in_flight=cfg.max_in_flight, metrics=metrics)
     app.add_middleware(BodyLimitMiddleware, limit=cfg.max_body_bytes,
-                       by_path={"/admin/documents": cfg.max_document_bytes}, metrics=metrics)
+                       by_path={"/admin/documents": cfg.max_document_bytes, slack.EVENTS_PATH: SLACK_BODY_BYTES},
+                       metrics=metrics)
     app.add_middleware(TimeBudgetMiddleware, seconds=cfg.request_timeout_s, metrics=metrics)
     app.add_middleware(RateLimitMiddleware, per_minute=cfg.rate_limit_per_minute, burst=cfg.rate_limit_burst,
-                       identify=client_id, metrics=metrics)
+                       identify=client_id, metrics=metrics, exempt=frozenset({slack.EVENTS_PATH}))
     if cfg.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cfg.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"], expose_headers=["X-Request-ID", "Retry-After"])

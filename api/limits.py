@@ -58,12 +58,13 @@ class TokenBuckets:
 
 
 class RateLimitMiddleware:
-    def __init__(self, app, per_minute: float, burst: int, identify: Callable[[dict], str], metrics=None):
-        self.app, self.identify, self.metrics = app, identify, metrics
+    def __init__(self, app, per_minute: float, burst: int, identify: Callable[[dict], str], metrics=None,
+                 exempt: frozenset[str] = frozenset()):
+        self.app, self.identify, self.metrics, self.exempt = app, identify, metrics, PROBES | exempt
         self.buckets = TokenBuckets(per_minute, burst) if per_minute > 0 else None
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or self.buckets is None or scope["path"] in PROBES:
+        if scope["type"] != "http" or self.buckets is None or scope["path"] in self.exempt:
             return await self.app(scope, receive, send)
         wait = self.buckets.take(self.identify(scope))
         if wait > 0:

@@ -10,10 +10,11 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from api.schemas import DocumentAdded, DocumentIn, ErrorOut, FeedbackExport, ReindexOut
+from api.routes import get_service
 from api.security import AdminKey
 from qa.documents import add_document
 from qa.errors import IndexMissing
-from qa.feedback import export_rows
+from qa.feedback import gold_candidates
 from qa.reindex import Reindexer
 
 metrics_router = APIRouter(tags=["operations"])  # the app adds the API key when one is set
@@ -64,6 +65,7 @@ def documents(body: DocumentIn, request: Request) -> DocumentAdded:
 
 @admin.get("/feedback/export", response_model=FeedbackExport)
 def feedback_export(request: Request) -> FeedbackExport:
-    """Every feedback row, oldest first: candidates to review into the gold set."""
-    rows = export_rows(request.app.state.feedback)
+    """Every feedback row, oldest first, as gold-set candidates to review (what `qa feedback export` writes)."""
+    service = get_service(request)  # citations are checked against the served articles
+    rows = gold_candidates(request.app.state.feedback.all(), service.index.articles)
     return FeedbackExport(count=len(rows), items=rows)

@@ -205,17 +205,30 @@ class DocumentAdded(BaseModel):
     reindex: ReindexOut
 
 
-class FeedbackRow(BaseModel):
-    id: int
-    created_at: str
-    question: str
-    answer: str
-    citation: dict | None
+class SupportOut(BaseModel):
+    source: str
+    quote: str
+
+
+class CandidateFeedback(BaseModel):
     verdict: str
+    answer: str
     comment: str | None
+    created_at: str | None
     channel: str
+    review: list[str] = Field(description="What a person must still do before the row may join the gold set.")
+
+
+class GoldCandidate(BaseModel):
+    id: str
+    question: str
+    answers: list[str]
+    support: list[SupportOut]
+    kind: str
+    feedback: CandidateFeedback
 
 
 class FeedbackExport(BaseModel):
     count: int
-    items: list[FeedbackRow]
+    items: list[GoldCandidate] = Field(description="Every feedback row, oldest first, as gold-set candidates "
+                                       "(the same rows `qa feedback export` writes).")

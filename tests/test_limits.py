@@ -154,3 +154,13 @@ def test_a_slow_request_ends_at_its_budget_and_keeps_its_slot_until_the_work_end
     assert slow.json()["error"] == "timeout" and "0.3 s budget" in slow.json()["detail"]
     assert still_busy.status_code == 503
     assert after.status_code == 200
+
+
+def test_slack_events_are_not_rate_limited_and_may_be_larger(fake_service):
+    """Slack signs its events and sends them from a few addresses, with a message's blocks on each click."""
+    c = client(make_app(fake_service, rate_limit_per_minute=6, rate_limit_burst=1))
+    body = b'{"payload": "' + b"b" * 20_000 + b'"}'
+    codes = [c.post("/slack/events", content=body, headers={"Content-Type": "application/json"}).status_code
+             for _ in range(3)]
+    assert codes == [404, 404, 404]  # Slack is not configured here: no 429, no 413
+    assert c.post("/ask", content=body, headers={"Content-Type": "application/json"}).status_code == 413

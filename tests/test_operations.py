@@ -86,5 +86,6 @@ def test_feedback_export_needs_the_admin_key_and_returns_every_row(admin_app):
     export = c.get("/admin/feedback/export", headers=ADMIN).json()
     assert export["count"] == 1
     row = export["items"][0]
-    assert (row["question"], row["answer"], row["verdict"], row["channel"]) == (fb["question"], fb["answer"], "correct", "api")
+    assert (row["id"], row["question"], row["answers"], row["kind"]) == ("fb-1", fb["question"], [fb["answer"]], "who")
+    assert (row["feedback"]["verdict"], row["feedback"]["channel"]) == ("correct", "api")
 
