@@ -79,7 +79,8 @@ async def phase(base: str, headers: dict, clients: int, seconds: float, qs: list
     manager = multiprocessing.Manager()
     health, stop = manager.list(), manager.Event()
     prober = multiprocessing.Process(target=probe_healthz, args=(base, headers, stop, health))
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Drop idle connections before uvicorn's 5 s keep-alive timeout does, or a reuse can race its close.
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=4.0)
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30, limits=limits) as client:
         prober.start()
         start = time.monotonic()
