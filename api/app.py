@@ -30,7 +30,7 @@ from qa.embed import make_embedder
 from qa.errors import IndexError_
 from qa.feedback import FeedbackStore
 from qa.reindex import Reindexer
-from qa.service import QAService
+from qa.service import QAService, optional_stages
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,13 @@ def _reindexer(app: FastAPI, cfg: Settings, embedder) -> Reindexer:
         app.state.startup_error = None
         _freeze_heap()
 
-    return Reindexer(cfg, embedder, swap)
+    def make_service(index) -> QAService:
+        # Keep the optional model stages the live service loaded (reader, reranker): loading is the slow part.
+        live = app.state.service
+        span_model, reranker = (live.reader.span_model, live.reader.reranker) if live else optional_stages(cfg)
+        return QAService(cfg, index, embedder, span_model=span_model, reranker=reranker)
+
+    return Reindexer(cfg, embedder, swap, make_service)
 
 
 def _docs(app: FastAPI, keyed: list) -> None:

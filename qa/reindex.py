@@ -20,6 +20,7 @@ from typing import Callable
 
 from qa.config import Settings
 from qa.embed import Embedder
+from qa.index import Index
 from qa.errors import RemoteError
 from qa.service import QAService, ensure_index
 
@@ -42,8 +43,11 @@ class ReindexStatus:
 
 
 class Reindexer:
-    def __init__(self, settings: Settings, embedder: Embedder, swap: Callable[[QAService], None]):
+    def __init__(self, settings: Settings, embedder: Embedder, swap: Callable[[QAService], None],
+                 make_service: Callable[[Index], QAService] | None = None):
+        """`make_service(index)` builds the service to swap in (default: over `embedder`, no optional stages)."""
         self.settings, self.embedder, self.swap = settings, embedder, swap
+        self.make_service = make_service or (lambda index: QAService(settings, index, embedder))
         self._lock = threading.Lock()
         self._status = ReindexStatus("idle", 0, False)
         self._thread: threading.Thread | None = None
@@ -79,7 +83,7 @@ class Reindexer:
         while True:
             try:
                 index = ensure_index(self.settings, self.embedder, rebuild=True)
-                self.swap(QAService(self.settings, index, self.embedder))
+                self.swap(self.make_service(index))
                 outcome = {"state": "succeeded", "build": index.path.name if index.path else None, "error": None}
                 log.info("reindex swapped in build %s", outcome["build"])
             except Exception as exc:  # the old index keeps serving; the status says why

@@ -89,3 +89,12 @@ def test_feedback_export_needs_the_admin_key_and_returns_every_row(admin_app):
     assert (row["id"], row["question"], row["answers"], row["kind"]) == ("fb-1", fb["question"], [fb["answer"]], "who")
     assert (row["feedback"]["verdict"], row["feedback"]["channel"]) == ("correct", "api")
 
+
+
+def test_reindex_keeps_the_live_services_model_stages(admin_app):
+    app, c = admin_app
+    stages = object(), object()
+    app.state.service.reader.span_model, app.state.service.reader.reranker = stages
+    c.post("/admin/reindex", headers=ADMIN)
+    app.state.reindexer.wait(30)
+    assert (app.state.service.reader.span_model, app.state.service.reader.reranker) == stages
