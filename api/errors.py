@@ -5,6 +5,7 @@ QAError subclasses map to statuses here and nowhere else. Validation errors neve
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import uuid
@@ -14,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.security import AuthError
 from qa import errors as qe
 
 log = logging.getLogger(__name__)
@@ -22,10 +24,14 @@ STATUS = {
     qe.InvalidQuestion: 422,
     qe.DocumentNotFound: 404,
     qe.FeedbackError: 422,
+    qe.InvalidDocument: 422,
+    qe.DocumentExists: 409,
     qe.ModelError: 503,
     qe.IndexError_: 503,
 }
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# The id of the request being served, for log lines (it follows the request into worker threads).
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
 def request_id_of(scope_or_request) -> str:
@@ -45,6 +51,7 @@ class RequestIdMiddleware:
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         rid = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
+        REQUEST_ID.set(rid)
 
         async def send_with_id(message):
             if message["type"] == "http.response.start":
@@ -67,13 +74,31 @@ def _describe(errors: list[dict]) -> tuple[str, str]:
         return "invalid_json", "request body is not valid JSON; send a JSON object such as {\"question\": \"...\"}"
     parts = []
     for e in errors[:5]:
-        loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+        # A field name is the client's too (an unknown key): cut it short, never echo a large input.
+        loc = ".".join(_short(str(p)) for p in e.get("loc", ()) if p != "body") or "body"
         msg = e.get("msg", "invalid").removeprefix("Value error, ")
         parts.append(f"{loc}: {msg}")
     return "invalid_request", "; ".join(parts)
 
 
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def allowed_methods(app: FastAPI, path: str) -> str | None:
+    """Every method the schema lists for `path` (a route may be split across handlers, one per method)."""
+    for template, operations in app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), path):
+            return ", ".join(sorted(m.upper() for m in operations))
+    return None
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(AuthError)
+    async def _auth(request: Request, exc: AuthError):
+        headers = {"WWW-Authenticate": "ApiKey"} if exc.status == 401 else None
+        return error_response(request, exc.status, exc.code, exc.detail, headers)
+
     @app.exception_handler(qe.QAError)
     async def _qa_error(request: Request, exc: qe.QAError):
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
@@ -84,12 +109,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
         code, detail = _describe(exc.errors())
+        if code == "invalid_request" and "json" not in request.headers.get("content-type", "json"):
+            detail += "; send the body as JSON with the header Content-Type: application/json"
         return error_response(request, 400 if code == "invalid_json" else 422, code, detail)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(request, exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+        headers, detail = getattr(exc, "headers", None), str(exc.detail)
+        if exc.status_code == 405:
+            allowed = allowed_methods(app, request.url.path) or (headers or {}).get("Allow", "")
+            headers, detail = {"Allow": allowed}, f"{request.method} is not allowed here; use {allowed}"
+        return error_response(request, exc.status_code, code, detail, headers)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception):

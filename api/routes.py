@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -15,6 +16,7 @@ from qa.serialize import article_json, hit_json, result_json
 from qa.service import QAService
 
 ERRORS = {400: {"model": ErrorOut}, 422: {"model": ErrorOut}, 500: {"model": ErrorOut}, 503: {"model": ErrorOut}}
+log = logging.getLogger(__name__)
 
 
 def get_service(request: Request) -> QAService:
@@ -22,19 +24,34 @@ def get_service(request: Request) -> QAService:
     if service is None:
         from qa.errors import IndexMissing
 
-        raise IndexMissing("the service is still starting: the index is not loaded yet")
+        # Not ready: say why when start-up found a problem (a corrupt index names its file).
+        raise getattr(request.app.state, "startup_error", None) or IndexMissing(
+            "the service is still starting: the index is not loaded yet")
     return service
 
 
 Service = Annotated[QAService, Depends(get_service)]
 router = APIRouter()
+probes = APIRouter()  # /healthz and /readyz: open even when an API key is set, for load balancers
 
 
 @router.post("/ask", response_model=AskResponse, responses=ERRORS, tags=["questions"])
-def ask(body: AskRequest, service: Service) -> AskResponse:
+def ask(body: AskRequest, service: Service, request: Request) -> AskResponse:
     """Answer a question with verbatim spans of the articles and their citations, or abstain."""
     result = service.ask(body.question, body.top_k, body.mode)
+    _observe(request, result)
     return AskResponse.model_validate(result_json(result, service.index.articles))
+
+
+def _observe(request: Request, result) -> None:
+    """Metrics and one structured log line per question: its length, not its text unless configured."""
+    request.app.state.metrics.observe_result(result)
+    fields = {"question_chars": len(result.question), "mode": result.mode, "abstained": result.abstained,
+              "answers": len(result.answers), "degraded": result.degraded,
+              "timings_ms": {k.removesuffix("_ms"): round(v, 2) for k, v in result.timings.items()}}
+    if request.app.state.settings.log_questions:
+        fields["question"] = result.question
+    log.info("answered", extra=fields)
 
 
 @router.get("/search", response_model=SearchResponse, responses=ERRORS, tags=["questions"])
@@ -56,17 +73,20 @@ def document(doc_id: Annotated[str, Path(max_length=200)], service: Service) -> 
     return DocumentResponse.model_validate(article_json(service.document(doc_id)))
 
 
-@router.get("/healthz", response_model=Health, tags=["operations"])
+@probes.get("/healthz", response_model=Health, tags=["operations"])
 async def healthz() -> Health:
     """Alive: the process answers."""
     return Health()
 
 
-@router.get("/readyz", response_model=Ready, responses={503: {"model": ErrorOut}}, tags=["operations"])
+@probes.get("/readyz", response_model=Ready, responses={503: {"model": ErrorOut}}, tags=["operations"])
 async def readyz(request: Request):
     """Ready: the index is loaded (with its counts and manifest version)."""
     service = getattr(request.app.state, "service", None)
     if service is None:
+        problem = getattr(request.app.state, "startup_error", None)
+        if problem is not None:
+            return error_response(request, 503, problem.code, f"not ready: {problem}")
         return error_response(request, 503, "not_ready", "the index is not loaded yet")
     r = service.readiness()
     return Ready(articles=r.articles, chunks=r.chunks, sentences=r.sentences, format_version=r.format_version,

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 
 Mode = Literal["hybrid", "bm25", "dense"]
 MAX_QUESTION_CHARS = 1000
 
 
+def _not_bool(value):
+    # JSON Schema's integer takes 4.0 but never true/false; pydantic's lax int would take both.
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not true or false")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_not_bool)]
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="A question in plain English.")
-    top_k: int = Field(3, ge=1, le=10, description="How many answers and passages to return.")
+    top_k: JsonInt = Field(3, ge=1, le=10, description="How many answers and passages to return.")
     mode: Mode = Field("hybrid", description="Retrieval mode.")
 
     @field_validator("question")
@@ -99,6 +109,9 @@ class AskResponse(BaseModel):
     confidence: float = Field(description="Confidence of the best evidence, also when abstaining.")
     passages: list[PassageOut]
     took_ms: float
+    degraded: Literal["dense_unavailable"] | None = Field(
+        None, description="Set when the answer was made without a part of the pipeline: "
+        "`dense_unavailable` = the embedding model failed, so BM25 and word overlap alone answered.")
 
 
 
@@ -144,8 +157,8 @@ class CitationIn(BaseModel):
 
     doc_id: str = Field(max_length=200)
     source: str | None = Field(None, max_length=200)
-    start: int = Field(ge=0)
-    end: int = Field(ge=0)
+    start: JsonInt = Field(ge=0)
+    end: JsonInt = Field(ge=0)
     quote: str | None = Field(None, max_length=5000)
 
 
@@ -162,3 +175,60 @@ class FeedbackRequest(BaseModel):
 class FeedbackResponse(BaseModel):
     id: int
     created_at: str
+
+
+# ---------------------------------------------------------------- operations
+class ReindexOut(BaseModel):
+    state: Literal["idle", "running", "succeeded", "failed"]
+    job: int = Field(description="Number of the latest reindex job started since the server started.")
+    queued: bool = Field(description="Another build starts when this one ends (asked for while it ran).")
+    started_at: str | None
+    finished_at: str | None
+    build: str | None = Field(description="The build the latest successful job swapped in.")
+    error: str | None
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
+                      description="The new doc id; the file is seeds/<name>.txt. An existing name is refused (409).")
+    text: str = Field(min_length=1, description="The article exactly as it is to be stored (UTF-8), optionally "
+                      "starting with a `date YYYY-MM-DD <headline>` line. The body limit is QA_MAX_DOCUMENT_BYTES.")
+
+
+class DocumentAdded(BaseModel):
+    doc_id: str
+    source: str
+    sha256: str
+    sentences: int = Field(description="Sentences the index will hold for it.")
+    reindex: ReindexOut
+
+
+class SupportOut(BaseModel):
+    source: str
+    quote: str
+
+
+class CandidateFeedback(BaseModel):
+    verdict: str
+    answer: str
+    comment: str | None
+    created_at: str | None
+    channel: str
+    review: list[str] = Field(description="What a person must still do before the row may join the gold set.")
+
+
+class GoldCandidate(BaseModel):
+    id: str
+    question: str
+    answers: list[str]
+    support: list[SupportOut]
+    kind: str
+    feedback: CandidateFeedback
+
+
+class FeedbackExport(BaseModel):
+    count: int
+    items: list[GoldCandidate] = Field(description="Every feedback row, oldest first, as gold-set candidates "
+                                       "(the same rows `qa feedback export` writes).")

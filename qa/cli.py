@@ -1,6 +1,7 @@
 """The `qa` command: thin wrappers over the library.
 
     qa index [--force]                       build (or rebuild) the index, with a progress bar
+    qa index --url http://host:port          rebuild a running server's index (needs QA_ADMIN_KEY[_FILE])
     qa ask "question" [--json] [--mode M] [--top-k K]
     qa serve [--host H] [--port P]           the HTTP API under uvicorn (builds the index if needed)
     qa slack                                 the Slack bot in Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN)
@@ -46,9 +47,23 @@ def cmd_index(args: argparse.Namespace) -> int:
     from qa.service import ensure_index
 
     settings = get_settings()
+    if args.url:
+        return _index_remote(args.url, settings)
     embedder = make_embedder(settings.model, settings.encode_batch_size).load()
     index = ensure_index(settings, embedder, rebuild=args.force, progress=_progress)
     print(f"index ready at {index.path}: {index.manifest['counts']}")
+    return 0
+
+
+def _index_remote(url: str, settings) -> int:
+    from qa.errors import ConfigError
+    from qa.reindex import reindex_remote
+
+    keys = settings.keys("admin_key")
+    if not keys:
+        raise ConfigError("reindexing a running server needs its admin key: set QA_ADMIN_KEY or QA_ADMIN_KEY_FILE")
+    status = reindex_remote(url, keys[0])
+    print(f"{url} now serves build {status['build']} (job {status['job']}, finished {status['finished_at']})")
     return 0
 
 
@@ -169,6 +184,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("index", help="build or rebuild the index")
     s.add_argument("--force", action="store_true", help="rebuild even when the index is fresh")
+    s.add_argument("--url", help="instead, rebuild the index of the server running at this URL and wait for the swap")
     s = sub.add_parser("ask", help="answer a question on the terminal")
     s.add_argument("question")
     s.add_argument("--json", action="store_true", help="print the API's JSON")

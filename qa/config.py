@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from qa.errors import ConfigError
 
 Mode = Literal["hybrid", "bm25", "dense"]
 MODES: tuple[str, ...] = ("hybrid", "bm25", "dense")
@@ -82,9 +84,47 @@ class Settings(BaseSettings):
     slack_api_base_url: str | None = Field(
         None, validation_alias=AliasChoices("SLACK_API_BASE_URL", "QA_SLACK_API_BASE_URL"))
 
+    # Operations (see docs/operations.md). Keys come from the environment or a file outside the repo.
+    api_key: SecretStr | None = None  # when set, every endpoint but /healthz and /readyz needs X-API-Key
+    api_key_file: Path | None = None
+    admin_key: SecretStr | None = None  # admin endpoints always need X-Admin-Key; unset = admin disabled
+    admin_key_file: Path | None = None
+    cors_origins: Annotated[list[str], NoDecode] = []  # comma-separated exact origins; empty = none
+    max_body_bytes: int = Field(16 * 1024, ge=256)
+    max_document_bytes: int = Field(1024 * 1024, ge=256)  # POST /admin/documents only
+    rate_limit_per_minute: float = Field(300, ge=0)  # per client (API key, else address); 0 = off
+    rate_limit_burst: int = Field(60, ge=1)
+    # Questions answered at once; more get 503 at once. Two cores serve about four (docs/operations.md).
+    max_in_flight: int = Field(4, ge=1)
+    request_timeout_s: float = Field(10.0, gt=0)
+    log_format: Literal["json", "text"] = "json"
+    log_questions: bool = False  # log a question's text, not only its length
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value):
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
     @property
     def feedback_db(self) -> Path:
         return self.data_dir / "feedback.sqlite3"
+
+    def keys(self, name: Literal["api_key", "admin_key"]) -> tuple[str, ...]:
+        """The keys in QA_<NAME>, else in the file QA_<NAME>_FILE names; several are separated by commas
+        or new lines (one per client, or an old and a new one while rotating). Empty: none configured."""
+        value: SecretStr | None = getattr(self, name)
+        raw = value.get_secret_value() if value is not None else ""
+        path: Path | None = getattr(self, f"{name}_file")
+        if not raw.strip() and path is not None:
+            try:
+                raw = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"QA_{name.upper()}_FILE {str(path)!r} cannot be read: {exc.strerror}") from None
+            if not raw.strip():
+                raise ConfigError(f"QA_{name.upper()}_FILE {str(path)!r} is empty; put the key on its first line")
+        return tuple(k.strip() for k in raw.replace("\n", ",").split(",") if k.strip())
 
 
 @lru_cache

@@ -10,7 +10,10 @@
     │   ├── IndexStale         built from other seeds or settings: rebuild
     │   └── IndexCorrupt       unreadable or inconsistent: names the file and field
     ├── FeedbackError          feedback cannot be stored                        (422)
-    └── EvalError              the evaluation cannot run (bad gold file, server down)  (CLI only)
+    ├── EvalError              the evaluation cannot run (bad gold file, server down)  (CLI only)
+    ├── InvalidDocument        a new article cannot be ingested as given        (422)
+    ├── DocumentExists         a seed file by that name exists; never replaced  (409)
+    └── RemoteError            a running server refused or failed a CLI request (CLI only)
 """
 
 from __future__ import annotations
@@ -64,3 +67,15 @@ class FeedbackError(QAError):
 
 class EvalError(QAError):
     code = "eval_error"
+
+
+class InvalidDocument(QAError):
+    code = "invalid_document"
+
+
+class DocumentExists(QAError):
+    code = "document_exists"
+
+
+class RemoteError(QAError):
+    code = "remote_error"

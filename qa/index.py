@@ -9,11 +9,14 @@ Layout of `index_dir`:
     builds/<build-id>/chunks.jsonl      chunk id, offsets, sentence range and BM25 tokens
     builds/<build-id>/chunk_vectors.npy, sentence_vectors.npy   normalized float32 embeddings
 A build is written to `builds/<build-id>.partial` and renamed when complete, so a crash leaves
-at most a `.partial` folder, which the next start removes.
+at most a `.partial` folder, which the next start removes. Builds and clean-ups hold `build_lock`,
+so a `qa index` run and a server's reindex never write or clean the same folder at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -134,6 +137,19 @@ def save_index(index: Index, index_dir: Path) -> Path:
     _fsync_dir(index_dir)
     log.info("index %s written: %s", build_id, manifest["counts"])
     return final
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path):
+    """An exclusive lock on `index_dir/.lock`, across threads and processes. The kernel drops it when
+    its holder dies, even by SIGKILL, so a killed build never blocks the next one."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def cleanup(index_dir: Path) -> list[str]:

@@ -34,7 +34,8 @@ def hit_json(h: Hit, articles: Mapping[str, Article]) -> dict:
 def result_json(r: Result, articles: Mapping[str, Article]) -> dict:
     return {"question": r.question, "mode": r.mode, "answers": [answer_json(a) for a in r.answers],
             "abstained": r.abstained, "abstain_reason": r.abstain_reason, "confidence": r.confidence,
-            "passages": [hit_json(h, articles) for h in r.passages], "took_ms": r.took_ms}
+            "passages": [hit_json(h, articles) for h in r.passages], "took_ms": r.took_ms,
+            "degraded": r.degraded}
 
 
 def article_json(a: Article) -> dict:

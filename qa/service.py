@@ -10,8 +10,8 @@ from typing import Callable, Iterable
 from qa.chunk import ChunkParams
 from qa.config import MODES, Settings
 from qa.embed import Embedder, make_embedder
-from qa.errors import DocumentNotFound, IndexError_, IndexMissing, InvalidQuestion
-from qa.index import Index, build_index, cleanup, load_index, save_index, stale_reason
+from qa.errors import DocumentNotFound, IndexError_, IndexMissing, InvalidQuestion, ModelError
+from qa.index import Index, build_index, build_lock, cleanup, load_index, save_index, stale_reason
 from qa.ingest import load_articles
 from qa.read import Reader, ReaderParams, Reranker, SpanModel
 from qa.retrieve import EmbeddedRetriever, Query, Retriever
@@ -19,6 +19,8 @@ from qa.text import tokenize
 from qa.types import Article, Hit, Result
 
 log = logging.getLogger(__name__)
+
+DENSE_UNAVAILABLE = "dense_unavailable"  # Result.degraded when the query encoder failed
 
 
 def chunk_params(settings: Settings) -> ChunkParams:
@@ -32,23 +34,24 @@ def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
     A corrupt index is an error to report, never silently replaced."""
     articles = load_articles(settings.seeds_dir)
     params = chunk_params(settings)
-    cleanup(settings.index_dir)
-    reason = "rebuild requested" if rebuild else None
-    if reason is None:
-        try:
-            index = load_index(settings.index_dir)
-            reason = stale_reason(index.manifest, articles, embedder.name, params)
-        except IndexMissing:
-            reason = "no index yet"
-        except IndexError_ as exc:
-            if exc.code != "index_stale":
-                raise
-            reason = str(exc)
+    with build_lock(settings.index_dir):
+        cleanup(settings.index_dir)
+        reason = "rebuild requested" if rebuild else None
         if reason is None:
-            return index
-    log.info("building the index: %s", reason)
-    save_index(build_index(articles, embedder, params, progress), settings.index_dir)
-    return load_index(settings.index_dir)
+            try:
+                index = load_index(settings.index_dir)
+                reason = stale_reason(index.manifest, articles, embedder.name, params)
+            except IndexMissing:
+                reason = "no index yet"
+            except IndexError_ as exc:
+                if exc.code != "index_stale":
+                    raise
+                reason = str(exc)
+            if reason is None:
+                return index
+        log.info("building the index: %s", reason)
+        save_index(build_index(articles, embedder, params, progress), settings.index_dir)
+        return load_index(settings.index_dir)
 
 
 def reader_params(settings: Settings) -> ReaderParams:
@@ -100,18 +103,27 @@ class QAService:
     def ask(self, question: str, top_k: int | None = None, mode: str | None = None) -> Result:
         t0 = time.perf_counter()
         question, top_k, mode = self._validate(question, top_k, mode)
-        query, t_embed = self._query(question)
+        degraded = None
+        try:
+            query, t_embed = self._query(question)
+        except ModelError as exc:
+            # The encoder failing at query time costs the dense leg, not the answer: BM25 and words alone.
+            log.warning("query encoder failed, answering from BM25 alone: %s", exc)
+            query, t_embed, degraded = Query(question, tuple(tokenize(question)), None), 0.0, DENSE_UNAVAILABLE
         t1 = time.perf_counter()
-        hits = self.retriever.search(query, max(top_k, self.settings.read_passages), mode)
+        hits = self.retriever.search(query, max(top_k, self.settings.read_passages), "bm25" if degraded else mode)
         t2 = time.perf_counter()
         reading = self.reader.read(question, query.tokens, query.vector, hits, top_k)
         t3 = time.perf_counter()
         timings = {"embed_ms": t_embed, "retrieve_ms": (t2 - t1) * 1e3, "read_ms": (t3 - t2) * 1e3}
         return Result(question, mode, reading.answers, reading.abstained, tuple(hits[:top_k]),
-                      round((t3 - t0) * 1e3, 3), round(reading.confidence, 4), timings, reading.abstain_reason)
+                      round((t3 - t0) * 1e3, 3), round(reading.confidence, 4), timings, reading.abstain_reason,
+                      degraded)
 
     def search(self, question: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         question, k, mode = self._validate(question, k, mode)
+        if mode == "bm25":  # no encoder call: BM25 search keeps working when the model does not
+            return self.retriever.search(Query(question, tuple(tokenize(question)), None), k, mode)
         query, _ = self._query(question)
         return self.retriever.search(query, k, mode)
 

@@ -100,3 +100,4 @@ class Result:
     confidence: float = 0.0  # the best evidence's confidence, also reported when abstaining
     timings: dict[str, float] = field(default_factory=dict, compare=False)
     abstain_reason: str | None = None  # when abstaining: not_in_corpus, low_confidence or ambiguous
+    degraded: str | None = None  # "dense_unavailable": the encoder failed, answered from BM25 and words alone

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -66,22 +67,26 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_server(env: dict[str, str], timeout: float = 120.0):
-    """The real app under the real uvicorn, in a child process on a free loopback port."""
+def live_server(env: dict[str, str], timeout: float = 120.0, wait_for: str = "/readyz", log_path: Path | None = None):
+    """The real app under the real uvicorn, in a child process on a free loopback port.
+    Waits until `wait_for` answers 200. The server's output goes to `log_path` (a temporary file when
+    not given), never to a pipe nobody reads, which would stall a chatty server once the pipe is full."""
     port = free_port()
+    log_file = open(log_path, "w+") if log_path else tempfile.TemporaryFile("w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=log_file, stderr=subprocess.STDOUT, text=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     try:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}:\n{proc.stdout.read()}")
+                log_file.seek(0)
+                raise RuntimeError(f"server exited with {proc.returncode}:\n{log_file.read()}")
             try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                if httpx.get(base + wait_for, timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -95,3 +100,5 @@ def live_server(env: dict[str, str], timeout: float = 120.0):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+        log_file.close()

@@ -18,7 +18,7 @@ def test_ask_returns_answers_with_checkable_citations(client):
     assert r.status_code == 200
     body = r.json()
     assert set(body) == {"question", "mode", "answers", "abstained", "abstain_reason", "confidence", "passages",
-                         "took_ms"}
+                         "took_ms", "degraded"}
     assert body["mode"] == "hybrid" and not body["abstained"]
     assert len(body["passages"]) == 2
     assert set(body["passages"][0]) == {"doc_id", "chunk_id", "source", "start", "end", "text", "score",
