@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -88,9 +89,7 @@ async def readyz(request: Request):
         if problem is not None:
             return error_response(request, 503, problem.code, f"not ready: {problem}")
         return error_response(request, 503, "not_ready", "the index is not loaded yet")
-    r = service.readiness()
-    return Ready(articles=r.articles, chunks=r.chunks, sentences=r.sentences, format_version=r.format_version,
-                 built_at=r.built_at, model=r.model)
+    return Ready(**asdict(service.readiness()))
 
 
 def get_feedback_store(request: Request) -> FeedbackStore:
