@@ -163,13 +163,13 @@ def _antecedent(text: str, sentences: Sequence[Span], pronoun: Span) -> Span | N
     if runs:
         return runs[0]
     for prev in reversed(sentences[max(0, index - 3) : index]):
-        named = _sentence_speaker(text, prev) or _leading_name(text, prev)
+        named = sentence_speaker(text, prev) or _leading_name(text, prev)
         if named is not None:
             return named
     return None
 
 
-def _sentence_speaker(text: str, sentence: Span) -> Span | None:
+def sentence_speaker(text: str, sentence: Span) -> Span | None:
     """Who speaks in a sentence: the speaker of a quotation it holds, else of its reporting verb."""
     lo, hi = paragraph(text, sentence[0])
     for q in quotations(text, lo, hi):

@@ -146,6 +146,8 @@ class Reader:
             return Reading((), confidence, True, tuple(scored), reason)
         q = spans.parse(question)
         answers = self._answers(q, scored, top_k, use_embeddings=vector is not None)
+        if not answers:  # no sentence read gives what was asked (every one voices someone else)
+            return Reading((), confidence, True, tuple(scored), "not_in_corpus")
         if self.params.typed_needs_span and spans.is_typed(q.kind) and answers and answers[0].text == answers[0].context:
             # A who/when/where/how-many question whose best evidence names no such thing: the articles
             # talk about the subject without giving what was asked.
@@ -177,8 +179,31 @@ class Reader:
             ruled = q.kind in spans.RULES_BY_KIND or model_spans is not None
             key = s.score * self._trust(candidate) if ruled else s.score
             span = (candidate.start, candidate.end) if candidate else (s.sentence.start, s.sentence.end)
+            if not self._voices_subject(q, s.sentence, span):
+                continue
             out.append(_Finding(s, key, span, candidate))
         return out
+
+    def _voices_subject(self, q: spans.Question, sentence: Sentence, span: tuple[int, int]) -> bool:
+        """For "what did X say / how did X describe": are these X's words? When the sentence
+        attributes them to a speaker, X must be named in the speaker or the words before it ("White
+        House press secretary Karoline Leavitt said" voices the press secretary, not Zelenskyy after
+        "... said Trump would call Zelenskyy"); otherwise X must be named in the sentence, or in the
+        one before it when the sentence speaks of someone by pronoun."""
+        if q.kind != "said" or not q.subject:
+            return True
+        article = self.index.articles[sentence.doc_id]
+        whole = span == (sentence.start, sentence.end)
+        found = (attribution.sentence_speaker(article.text, (sentence.start, sentence.end)) if whole
+                 else attribution.speaker(article.text, article.sentences, span))
+        if found is not None:
+            lead_in = sentence.start if sentence.start <= found[0] else found[0]
+            return _names_any(q.subject, article.text[lead_in : found[1]])
+        if _names_any(q.subject, sentence.text):
+            return True
+        before = self.index.sentences[sentence.index - 1] if sentence.index > 0 else None
+        return (before is not None and before.doc_id == sentence.doc_id and bool(PRONOUNS & set(words(sentence.text)))
+                and _names_any(q.subject, before.text))
 
     def _trust(self, candidate: spans.Candidate | None) -> float:
         """How much a sentence's score counts: fully when its rule found a span it is sure of, down to
@@ -376,6 +401,10 @@ def is_ambiguous(question: str, tokens: Sequence[str]) -> bool:
     ws = words(question)
     named = any(w[:1].isupper() for w in question.split()[1:])
     return bool(set(ws) & PRONOUNS) and not named and len(set(tokens)) < 2
+
+
+def _names_any(stems: frozenset[str], text: str) -> bool:
+    return any(spans.has_stem(stems, spans.stem(w)) for w in words(text))
 
 
 def _item_key(text: str) -> str:

@@ -46,6 +46,8 @@ HYPOTHETICAL = frozenset("if whether unless should would could might may".split(
 _SAY_VERBS = r"(?:say|said|tell|told|write|wrote|add|state|claim|warn|announce|call|describe|characteri[sz]e|report)"
 _CLAUSE_END = re.compile(r",(?!\d{3})|[;:!?\u2014]|\.(?=\s|$)|\s[\u2013-]\s|\s(?:according to|as reported|but|while|which)\s")
 _PLACE_PREPOSITIONS = frozenset("in at from near inside outside across throughout within into".split())
+DEMONYM_ENDINGS = ("ian", "ean", "ese", "ish")
+PLACE_ENDINGS = ("a", "e", "y", "ain", "land")  # stems of place names a demonym is made from
 _DEMONYM_RE = re.compile(r"^[A-Z][a-z]+(?:ian|ean|ese|ish)$")
 _LIST_CONNECTORS = ("including", "such as", "like", "as well as", "and", "or", "namely", "of")
 _TIME_OF_DAY_RE = re.compile(r"\s+(?:morning|afternoon|evening|night)$")
@@ -125,12 +127,20 @@ def stem(word: str) -> str | None:
 
 
 def same_stem(a: str, b: str) -> bool:
-    """Equal stems, or one a prefix of the other at five letters or more ("russia" / "russian")."""
-    return a == b or (min(len(a), len(b)) >= 5 and (a.startswith(b) or b.startswith(a)))
+    """Equal stems, or one a prefix of the other at five letters or more ("russia" / "russian"), or a
+    demonym and the place it names, sharing their first four letters ("turkish" / "turkey",
+    "british" / "britain")."""
+    if a == b or (min(len(a), len(b)) >= 5 and (a.startswith(b) or b.startswith(a))):
+        return True
+    if a[:4] != b[:4] or min(len(a), len(b)) < 5:
+        return False
+    demonym, place = (a, b) if a.endswith(DEMONYM_ENDINGS) else (b, a)
+    return demonym.endswith(DEMONYM_ENDINGS) and place.endswith(PLACE_ENDINGS)
 
 
-def _has(stems: frozenset[str] | set[str], s: str | None) -> bool:
+def has_stem(stems: frozenset[str] | set[str], s: str | None) -> bool:
     return s is not None and any(same_stem(s, q) for q in stems)
+
 
 
 # ---------------------------------------------------------------- question analysis
@@ -171,9 +181,9 @@ def _grammar(kind: str, ws: tuple[str, ...], raw: list[str]) -> tuple[str | None
             return None, particle, frozenset(s for w, _ in after[:end] if (s := stem(w))), focus
     lowercase = [i for i, (w, r) in enumerate(after)
                  if r[:1].islower() and (w not in STOPWORDS or re.fullmatch(_SAY_VERBS, w)) and w != "do"
-                 and w not in PREPOSITIONS and stem(w)]
+                 and w not in PREPOSITIONS and (stem(w) or re.fullmatch(_SAY_VERBS, w))]
     verb_i = _predicate(after, lowercase, kind) if lowercase else None
-    verb = stem(after[verb_i][0]) if verb_i is not None else None
+    verb = (stem(after[verb_i][0]) or after[verb_i][0]) if verb_i is not None else None  # "say" is a stopword
     subject = frozenset(s for w, r in after[: verb_i if verb_i is not None else len(after)] if (s := stem(w)))
     return verb, particle, subject, focus
 
@@ -204,7 +214,7 @@ def _words(p: Passage) -> list[_Word]:
 
 def _matches(q: Question, ws: list[_Word]) -> list[int]:
     """Indexes of the sentence's words that are words of the question."""
-    return [i for i, w in enumerate(ws) if _has(q.stems, w.stem)]
+    return [i for i, w in enumerate(ws) if has_stem(q.stems, w.stem)]
 
 
 def _index_at(ws: list[_Word], pos: int) -> int:
@@ -235,7 +245,7 @@ def _in_question(q: Question, text: str) -> bool:
     """Every word of `text` is a word of the question: no new information."""
     stems = [stem(w) for w in words(text)]
     stems = [s for s in stems if s]
-    return bool(stems) and all(_has(q.stems, s) for s in stems)
+    return bool(stems) and all(has_stem(q.stems, s) for s in stems)
 
 
 def _trim_question_words(q: Question, p: Passage, span: tuple[int, int]) -> tuple[int, int] | None:
@@ -243,9 +253,9 @@ def _trim_question_words(q: Question, p: Passage, span: tuple[int, int]) -> tupl
     Zelenskyy" for "who is the Ukrainian president?" -> "Volodymyr Zelenskyy"). A name still holding a
     word of the question is the question's own subject ("JD Vance" for "where did Vance ..."): None."""
     toks = [t for t in tokens(p.text, *span) if t.is_word]
-    while toks and _has(q.stems, stem(toks[0].text)) and (t := toks[0].lower) and (t in p.common or _DEMONYM_RE.match(toks[0].text)):
+    while toks and has_stem(q.stems, stem(toks[0].text)) and (t := toks[0].lower) and (t in p.common or _DEMONYM_RE.match(toks[0].text)):
         toks.pop(0)
-    if not toks or any(_has(q.stems, stem(t.text)) for t in toks):
+    if not toks or any(has_stem(q.stems, stem(t.text)) for t in toks):
         return None
     return toks[0].start, span[1]
 
@@ -317,7 +327,7 @@ def _names_by_grammar(q: Question, p: Passage) -> list[Candidate]:
 def _names_near(q: Question, p: Passage) -> list[Candidate]:
     ws = _words(p)
     for i, w in enumerate(ws[:-1]):
-        if _has(q.stems, w.stem) and ws[i + 1].tok.lower == "by" and i + 2 < len(ws):
+        if has_stem(q.stems, w.stem) and ws[i + 1].tok.lower == "by" and i + 2 < len(ws):
             end = clause_end(p.text, ws[i + 2].tok.start, p.end)
             agent = _span(p, ws[i + 2].tok.start, _cut_at_verb(p, ws[i + 2].tok.start, end))
             if agent and not _in_question(q, p.text[agent[0] : agent[1]]):
@@ -379,7 +389,7 @@ def _place_anchors(q: Question, ws: list[_Word]) -> list[int]:
     for i, w in enumerate(ws):
         if q.verb and w.stem and same_stem(w.stem, q.verb) and not _is_noun_use(ws, i):
             out.append(w.tok.end)
-        elif (q.subject and _has(q.subject, w.stem) and i + 1 < len(ws)
+        elif (q.subject and has_stem(q.subject, w.stem) and i + 1 < len(ws)
               and ws[i + 1].tok.lower in COPULAS):
             out.append(ws[i + 1].tok.end)
     return sorted(out)
@@ -431,7 +441,7 @@ def numbers(q: Question, p: Passage) -> list[Candidate]:
         for j in range(i, min(i + 5, len(ws))):
             if not ws[j].tok.is_word:
                 break
-            if q.focus and _has(set(q.focus), ws[j].stem):
+            if q.focus and has_stem(set(q.focus), ws[j].stem):
                 end, counted = ws[j].tok.end, True
             elif counted and ws[j].tok.lower not in STOPWORDS:
                 break  # "prisoners of war": a stopword may join two words of the counted noun
@@ -479,7 +489,7 @@ def quotes(q: Question, p: Passage) -> list[Candidate]:
         return _by_distance(q, p, spans, "said_quote")
     ws = _words(p)
     for i, w in enumerate(ws):
-        if re.fullmatch(_SAY_VERBS + r"s?", w.tok.lower) and _near_subject(q, ws, i):
+        if re.fullmatch(_SAY_VERBS + r"s?", w.tok.lower) and not _is_noun_use(ws, i) and _near_subject(q, ws, i):
             start = i + 1
             that = next((j for j in range(i + 1, min(i + 6, len(ws))) if ws[j].tok.lower == "that"), None)
             if that is not None:
@@ -497,7 +507,7 @@ def _near_subject(q: Question, ws: list[_Word], i: int) -> bool:
     """The words just before a verb name the question's subject (or the question names none)."""
     if not q.subject:
         return True
-    return any(_has(q.subject, w.stem) for w in ws[max(0, i - 4) : i])
+    return any(has_stem(q.subject, w.stem) for w in ws[max(0, i - 4) : i])
 
 
 def complements(q: Question, p: Passage) -> list[Candidate]:
@@ -528,7 +538,7 @@ def complements(q: Question, p: Passage) -> list[Candidate]:
             j += 1
         span = _span(p, ws[j].tok.start, end)
         if span and len(p.text[span[0] : span[1]].split()) >= 2:
-            named = not q.subject or any(_has(q.subject, x.stem) for x in ws)
+            named = not q.subject or any(has_stem(q.subject, x.stem) for x in ws)
             out.append(Candidate(*span, "object_complement", 1.0 if named else 0.5))
     return sorted(out, key=lambda c: -c.score)
 
@@ -619,7 +629,7 @@ def items(q: Question, p: Passage) -> list[Candidate]:
         seg_words = text.split()
         if parts and (text.lower().startswith("of ") or (seg_words[0][:1].isupper() and " of " in text)):
             continue  # an appositive of the item before
-        if any(_has(set(q.focus), stem(w)) for w in seg_words) and not parts:
+        if any(has_stem(set(q.focus), stem(w)) for w in seg_words) and not parts:
             continue  # the list's head: "multiple regions"
         runs = [r for r in _names(Passage(p.text, seg[0], seg[1], p.common))]
         if len(seg_words) > 6 or (runs and runs[0][0] == seg[0] and runs[0][1] < seg[1] and parts):
@@ -685,11 +695,15 @@ RULES_BY_KIND = {r.kind: r for r in RULES}
 
 
 def extract(q: Question, p: Passage) -> list[Candidate]:
-    """The question's rule applied to one sentence: candidates best first (empty: the sentence stays)."""
+    """The question's rule applied to one sentence: candidates best first (empty: the sentence stays).
+    A span made only of the question's own words tells the asker nothing ("Turkey's foreign minister"
+    for "what is the name of the Turkish foreign minister?") and is no answer, except as the evidence
+    of a yes/no question, which restates the question by design."""
     rule = RULES_BY_KIND.get(q.kind)
     if rule is None:
         return []
-    return [c for c in rule.extract(q, p) if inside((c.start, c.end), (p.start, p.end)) and c.end > c.start]
+    return [c for c in rule.extract(q, p) if inside((c.start, c.end), (p.start, p.end)) and c.end > c.start
+            and (q.kind == "yes_no" or not _in_question(q, p.text[c.start : c.end]))]
 
 
 def same_value(kind: str, a: str, a_date: str | None, b: str, b_date: str | None) -> bool:

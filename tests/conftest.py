@@ -16,7 +16,8 @@ from tests.helpers import SEEDS
 
 
 def make_settings(tmp: Path, **overrides) -> Settings:
-    return Settings(_env_file=None, seeds_dir=SEEDS, index_dir=tmp / "index", data_dir=tmp / "data", **overrides)
+    values = {"seeds_dir": SEEDS, "index_dir": tmp / "index", "data_dir": tmp / "data", **overrides}
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture(scope="session")

@@ -63,3 +63,45 @@ def test_lexical_only_reading_without_a_vector(fake_service):
     reading = fake_service.reader.read("drones overnight", tokenize("drones overnight"), None, hits, 1)
     top = reading.scored[0]
     assert top.dense == 0.0 and top.score == pytest.approx(top.lexical)
+
+
+# ---------------------------------------------------------------- whose words a "said" answer is
+VOICES = {
+    "a.txt": ("Talks resumed in Geneva on Tuesday. Spokeswoman Maria Lind said the mayor would call "
+              "Ostrova after his meeting with the council. The council met for an hour."),
+    "b.txt": ("Ostrova spoke to the press after the meeting. \"We will rebuild the bridge by June,\" she said. "
+              "The council approved the budget."),
+}
+
+
+@pytest.fixture(scope="module")
+def voices(tmp_path_factory):
+    from qa.embed import HashingEmbedder
+    from qa.service import QAService
+    from tests.conftest import make_settings
+
+    tmp = tmp_path_factory.mktemp("voices")
+    seeds = tmp / "seeds"
+    seeds.mkdir()
+    for name, text in VOICES.items():
+        (seeds / name).write_text(text + "\n")
+    settings = make_settings(tmp, seeds_dir=seeds, model="hashing-test-embedder", abstain_threshold=0.1)
+    return QAService.open(settings, embedder=HashingEmbedder())
+
+
+def test_a_said_answer_is_the_named_subjects_own_words(voices):
+    # Lind's sentence shares the most words with the question and names Ostrova, but it is Lind's
+    # report: never given as Ostrova's words.
+    result = voices.ask("What did Ostrova say after his meeting with the council?", mode="bm25", top_k=5)
+    assert not result.abstained
+    assert all("Lind" not in a.context for a in result.answers)
+    result = voices.ask("What did Ostrova say about the bridge?", mode="bm25")
+    assert result.answers[0].text == "We will rebuild the bridge by June"
+    assert result.answers[0].speaker.text == "Ostrova"
+
+
+def test_a_said_question_whose_subject_says_nothing_here_abstains(voices):
+    result = voices.ask("What did Lind say about the bridge budget?", mode="bm25")
+    assert result.abstained or all("Lind" in a.context for a in result.answers)
+    result = voices.ask("What did Petrov say about the council meeting?", mode="bm25")
+    assert result.abstained and result.abstain_reason == "not_in_corpus"

@@ -184,3 +184,40 @@ def test_auxiliaries_after_what_are_not_plural_nouns():
     assert parse("What does Ukraine insist on?").kind != "list"
     assert parse("Which leaders did Trump inform?").kind == "list"
     assert parse("What was the name of the town?").kind == "who"
+
+
+def test_a_demonym_matches_the_place_it_names_and_nothing_else():
+    from qa.spans import same_stem, stem
+
+    assert same_stem(stem("Turkish"), stem("Turkey")) and same_stem(stem("British"), stem("Britain"))
+    assert same_stem(stem("Russian"), stem("Russia"))
+    assert not same_stem(stem("published"), stem("public")) and not same_stem(stem("finish"), stem("final"))
+
+
+def test_a_span_made_of_the_questions_own_words_is_no_answer():
+    from qa.spans import Passage, extract, parse
+
+    text = "The talks hosted by Turkey's foreign minister lasted an hour."
+    q = parse("Who is the Turkish foreign minister who hosted the talks?")
+    assert all(text[c.start:c.end] != "Turkey's foreign minister" for c in extract(q, Passage.of(text, 0, len(text))))
+    text = "The talks were hosted by Hakan Fidan, Turkey's foreign minister."
+    found = extract(q, Passage.of(text, 0, len(text)))
+    assert found and text[found[0].start:found[0].end] == "Hakan Fidan"
+
+
+def test_what_did_x_say_reads_say_as_the_verb_and_x_as_the_subject():
+    from qa.spans import parse
+
+    q = parse("What did Ostrova say about the bridge?")
+    assert (q.kind, q.verb, q.subject) == ("said", "say", frozenset({"ostrova"}))
+
+
+def test_a_saying_word_used_as_a_noun_introduces_no_reported_clause():
+    from qa.spans import Passage, extract, parse
+
+    q = parse("What did Ostrova say after the vote?")
+    text = "Ostrova will meet the press when the call concludes."
+    assert extract(q, Passage.of(text, 0, len(text))) == []
+    text = "Ostrova said the vote was fair."
+    found = extract(q, Passage.of(text, 0, len(text)))
+    assert text[found[0].start:found[0].end] == "the vote was fair"
