@@ -2,8 +2,9 @@
 
 Layout of `index_dir`:
     current -> builds/<build-id>        a symlink, swapped atomically when a build completes
-    builds/<build-id>/manifest.json     format, versions, model, tokenizer, chunking, corpus checksums,
-                                        counts, build time and the SHA-256 of every other file
+    builds/<build-id>/manifest.json     format, versions, model, tokenizer, chunking, the code that
+                                        shaped it, corpus checksums, counts, build time and the
+                                        SHA-256 of every other file
     builds/<build-id>/articles.jsonl    one article a line, its text exactly as in the seed file
     builds/<build-id>/sentences.jsonl   doc_id, start, end of every indexed sentence
     builds/<build-id>/chunks.jsonl      chunk id, offsets, sentence range and BM25 tokens
@@ -31,6 +32,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from qa import chunk, ingest, text
 from qa.chunk import ChunkParams, chunk_article
 from qa.embed import Embedder
 from qa.errors import IndexCorrupt, IndexMissing, IndexStale
@@ -96,9 +98,22 @@ def _manifest(articles: list[Article], embedder: Embedder, params: ChunkParams, 
         "model": {"name": embedder.name, "dimension": embedder.dim},
         "tokenizer": tokenizer_fingerprint(),
         "chunking": asdict(params),
+        "code": code_fingerprint(),
         "corpus": {a.source: a.sha256 for a in articles},
         "counts": {"articles": len(articles), "sentences": n_sentences, "chunks": n_chunks},
     }
+
+
+# The modules whose rules decide what goes into an index: what is excluded from an article, where
+# its sentences and chunks end, how they are tokenized. Editing one makes every index stale.
+INDEX_CODE = (ingest, text, chunk)
+
+
+def code_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for module in INDEX_CODE:
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def tokenizer_fingerprint() -> dict:
@@ -317,4 +332,6 @@ def stale_reason(manifest: dict, articles: list[Article], model_name: str, param
         return "tokenizer changed"
     if manifest["chunking"] != asdict(params):
         return f"chunking changed ({manifest['chunking']} -> {asdict(params)})"
+    if manifest.get("code") != code_fingerprint():
+        return "the ingest, sentence or chunking code changed"
     return None

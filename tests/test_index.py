@@ -1,4 +1,6 @@
 import json
+import types
+from pathlib import Path
 import os
 
 import numpy as np
@@ -60,6 +62,25 @@ def test_stale_when_corpus_model_or_chunking_change(saved, articles):
     assert "corpus changed (000_0909706770c7972d.txt)" == stale_reason(m, edited, "hashing-test-embedder", PARAMS)
     assert "model changed" in stale_reason(m, articles, "other-model", PARAMS)
     assert "chunking changed" in stale_reason(m, articles, "hashing-test-embedder", ChunkParams(max_words=80))
+
+
+def test_stale_when_the_code_that_shapes_the_index_changes(saved, articles, tmp_path, monkeypatch):
+    """A new sentence-splitting rule with the same settings must not reuse an index split the old way."""
+    import qa.chunk
+    import qa.index
+    import qa.ingest
+    import qa.text
+
+    path, _ = saved
+    m = load_index(path).manifest
+    assert m["code"] == qa.index.code_fingerprint()
+    edited = tmp_path / "text.py"
+    edited.write_text(Path(qa.text.__file__).read_text() + "\n# a changed rule\n")
+    monkeypatch.setattr(qa.index, "INDEX_CODE", (qa.ingest, types.SimpleNamespace(__file__=str(edited)), qa.chunk))
+    assert stale_reason(m, articles, "hashing-test-embedder", PARAMS) == "the ingest, sentence or chunking code changed"
+    del m["code"]  # an index built before the fingerprint existed is rebuilt too
+    monkeypatch.undo()
+    assert stale_reason(m, articles, "hashing-test-embedder", PARAMS) == "the ingest, sentence or chunking code changed"
 
 
 def test_missing_index_is_reported(tmp_path):
