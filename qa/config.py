@@ -56,7 +56,7 @@ class Settings(BaseSettings):
 
     # Precise answers (docs/precise-answers.md): short spans, values that differ, abstention reasons.
     spanless_penalty: float = Field(0.75, ge=0, le=1)  # a sentence where the question's span rule finds nothing
-    # A who/when/where/how-many/how-long question whose best evidence names no such thing abstains (not_in_corpus).
+    # A who/when/where/how-many/how-long question answers only with a name/date/number span; none: not_in_corpus.
     typed_needs_span: bool = True
     differ_ratio: float = Field(0.8, ge=0, le=1)  # another value this close to the top answer's score differs
     list_ratio: float = Field(0.8, ge=0, le=1)  # list items come from sentences this close to the best

@@ -34,6 +34,8 @@ MIN_MERGE_WORDS = 4
 # to?") states what did not happen; it still answers a yes/no question, so only others are damped.
 NEGATION_PENALTY = 0.75
 POOL_SIZE = 15  # sentences read for spans, at most
+NEAR_SPAN_SCORE = 0.2  # a span at most four words from the question's words (score 1 / (1 + words))
+NEAR_SCORE_RATIO = 0.8  # ... in a sentence scoring this share of the best (as list items and differing values)
 RIVAL_SPAN_SCORE = 0.3  # a differing value must sit this close to the question's words (1 / (1 + words))
 PRONOUNS = frozenset("he she they it him her them his their its".split())
 ABSTAIN_REASONS = ("not_in_corpus", "low_confidence", "ambiguous")
@@ -50,7 +52,7 @@ class ReaderParams:
     list_ratio: float = 0.8  # list items are gathered from sentences scoring this share of the best
     not_in_corpus_lexical: float = 0.5  # abstaining, a best lexical coverage below this means not_in_corpus
     reranker_weight: float = 0.5  # score = (1 - w) * score + w * cross-encoder probability
-    typed_needs_span: bool = True  # a who/when/where/how-many question whose best answer has no such span abstains
+    typed_needs_span: bool = True  # a who/when/where/how-many question answers only with such a span
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +148,7 @@ class Reader:
             return Reading((), confidence, True, tuple(scored), reason)
         q = spans.parse(question)
         answers = self._answers(q, scored, top_k, use_embeddings=vector is not None)
-        if not answers:  # no sentence read gives what was asked (every one voices someone else)
-            return Reading((), confidence, True, tuple(scored), "not_in_corpus")
-        if self.params.typed_needs_span and spans.is_typed(q.kind) and answers and answers[0].text == answers[0].context:
-            # A who/when/where/how-many question whose best evidence names no such thing: the articles
-            # talk about the subject without giving what was asked.
+        if not answers:  # no sentence read gives what was asked: the articles talk about the subject without it
             return Reading((), confidence, True, tuple(scored), "not_in_corpus")
         return Reading(tuple(answers), confidence, False, tuple(scored))
 
@@ -161,6 +159,13 @@ class Reader:
         if q.kind == "list" and any(f.candidate and f.candidate.parts and f.scored.score >= self.params.abstain_threshold
                                     for f in findings):
             return self._list_answers(q, findings, top_k)
+        if self.params.typed_needs_span and spans.is_typed(q.kind) and findings and findings[0].candidate is None:
+            # A who/when/where/how-many answer is a name, a date, a number. The best sentence holds
+            # none: a lower one answers only if it scores nearly as well (the share that list items
+            # and differing values need) and holds one right beside the question's words.
+            best = findings[0].scored.score
+            findings = [f for f in findings if f.candidate is not None and f.candidate.score >= NEAR_SPAN_SCORE
+                        and f.scored.score >= NEAR_SCORE_RATIO * best]
         groups = self._answering(self._group(q, findings, use_embeddings))
         order = self._order(q, groups, top_k)
         differs = self._differs(q, [groups[i] for i in order])

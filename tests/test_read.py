@@ -105,3 +105,50 @@ def test_a_said_question_whose_subject_says_nothing_here_abstains(voices):
     assert result.abstained or all("Lind" in a.context for a in result.answers)
     result = voices.ask("What did Petrov say about the council meeting?", mode="bm25")
     assert result.abstained and result.abstain_reason == "not_in_corpus"
+
+
+# ---------------------------------------------------------------- typed questions need their type
+SUMMIT = {
+    "c.txt": ("The Oslo summit drew protests. The Oslo summit ended after about three hours, officials said. "
+              "Delegates at the Oslo summit praised the hosts."),
+}
+
+
+@pytest.fixture(scope="module")
+def summit(tmp_path_factory):
+    from qa.embed import HashingEmbedder
+    from qa.service import QAService
+    from tests.conftest import make_settings
+
+    tmp = tmp_path_factory.mktemp("summit")
+    (tmp / "seeds").mkdir()
+    for name, text in SUMMIT.items():
+        (tmp / "seeds" / name).write_text(text + "\n")
+    settings = make_settings(tmp, seeds_dir=tmp / "seeds", model="hashing-test-embedder", abstain_threshold=0.3)
+    return QAService.open(settings, embedder=HashingEmbedder())
+
+
+def _read_with_scores(service, question, scores):
+    """The reader on the summit article's sentences, scored as given (best first)."""
+    from qa.read import ScoredSentence
+
+    reader = service.reader
+    sentences = service.index.sentences
+    crafted = [ScoredSentence(sentences[i], s, s, s) for i, s in scores]
+    reader_score = reader.score
+    reader.score = lambda *a: crafted
+    try:
+        return reader.read(question, tokenize(question), None, [], 3)
+    finally:
+        reader.score = reader_score
+
+
+def test_a_typed_question_is_answered_by_a_close_second_sentence_holding_its_type(summit):
+    # The best sentence holds no duration; the second, nearly as good, has one right after the question's words.
+    reading = _read_with_scores(summit, "How long did the Oslo summit last?", [(0, 0.60), (1, 0.50), (2, 0.40)])
+    assert not reading.abstained and reading.answers[0].text == "about three hours"
+
+
+def test_a_typed_question_abstains_when_only_a_weak_sentence_holds_its_type(summit):
+    reading = _read_with_scores(summit, "How long did the Oslo summit last?", [(0, 0.60), (2, 0.55), (1, 0.40)])
+    assert reading.abstained and reading.abstain_reason == "not_in_corpus" and reading.answers == ()
