@@ -52,7 +52,7 @@ class ReaderParams:
     list_ratio: float = 0.8  # list items are gathered from sentences scoring this share of the best
     not_in_corpus_lexical: float = 0.5  # abstaining, a best lexical coverage below this means not_in_corpus
     reranker_weight: float = 0.5  # score = (1 - w) * score + w * cross-encoder probability
-    typed_needs_span: bool = True  # a who/when/where/how-many question answers only with such a span
+    needs_span: bool = True  # a question whose rule needs a span (spans.needs_span) answers only with one
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,10 +159,11 @@ class Reader:
         if q.kind == "list" and any(f.candidate and f.candidate.parts and f.scored.score >= self.params.abstain_threshold
                                     for f in findings):
             return self._list_answers(q, findings, top_k)
-        if self.params.typed_needs_span and spans.is_typed(q.kind) and findings and findings[0].candidate is None:
-            # A who/when/where/how-many answer is a name, a date, a number. The best sentence holds
-            # none: a lower one answers only if it scores nearly as well (the share that list items
-            # and differing values need) and holds one right beside the question's words.
+        if self.params.needs_span and spans.needs_span(q.kind) and findings and findings[0].candidate is None:
+            # A who/when/where/how-many answer is a name, a date, a number; a "what did X say" answer
+            # is X's words. The best sentence holds none: a lower one answers only if it scores nearly
+            # as well (the share that list items and differing values need) and holds one right
+            # beside the question's words.
             best = findings[0].scored.score
             findings = [f for f in findings if f.candidate is not None and f.candidate.score >= NEAR_SPAN_SCORE
                         and f.scored.score >= NEAR_SCORE_RATIO * best]

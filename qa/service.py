@@ -57,7 +57,7 @@ def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
 def reader_params(settings: Settings) -> ReaderParams:
     s = settings
     return ReaderParams(s.dense_weight, s.abstain_threshold, s.read_passages, s.merge_similarity, s.spanless_penalty,
-                        s.differ_ratio, s.list_ratio, s.not_in_corpus_lexical, s.reranker_weight, s.typed_needs_span)
+                        s.differ_ratio, s.list_ratio, s.not_in_corpus_lexical, s.reranker_weight, s.needs_span)
 
 
 def optional_stages(settings: Settings) -> tuple[SpanModel | None, Reranker | None]:

@@ -99,9 +99,9 @@ class Rule:
     kind: str
     pattern: re.Pattern
     extract: Extractor
-    typed: bool = False  # answers are a type of value: a sentence holding none is weaker evidence
     valued: bool = False  # answers state a value: two answers are the same when their values are
     differs: bool = False  # different values from different articles are reported as differing
+    needs_span: bool = False  # a sentence where it finds no span does not give what was asked
 
 
 # Past forms the stemmer cannot bring back to their verb ("spoke" -> "speak").
@@ -677,19 +677,20 @@ RULES: tuple[Rule, ...] = (
     Rule("yes_no", _q(r"^(?:did|does|do|is|are|was|were|will|would|can|could|has|have|had|should)\b"), yes_no),
     Rule("list", _q(r"^(?:which|what) (?:\w+ )?(?!(?:news|series|species|means|status|process|politics|was|does|has|is)\b)\w+[^su'\s]s\b"
                     r"|^(?:name|list) "), items),
-    Rule("how_many", _q(r"^how many\b"), numbers, typed=True, valued=True, differs=True),
-    Rule("how_much", _q(r"^how much\b"), amounts, typed=True, valued=True, differs=True),
-    Rule("how_long", _q(r"^(?:for )?how long\b"), durations, typed=True, valued=True, differs=True),
-    Rule("how_old", _q(r"^how old\b"), ages, typed=True, valued=True, differs=True),
+    Rule("how_many", _q(r"^how many\b"), numbers, valued=True, differs=True, needs_span=True),
+    Rule("how_much", _q(r"^how much\b"), amounts, valued=True, differs=True, needs_span=True),
+    Rule("how_long", _q(r"^(?:for )?how long\b"), durations, valued=True, differs=True, needs_span=True),
+    Rule("how_old", _q(r"^how old\b"), ages, valued=True, differs=True, needs_span=True),
     Rule("when", _q(r"^(?:when\b|(?:on |at |in |by )?(?:what|which) (?:day|date|time|year|month|week)\b)"), dates_in,
-         typed=True, valued=True),
+         valued=True, needs_span=True),
     Rule("where", _q(r"^(?:where\b|(?:in |at |from |to )?(?:what|which) (?:city|country|place|town|region|location|venue)\b)"),
-         places, typed=True),
-    Rule("said", _q(rf"^(?:what did .+ {_SAY_VERBS}\b|how did .+ (?:describe|call|characteri[sz]e)\b)"), quotes),
-    Rule("object", _q(r"^what (?:did|does|do|has|have|had|will|would) \w.* \w+$"), complements),
+         places, needs_span=True),
+    Rule("said", _q(rf"^(?:what did .+ {_SAY_VERBS}\b|how did .+ (?:describe|call|characteri[sz]e)\b)"), quotes,
+         needs_span=True),
+    Rule("object", _q(r"^what (?:did|does|do|has|have|had|will|would) \w.* \w+$"), complements, needs_span=True),
     Rule("who", _q(r"^(?:who|whom|whose|which|what (?:agency|outlet|official|leader|country|organi[sz]ation)"
                    r"|what(?: is|'s| was) the name of)\b"), names,
-         typed=True),
+         needs_span=True),
 )
 RULES_BY_KIND = {r.kind: r for r in RULES}
 
@@ -725,9 +726,11 @@ def same_value(kind: str, a: str, a_date: str | None, b: str, b_date: str | None
     return va == vb
 
 
-def is_typed(kind: str) -> bool:
+def needs_span(kind: str) -> bool:
+    """Answers of this kind are a span (a name, a date, a number, someone's words, a verb's object):
+    a sentence where the rule finds none does not give what was asked."""
     rule = RULES_BY_KIND.get(kind)
-    return bool(rule and rule.typed)
+    return bool(rule and rule.needs_span)
 
 
 def is_valued(kind: str) -> bool:

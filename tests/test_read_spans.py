@@ -170,7 +170,7 @@ def test_typed_questions_need_a_sentence_that_names_what_was_asked(fake_service)
     hits = fake_service.search(q, 5, "bm25")
     params = replace(fake_service.reader.params, abstain_threshold=0.0)
     strict = Reader(fake_service.index, fake_service.retriever.idf, params, tokenize)
-    lenient = Reader(fake_service.index, fake_service.retriever.idf, replace(params, typed_needs_span=False), tokenize)
+    lenient = Reader(fake_service.index, fake_service.retriever.idf, replace(params, needs_span=False), tokenize)
     no = strict.read(q, tokenize(q), None, hits, 3)
     yes = lenient.read(q, tokenize(q), None, hits, 3)
     assert no.abstained and no.abstain_reason == "not_in_corpus"
