@@ -40,10 +40,11 @@ PARTICLES = frozenset("to on for with about from into against".split())
 # Prepositions the stopword list keeps: they end a verb's run of words in a question, never start one.
 PREPOSITIONS = frozenset("""before after during between against among amid without within toward towards across
     behind beyond despite since near inside outside throughout upon via""".split())
+CLAUSE_OPENERS = frozenset("which who whom whose that while when although though because if".split())
 NEGATORS = frozenset("not never no neither nor without".split())
 NEGATING_VERBS = frozenset("failed fails refused refuses declined declines".split())  # "... to agree"
 HYPOTHETICAL = frozenset("if whether unless should would could might may".split())
-_SAY_VERBS = r"(?:say|said|tell|told|write|wrote|add|state|claim|warn|announce|call|describe|characteri[sz]e|report)"
+_SAY_VERBS = r"(?:say|said|tell|told|write|wrote|add|state|claim|warn|announce|declare|insist|argue|call|describe|characteri[sz]e|report)"
 _CLAUSE_END = re.compile(r",(?!\d{3})|[;:!?\u2014]|\.(?=\s|$)|\s[\u2013-]\s|\s(?:according to|as reported|but|while|which)\s")
 _PLACE_PREPOSITIONS = frozenset("in at from near inside outside across throughout within into".split())
 DEMONYM_ENDINGS = ("ian", "ean", "ese", "ish")
@@ -489,7 +490,7 @@ def quotes(q: Question, p: Passage) -> list[Candidate]:
         return _by_distance(q, p, spans, "said_quote")
     ws = _words(p)
     for i, w in enumerate(ws):
-        if re.fullmatch(_SAY_VERBS + r"s?", w.tok.lower) and not _is_noun_use(ws, i) and _near_subject(q, ws, i):
+        if re.fullmatch(_SAY_VERBS + r"(?:s|d|ed)?", w.tok.lower) and not _is_noun_use(ws, i) and _near_subject(q, ws, i):
             start = i + 1
             that = next((j for j in range(i + 1, min(i + 6, len(ws))) if ws[j].tok.lower == "that"), None)
             if that is not None:
@@ -497,17 +498,25 @@ def quotes(q: Question, p: Passage) -> list[Candidate]:
             while start < len(ws) and ws[start].tok.lower in ("that", ","):
                 start += 1
             if start < len(ws):
-                span = _span(p, ws[start].tok.start, p.end)
+                span = _span(p, ws[start].tok.start, clause_end(p.text, ws[start].tok.start, p.end))
                 if span:
                     return [Candidate(*span, "said_clause", 0.5)]
     return []
 
 
 def _near_subject(q: Question, ws: list[_Word], i: int) -> bool:
-    """The words just before a verb name the question's subject (or the question names none)."""
+    """The words just before a verb name the question's subject (or the question names none); for a
+    coordinated verb ("Putin rejected the offer but declared a pause"), the words of its clause do."""
     if not q.subject:
         return True
-    return any(has_stem(q.subject, w.stem) for w in ws[max(0, i - 4) : i])
+    if any(has_stem(q.subject, w.stem) for w in ws[max(0, i - 4) : i]):
+        return True
+    if i == 0 or ws[i - 1].tok.lower not in ("and", "but"):
+        return False
+    j = i - 1
+    while j > 0 and ws[j - 1].tok.is_word and ws[j - 1].tok.lower not in CLAUSE_OPENERS:
+        j -= 1
+    return any(has_stem(q.subject, w.stem) for w in ws[j : i - 1])
 
 
 def complements(q: Question, p: Passage) -> list[Candidate]:

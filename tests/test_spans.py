@@ -221,3 +221,18 @@ def test_a_saying_word_used_as_a_noun_introduces_no_reported_clause():
     text = "Ostrova said the vote was fair."
     found = extract(q, Passage.of(text, 0, len(text)))
     assert text[found[0].start:found[0].end] == "the vote was fair"
+
+
+def test_a_coordinated_saying_verb_reports_its_clauses_subject_up_to_the_clause_end():
+    from qa.spans import Passage, extract, parse
+
+    q = parse("What did Ostrova declare at the summit?")
+    assert (q.verb, q.subject) == ("declar", frozenset({"ostrova"}))
+    text = ("At the summit, which Lind hosted, Ostrova rejected the offer of a loan but declared a freeze on "
+            "new tolls, which the council opposed.")
+    found = extract(q, Passage.of(text, 0, len(text)))
+    assert found and text[found[0].start:found[0].end] == "a freeze on new tolls"
+    # Someone else's coordinated verb is not the subject's claim.
+    text = "Ostrova spoke first. Lind rejected the offer but declared a freeze on new tolls."
+    start = text.index("Lind")
+    assert extract(q, Passage.of(text, start, len(text))) == []
