@@ -105,25 +105,9 @@ class Rule:
     needs_span: bool = False  # a sentence where it finds no span does not give what was asked
 
 
-# Past forms the stemmer cannot bring back to their verb ("spoke" -> "speak").
-IRREGULAR = {
-    "spoke": "speak", "spoken": "speak", "met": "meet", "told": "tell", "held": "hold", "began": "begin",
-    "begun": "begin", "took": "take", "taken": "take", "went": "go", "gone": "go", "sent": "send", "left": "leave",
-    "made": "make", "gave": "give", "given": "give", "won": "win", "fought": "fight", "brought": "bring",
-    "thought": "think", "came": "come", "saw": "see", "seen": "see", "knew": "know", "known": "know",
-    "wrote": "write", "written": "write", "ran": "run", "led": "lead", "sought": "seek", "struck": "strike",
-    "chose": "choose", "chosen": "choose", "drew": "draw", "drawn": "draw", "flew": "fly", "flown": "fly",
-    "grew": "grow", "grown": "grow", "lost": "lose", "paid": "pay", "kept": "keep", "felt": "feel", "found": "find",
-    "stood": "stand", "understood": "understand", "broke": "break", "broken": "break", "fell": "fall",
-    "fallen": "fall", "rose": "rise", "risen": "rise", "shot": "shoot", "sold": "sell", "bought": "buy",
-    "caught": "catch", "taught": "teach", "built": "build", "spent": "spend", "withdrew": "withdraw",
-    "withdrawn": "withdraw", "became": "become", "forgave": "forgive", "undertook": "undertake",
-}
-
-
 def stem(word: str) -> str | None:
     lowered = word.lower()
-    toks = tokenize(IRREGULAR.get(lowered, lowered))
+    toks = tokenize(lowered)
     return toks[0] if toks else None
 
 

@@ -16,7 +16,7 @@ import snowballstemmer
 # ---------------------------------------------------------------- tokenizer
 # Version of the tokenizer rules below; saved in the index manifest so an index built with
 # other rules is seen as stale.
-TOKENIZER_VERSION = "words-snowball-v1"
+TOKENIZER_VERSION = "words-snowball-v2"
 
 # A small English stopword list: question words and function words that carry no topic.
 STOPWORDS = frozenset(
@@ -26,6 +26,22 @@ STOPWORDS = frozenset(
     theirs them then there these they this those through to too under until up very was we
     were what when where which while who whom whose why will with would you your yours""".split()
 )
+
+# Past forms the stemmer cannot bring back to their verb ("spoke" -> "speak").
+IRREGULAR = {
+    "spoke": "speak", "spoken": "speak", "met": "meet", "told": "tell", "held": "hold", "began": "begin",
+    "begun": "begin", "took": "take", "taken": "take", "went": "go", "gone": "go", "sent": "send", "left": "leave",
+    "made": "make", "gave": "give", "given": "give", "won": "win", "fought": "fight", "brought": "bring",
+    "thought": "think", "came": "come", "saw": "see", "seen": "see", "knew": "know", "known": "know",
+    "wrote": "write", "written": "write", "ran": "run", "led": "lead", "sought": "seek", "struck": "strike",
+    "chose": "choose", "chosen": "choose", "drew": "draw", "drawn": "draw", "flew": "fly", "flown": "fly",
+    "grew": "grow", "grown": "grow", "lost": "lose", "paid": "pay", "kept": "keep", "felt": "feel", "found": "find",
+    "stood": "stand", "understood": "understand", "broke": "break", "broken": "break", "fell": "fall",
+    "fallen": "fall", "rose": "rise", "risen": "rise", "shot": "shoot", "sold": "sell", "bought": "buy",
+    "caught": "catch", "taught": "teach", "built": "build", "spent": "spend", "withdrew": "withdraw",
+    "withdrawn": "withdraw", "became": "become", "forgave": "forgive", "undertook": "undertake",
+}
+
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:'[^\W\d_]+)*", re.UNICODE)
@@ -45,7 +61,8 @@ def tokenize(text: str) -> list[str]:
 
     Rules: typographic apostrophes fold to "'"; possessive "'s" is dropped ("Russia's" -> "russia");
     other apostrophes are removed ("don't" -> "dont"); numbers keep their digits without
-    separators ("1,000" -> "1000"); stopwords are dropped; words are reduced to their Snowball stem.
+    separators ("1,000" -> "1000"); stopwords are dropped; irregular past forms become their verb
+    ("led" -> "lead", "spoke" -> "speak"); words are reduced to their Snowball stem.
     """
     out: list[str] = []
     for match in _TOKEN_RE.finditer(text.translate(_APOSTROPHES).lower()):
@@ -57,7 +74,7 @@ def tokenize(text: str) -> list[str]:
             token = token[:-2]
         token = token.replace("'", "")
         if token and token not in STOPWORDS:
-            out.append(_stem(token))
+            out.append(_stem(IRREGULAR.get(token, token)))
     return out
 
 

@@ -63,3 +63,9 @@ def test_question_shape_helpers():
     assert not is_yes_no("What did Putin agree to?")
     assert negates_any("Putin did not agree to a truce", {"agre"})
     assert not negates_any("Putin agreed to talks, not a truce", {"agre"})
+
+
+def test_irregular_past_forms_meet_their_verb():
+    assert tokenize("Medinsky led the talks") == tokenize("Medinsky leads the talks") == ["medinski", "lead", "talk"]
+    assert tokenize("Trump spoke with Putin")[1] == tokenize("Trump will speak with Putin")[1] == "speak"
+    assert tokenize("They met in Rome")[0] == tokenize("They meet in Rome")[0]
