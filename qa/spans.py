@@ -302,8 +302,9 @@ def _names_by_grammar(q: Question, p: Passage) -> list[Candidate]:
                          and not re.search(r"[.;:]", p.text[w.tok.end : r[0]])]
                 if after:
                     return [Candidate(*after[0], "who_object", 1.0)]
-            else:  # "who VERBed X": the subject just before the verb
-                before = [r for r in runs if r[1] <= w.tok.start and not p.text[r[1] : w.tok.start].strip(" ,")]
+            else:  # "who VERBed X": the subject just before the verb, or the one picked "to VERB" it
+                before = [r for r in runs if r[1] <= w.tok.start
+                          and p.text[r[1] : w.tok.start].strip(" ,") in ("", "to")]
                 if before:
                     return [Candidate(*before[-1], "who_subject", 1.0)]
     return []

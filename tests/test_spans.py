@@ -236,3 +236,12 @@ def test_a_coordinated_saying_verb_reports_its_clauses_subject_up_to_the_clause_
     text = "Ostrova spoke first. Lind rejected the offer but declared a freeze on new tolls."
     start = text.index("Lind")
     assert extract(q, Passage.of(text, start, len(text))) == []
+
+
+def test_who_did_it_is_also_the_one_appointed_to_do_it():
+    from qa.spans import Passage, extract, parse
+
+    q = parse("Who led the delegation at the summit?")
+    text = "The minister stayed home and appointed his deputy, Ivo Marsh, to lead the delegation."
+    found = extract(q, Passage.of(text, 0, len(text)))
+    assert found and (text[found[0].start:found[0].end], found[0].rule) == ("Ivo Marsh", "who_subject")
