@@ -35,7 +35,6 @@ MIN_MERGE_WORDS = 4
 NEGATION_PENALTY = 0.75
 POOL_SIZE = 15  # sentences read for spans, at most
 NEAR_SPAN_SCORE = 0.2  # a span at most four words from the question's words (score 1 / (1 + words))
-NEAR_SCORE_RATIO = 0.8  # ... in a sentence scoring this share of the best (as list items and differing values)
 RIVAL_SPAN_SCORE = 0.3  # a differing value must sit this close to the question's words (1 / (1 + words))
 PRONOUNS = frozenset("he she they it him her them his their its".split())
 ABSTAIN_REASONS = ("not_in_corpus", "low_confidence", "ambiguous")
@@ -161,12 +160,12 @@ class Reader:
             return self._list_answers(q, findings, top_k)
         if self.params.needs_span and spans.needs_span(q.kind) and findings and findings[0].candidate is None:
             # A who/when/where/how-many answer is a name, a date, a number; a "what did X say" answer
-            # is X's words. The best sentence holds none: a lower one answers only if it scores nearly
-            # as well (the share that list items and differing values need) and holds one right
-            # beside the question's words.
+            # is X's words. The best sentence holds none: a lower one answers only if it holds one
+            # right beside the question's words and scores at least as well as the best counts for
+            # holding none (its score times spanless_penalty).
             best = findings[0].scored.score
             findings = [f for f in findings if f.candidate is not None and f.candidate.score >= NEAR_SPAN_SCORE
-                        and f.scored.score >= NEAR_SCORE_RATIO * best]
+                        and f.scored.score >= self.params.spanless_penalty * best]
         groups = self._answering(self._group(q, findings, use_embeddings))
         order = self._order(q, groups, top_k)
         differs = self._differs(q, [groups[i] for i in order])

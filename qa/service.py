@@ -15,7 +15,7 @@ from qa.index import Index, build_index, build_lock, cleanup, load_index, save_i
 from qa.ingest import load_articles
 from qa.read import Reader, ReaderParams, Reranker, SpanModel
 from qa.retrieve import EmbeddedRetriever, Query, Retriever
-from qa.text import tokenize
+from qa.text import query_tokens, tokenize
 from qa.types import Article, Hit, Result
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ class QAService:
         except ModelError as exc:
             # The encoder failing at query time costs the dense leg, not the answer: BM25 and words alone.
             log.warning("query encoder failed, answering from BM25 alone: %s", exc)
-            query, t_embed, degraded = Query(question, tuple(tokenize(question)), None), 0.0, DENSE_UNAVAILABLE
+            query, t_embed, degraded = Query(question, tuple(query_tokens(question)), None), 0.0, DENSE_UNAVAILABLE
         t1 = time.perf_counter()
         hits = self.retriever.search(query, max(top_k, self.settings.read_passages), "bm25" if degraded else mode)
         t2 = time.perf_counter()
@@ -123,7 +123,7 @@ class QAService:
     def search(self, question: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         question, k, mode = self._validate(question, k, mode)
         if mode == "bm25":  # no encoder call: BM25 search keeps working when the model does not
-            return self.retriever.search(Query(question, tuple(tokenize(question)), None), k, mode)
+            return self.retriever.search(Query(question, tuple(query_tokens(question)), None), k, mode)
         query, _ = self._query(question)
         return self.retriever.search(query, k, mode)
 
@@ -143,7 +143,7 @@ class QAService:
     def _query(self, question: str) -> tuple[Query, float]:
         t = time.perf_counter()
         vector = self.embedder.embed_queries([question])[0]
-        return Query(question, tuple(tokenize(question)), vector), (time.perf_counter() - t) * 1e3
+        return Query(question, tuple(query_tokens(question)), vector), (time.perf_counter() - t) * 1e3
 
     def _validate(self, question: str, top_k: int | None, mode: str | None) -> tuple[str, int, str]:
         s = self.settings

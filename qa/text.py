@@ -78,6 +78,30 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+# The words of a question's opening that say what kind of answer it wants, not what it is about:
+# "how LONG did the talks last", "what KIND of delegation", "on what DATE", "what is the NAME of".
+_ASKING_RE = re.compile(
+    r"^\W*(?:how (?P<how>long|many|much|old|far|often|soon|quickly)"
+    r"|(?:what|which) (?P<kind>kind|sort|type) of"
+    r"|(?:on |at |in |by |from )?(?:what|which) (?P<unit>time|date|day|year|month|week)"
+    r"|what(?: is|'s| was) the (?P<name>name) of)\b",
+    re.IGNORECASE,
+)
+
+
+def query_tokens(question: str) -> list[str]:
+    """A question's tokens for search and scoring: `tokenize` without the words that only say what
+    kind of answer is wanted ("long" in "how long did the call last?" is not a word to look for)."""
+    m = _ASKING_RE.match(question)
+    if m is None:
+        return tokenize(question)
+    tokens = tokenize(question)
+    asking = tokenize(next(g for g in m.groups() if g))
+    if asking and asking[0] in tokens:
+        tokens.remove(asking[0])  # its first use: the opening's
+    return tokens
+
+
 # ---------------------------------------------------------------- answer normalization
 _PUNCT = set(string.punctuation) | {"\u2018", "\u2019", "\u201c", "\u201d", "\u2013", "\u2014", "\u2026"}
 _ARTICLES_RE = re.compile(r"\b(a|an|the)\b")

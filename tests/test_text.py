@@ -69,3 +69,16 @@ def test_irregular_past_forms_meet_their_verb():
     assert tokenize("Medinsky led the talks") == tokenize("Medinsky leads the talks") == ["medinski", "lead", "talk"]
     assert tokenize("Trump spoke with Putin")[1] == tokenize("Trump will speak with Putin")[1] == "speak"
     assert tokenize("They met in Rome")[0] == tokenize("They meet in Rome")[0]
+
+
+def test_query_tokens_drop_the_words_that_only_ask_for_a_kind_of_answer():
+    from qa.text import query_tokens
+
+    assert query_tokens("How long did the call last?") == ["call", "last"]
+    assert query_tokens("How many drones did Russia fire?") == ["drone", "russia", "fire"]
+    assert query_tokens("What kind of delegation did Russia send?") == ["deleg", "russia", "send"]
+    assert query_tokens("On what date was the pope inaugurated?") == ["pope", "inaugur"]
+    assert query_tokens("What is the name of the minister?") == ["minist"]
+    # Only the opening asks; the same word elsewhere is content.
+    assert query_tokens("How long has the war been long?") == ["war", "long"]
+    assert query_tokens("Why did the long talks fail?") == tokenize("Why did the long talks fail?")
