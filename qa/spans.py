@@ -316,7 +316,9 @@ def _names_near(q: Question, p: Passage) -> list[Candidate]:
         if has_stem(q.stems, w.stem) and ws[i + 1].tok.lower == "by" and i + 2 < len(ws):
             end = clause_end(p.text, ws[i + 2].tok.start, p.end)
             agent = _span(p, ws[i + 2].tok.start, _cut_at_verb(p, ws[i + 2].tok.start, end))
-            if agent and not _in_question(q, p.text[agent[0] : agent[1]]):
+            if agent and _in_question(q, p.text[agent[0] : agent[1]]):
+                return []  # the sentence names the doer only as the question does: no other name here is it
+            if agent:
                 return [Candidate(*agent, "who_agent", 1.0)]
     spans = []
     for run in _names(p):

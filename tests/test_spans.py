@@ -245,3 +245,11 @@ def test_who_did_it_is_also_the_one_appointed_to_do_it():
     text = "The minister stayed home and appointed his deputy, Ivo Marsh, to lead the delegation."
     found = extract(q, Passage.of(text, 0, len(text)))
     assert found and (text[found[0].start:found[0].end], found[0].rule) == ("Ivo Marsh", "who_subject")
+
+
+def test_when_the_doer_is_named_only_as_the_question_names_it_no_other_name_answers():
+    from qa.spans import Passage, extract, parse
+
+    q = parse("What is the name of the Turkish foreign minister who hosted the talks?")
+    text = "The talks hosted by Turkey's foreign minister were the first between Russia and Ukraine."
+    assert extract(q, Passage.of(text, 0, len(text))) == []
