@@ -4,7 +4,8 @@ A question is read once (`parse`) into a `Question` whose `kind` is the first ro
 pattern matches it. That row's extractor is a pure function from the question and one sentence of an
 article (`Passage`: the raw text and the sentence's offsets) to `Candidate` spans with offsets into the
 raw text, best first. The reader takes the best candidate of each sentence as its short answer; when
-a rule finds nothing, the sentence stays the answer.
+a rule finds nothing, the sentence stays the answer, except for the kinds marked `needs_span` (all but
+yes_no): their answer is a span of that kind or nothing (see Reader._answers).
 
     kind      asked as                                  the span
     yes_no    "Did/Is/Has ... ?"                        the clause stating it, labelled Yes / No
@@ -672,7 +673,7 @@ def _q(pattern: str) -> re.Pattern:
 RULES: tuple[Rule, ...] = (
     Rule("yes_no", _q(r"^(?:did|does|do|is|are|was|were|will|would|can|could|has|have|had|should)\b"), yes_no),
     Rule("list", _q(r"^(?:which|what) (?:\w+ )?(?!(?:news|series|species|means|status|process|politics|was|does|has|is)\b)\w+[^su'\s]s\b"
-                    r"|^(?:name|list) "), items),
+                    r"|^(?:name|list) "), items, needs_span=True),
     Rule("how_many", _q(r"^how many\b"), numbers, valued=True, differs=True, needs_span=True),
     Rule("how_much", _q(r"^how much\b"), amounts, valued=True, differs=True, needs_span=True),
     Rule("how_long", _q(r"^(?:for )?how long\b"), durations, valued=True, differs=True, needs_span=True),

@@ -169,3 +169,16 @@ def test_what_did_x_verb_abstains_when_no_sentence_holds_the_verb(voices):
     assert no.abstained and no.abstain_reason == "not_in_corpus"
     # Without the rule the best sentence, which says nothing of a promise, would be the answer.
     assert not yes.abstained and yes.answers[0].text == yes.answers[0].context
+
+
+def test_a_list_question_needs_an_enumeration(summit):
+    from dataclasses import replace
+
+    reading = _read_with_scores(summit, "Which protesters did the Oslo summit draw?", [(0, 0.60), (2, 0.50)])
+    assert reading.abstained and reading.abstain_reason == "not_in_corpus"
+    summit.reader.params = replace(summit.reader.params, needs_span=False)
+    try:
+        reading = _read_with_scores(summit, "Which protesters did the Oslo summit draw?", [(0, 0.60), (2, 0.50)])
+    finally:
+        summit.reader.params = replace(summit.reader.params, needs_span=True)
+    assert not reading.abstained and reading.answers[0].text == "The Oslo summit drew protests."
