@@ -56,6 +56,9 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     async def lifespan(app: FastAPI):
         if app.state.service is None:
             await asyncio.to_thread(_start, app, cfg)
+        # Built lazily, the schema would be built on the event loop by the first request refused before
+        # routing (its path label) or the first 405: ~150 ms during which no probe is answered.
+        await asyncio.to_thread(app.openapi)
         yield
 
     cfg = settings or (service.settings if service else get_settings())
