@@ -88,7 +88,8 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
 
 def _schema_from_settings(app: FastAPI, cfg: Settings) -> None:
     """The request models cap questions at MAX_QUESTION_CHARS and top_k at 10; settings may lower both
-    (the service enforces them), so the schema states the lower bound actually in force."""
+    (the service enforces them), so the schema states the lower bound actually in force, and the
+    default top_k the service uses when it is omitted."""
     generate = app.openapi
     chars, top_k = min(MAX_QUESTION_CHARS, cfg.max_question_chars), min(10, cfg.max_top_k)
 
@@ -97,6 +98,7 @@ def _schema_from_settings(app: FastAPI, cfg: Settings) -> None:
             schema = generate()
             ask = schema["components"]["schemas"]["AskRequest"]["properties"]
             ask["question"]["maxLength"], ask["top_k"]["maximum"] = chars, top_k
+            ask["top_k"]["default"] = cfg.default_top_k
             for param in schema["paths"]["/search"]["get"]["parameters"]:
                 if param["name"] == "q":
                     param["schema"]["maxLength"] = chars

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from qa.errors import ConfigError
@@ -99,6 +99,13 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(10.0, gt=0)
     log_format: Literal["json", "text"] = "json"
     log_questions: bool = False  # log a question's text, not only its length
+
+    @model_validator(mode="after")
+    def _default_top_k_allowed(self) -> "Settings":
+        if self.default_top_k > self.max_top_k:
+            raise ValueError(f"QA_DEFAULT_TOP_K is {self.default_top_k} but QA_MAX_TOP_K is {self.max_top_k}; "
+                             "the default must not exceed the maximum")
+        return self
 
     @field_validator("cors_origins", mode="before")
     @classmethod

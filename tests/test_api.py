@@ -2,8 +2,11 @@
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from api import create_app
+from qa.config import Settings
+from tests.apps import make_app
 from tests.helpers import assert_citation_rule
 
 
@@ -100,6 +103,25 @@ def test_not_ready_until_the_service_loads(fake_service):
         assert c.get("/readyz").status_code == 503
         r = c.post("/ask", json={"question": "q"})
         assert r.status_code == 503 and r.json()["error"] == "index_missing"
+
+
+def test_an_omitted_top_k_is_the_default_top_k_setting(fake_service):
+    question = {"question": "How many drones did Russia fire overnight?"}
+    for default in (1, 5):
+        with TestClient(make_app(fake_service, default_top_k=default)) as c:
+            assert len(c.post("/ask", json=question).json()["passages"]) == default
+            assert len(c.post("/ask", json={**question, "top_k": 2}).json()["passages"]) == 2
+            top_k = c.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]["properties"]["top_k"]
+            assert top_k == {"type": "integer", "minimum": 1, "maximum": 10, "default": default, "title": "Top K",
+                             "description": "How many answers and passages to return."}
+            null = c.post("/ask", json={**question, "top_k": None})  # omitted means the default; null is no integer
+            assert null.status_code == 422 and null.json()["detail"] == "top_k: Input should be a valid integer"
+
+
+def test_the_default_top_k_may_not_exceed_the_maximum():
+    with pytest.raises(ValidationError, match="QA_DEFAULT_TOP_K is 5 but QA_MAX_TOP_K is 4"):
+        Settings(_env_file=None, default_top_k=5, max_top_k=4)
+    assert Settings(_env_file=None, default_top_k=4, max_top_k=4).default_top_k == 4
 
 
 def test_the_schema_is_built_at_start_up(fake_service):
