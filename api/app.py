@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from api import errors, slack
 from api.cors import CORSMiddleware
-from api.limits import AdmissionMiddleware, BodyLimitMiddleware, RateLimitMiddleware, TimeBudgetMiddleware
+from api.limits import Admission, AdmissionMiddleware, BodyLimitMiddleware, RateLimitMiddleware, TimeBudgetMiddleware
 from api.observability import Metrics, ObserveMiddleware, configure_logging
 from api.operations import admin, metrics_router
 from api.routes import probes, router
@@ -34,7 +34,7 @@ from qa.service import QAService, optional_stages
 
 log = logging.getLogger(__name__)
 
-QUESTION_PATHS = frozenset({"/ask", "/search"})  # what admission control bounds
+QUESTION_PATHS = frozenset({"/ask", "/search"})  # what admission control bounds (with Slack questions)
 # Slack's events come signed from Slack's few addresses, and carry the message's blocks on a button click:
 # a per-address rate limit would throttle a whole workspace, and 16 KiB can be too little.
 SLACK_BODY_BYTES = 256 * 1024
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app.state.metrics = Metrics()
     app.state.feedback = FeedbackStore(cfg.feedback_db)
     app.state.reindexer = _reindexer(app, cfg, service.embedder) if service else None
+    app.state.admission = Admission(cfg.max_in_flight, app.state.metrics)  # HTTP and Slack questions alike
     errors.install(app)
     # The API key guards routes only when one is set, so the schema states exactly what is enforced.
     keyed = [ApiKey] if app.state.keys.api else []
@@ -169,7 +170,7 @@ def _middleware(app: FastAPI, cfg: Settings) -> None:
     # Requests refused before routing are labelled by path when it is one of ours (not by any path: cardinality).
     known = functools.cache(lambda: frozenset(p for p in app.openapi()["paths"] if "{" not in p))
     # add_middleware puts each one outside those added before: this list runs from the inside out.
-    app.add_middleware(AdmissionMiddleware, paths=QUESTION_PATHS, max_in_flight=cfg.max_in_flight, metrics=metrics)
+    app.add_middleware(AdmissionMiddleware, paths=QUESTION_PATHS, admission=app.state.admission)
     app.add_middleware(BodyLimitMiddleware, limit=cfg.max_body_bytes,
                        by_path={"/admin/documents": cfg.max_document_bytes, slack.EVENTS_PATH: SLACK_BODY_BYTES},
                        metrics=metrics)

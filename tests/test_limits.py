@@ -6,8 +6,10 @@ import asyncio
 import threading
 
 import httpx
+from prometheus_client import generate_latest
 
-from api.limits import TokenBuckets
+from api.limits import Admission, TokenBuckets
+from api.observability import Metrics
 from tests.apps import client, gated_app, make_app
 
 Q = {"question": "Who hosted the talks in Istanbul?"}
@@ -89,6 +91,22 @@ def test_body_under_the_limit_is_replayed_whole(fake_service):
 
 
 # ---------------------------------------------------------------- admission, time budget, off the loop
+def test_admission_gives_out_its_slots_once_whichever_thread_asks():
+    metrics = Metrics()
+    admission = Admission(2, metrics)
+    assert [admission.enter(), admission.enter(), admission.enter()] == [True, True, False]
+    admission.leave()
+    taken: list[bool] = []
+    threads = [threading.Thread(target=lambda: taken.append(admission.enter())) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(taken) == [False] * 7 + [True] and admission.in_flight == 2
+    text = generate_latest(metrics.registry).decode()
+    assert "qa_questions_in_flight 2.0" in text and 'qa_rejected_total{reason="overloaded"} 8.0' in text
+
+
 async def _ask_while_gated(app, embedder, n_asks: int, then):
     """Send `n_asks` questions that block in the encoder, run `then(client)` meanwhile, open the gate."""
     transport = httpx.ASGITransport(app=app)
