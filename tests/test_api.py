@@ -6,7 +6,9 @@ from pydantic import ValidationError
 
 from api import create_app
 from qa.config import Settings
-from tests.apps import make_app
+from qa.embed import HashingEmbedder
+from qa.service import QAService
+from tests.apps import make_app, with_settings
 from tests.helpers import assert_citation_rule
 
 
@@ -131,3 +133,32 @@ def test_the_schema_is_built_at_start_up(fake_service):
     assert app.openapi_schema is None
     with TestClient(app):
         assert app.openapi_schema is not None
+
+
+class _ThreadCountingEmbedder(HashingEmbedder):
+    """Records how many threads torch would give an operation in the thread that encodes the question."""
+
+    def __init__(self):
+        super().__init__()
+        self.torch_threads: list[int] = []
+
+    def embed_queries(self, texts):
+        import torch
+
+        self.torch_threads.append(torch.get_num_threads())
+        return super().embed_queries(texts)
+
+
+def test_start_up_sets_the_torch_threads_questions_run_with(fake_service):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        for threads in (2, 1):
+            embedder = _ThreadCountingEmbedder()
+            settings = with_settings(fake_service, torch_threads=threads)
+            with TestClient(create_app(settings, QAService(settings, fake_service.index, embedder))) as c:
+                assert c.post("/ask", json={"question": "Who hosted the talks in Istanbul?"}).status_code == 200
+            assert embedder.torch_threads == [threads]
+    finally:
+        torch.set_num_threads(before)
