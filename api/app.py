@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app.state.metrics = Metrics()
     app.state.feedback = FeedbackStore(cfg.feedback_db)
     app.state.reindexer = _reindexer(app, cfg, service.embedder) if service else None
-    app.state.admission = Admission(cfg.max_in_flight, app.state.metrics)  # HTTP and Slack questions alike
+    app.state.admission = Admission(cfg.max_in_flight, cfg.max_computing, app.state.metrics)  # HTTP and Slack alike
     errors.install(app)
     # The API key guards routes only when one is set, so the schema states exactly what is enforced.
     keyed = [ApiKey] if app.state.keys.api else []

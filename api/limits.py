@@ -19,7 +19,8 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from starlette.requests import Request
 
@@ -158,15 +159,18 @@ class BodyLimitMiddleware:
 
 
 class Admission:
-    """The one bound on questions answered at once, whichever way they come in (HTTP, Slack).
-    `enter()` takes a slot, or counts a refusal and says no; `leave()` gives the slot back.
-    HTTP takes slots on the event loop and Slack in bolt's worker threads, so a lock guards the count;
-    it is held for the count alone, never while anything is answered."""
+    """The one bound on questions in flight, whichever way they come in (HTTP, Slack), and on how many
+    of them compute at once. `enter()` takes a slot, or counts a refusal and says no; `leave()` gives
+    it back. `turn()` is held while an admitted question computes: `computing` at most, the others wait
+    for one blocked (no CPU, no GIL), so the event loop competes with as many busy threads as there are
+    cores, not as many as are admitted. HTTP takes slots on the event loop and Slack in bolt's worker
+    threads, so a lock guards the counts; it is held for a count alone, never while anything is answered."""
 
-    def __init__(self, limit: int, metrics=None):
-        self.limit, self.metrics = limit, metrics
-        self.in_flight = 0
+    def __init__(self, limit: int, computing: int, metrics=None):
+        self.limit, self.computing, self.metrics = limit, computing, metrics
+        self.in_flight = self.waiting = 0
         self._lock = threading.Lock()
+        self._turns = threading.Semaphore(computing)
 
     def enter(self) -> bool:
         with self._lock:
@@ -185,6 +189,15 @@ class Admission:
             self.in_flight -= 1
         if self.metrics:
             self.metrics.in_flight.dec()
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._lock:
+            self.waiting += 1
+        with self._turns:
+            with self._lock:
+                self.waiting -= 1
+            yield
 
 
 class AdmissionMiddleware:

@@ -150,7 +150,8 @@ class SlackBot:
             log.info("Slack question refused: %d questions in flight already", self.admission.limit)
             return sb.error_blocks(BUSY), BUSY
         try:
-            return self._answer(question)
+            with self.admission.turn():
+                return self._answer(question)
         finally:
             self.admission.leave()
 
@@ -310,7 +311,8 @@ def run_socket_mode(settings: Settings, open_service: Callable[[Settings], QASer
     try:
         socket_mode_tokens(settings)  # before anything is loaded or created
         # Its own process: its own bound, the same size as the API's.
-        bot = SlackBot(lambda: holder.get("service"), FeedbackStore(settings.feedback_db), Admission(settings.max_in_flight))
+        admission = Admission(settings.max_in_flight, settings.max_computing)
+        bot = SlackBot(lambda: holder.get("service"), FeedbackStore(settings.feedback_db), admission)
         handler = socket_mode_handler(settings, bot)
         set_torch_threads(settings.torch_threads)
         holder["service"] = open_service(settings)

@@ -5,6 +5,7 @@ Every stage takes the values it needs as arguments; only entry points call `get_
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -16,6 +17,12 @@ from qa.errors import ConfigError
 
 Mode = Literal["hybrid", "bm25", "dense"]
 MODES: tuple[str, ...] = ("hybrid", "bm25", "dense")
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -98,8 +105,11 @@ class Settings(BaseSettings):
     max_document_bytes: int = Field(1024 * 1024, ge=256)  # POST /admin/documents only
     rate_limit_per_minute: float = Field(300, ge=0)  # per client (API key, else address); 0 = off
     rate_limit_burst: int = Field(60, ge=1)
-    # Questions answered at once; more get 503 at once. Two cores serve about four (docs/operations.md).
+    # Questions in flight (HTTP and Slack); more are refused at once (503, or "busy" in Slack).
     max_in_flight: int = Field(4, ge=1)
+    # Of those, how many compute at once; the others wait their turn, idle. More than the cores only
+    # adds threads that take the CPU and the GIL from the event loop (docs/operations.md, "Load").
+    max_computing: int = Field(default_factory=_cores, ge=1)
     request_timeout_s: float = Field(10.0, gt=0)
     log_format: Literal["json", "text"] = "json"
     log_questions: bool = False  # log a question's text, not only its length

@@ -463,7 +463,8 @@ def test_socket_mode_answers_over_the_websocket(fake_service, slack, tmp_path):
                              slack_api_base_url=slack.base_url)
     with SocketModeStandIn() as ws:
         slack.connections_open = {"ok": True, "url": ws.url}
-        bot = SlackBot(lambda: fake_service, FeedbackStore(settings.feedback_db), Admission(settings.max_in_flight))
+        admission = Admission(settings.max_in_flight, settings.max_computing)
+        bot = SlackBot(lambda: fake_service, FeedbackStore(settings.feedback_db), admission)
         handler = socket_mode_handler(settings, bot)
         try:
             handler.connect()
