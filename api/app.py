@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from api import errors, slack
 from api.cors import CORSMiddleware
-from api.limits import AdmissionMiddleware, BodyLimitMiddleware, RateLimitMiddleware, TimeBudgetMiddleware
+from api.limits import Admission, AdmissionMiddleware, BodyLimitMiddleware, RateLimitMiddleware, TimeBudgetMiddleware
 from api.observability import Metrics, ObserveMiddleware, configure_logging
 from api.operations import admin, metrics_router
 from api.routes import probes, router
@@ -26,7 +26,7 @@ from api.schemas import MAX_QUESTION_CHARS, ErrorOut
 from api.security import ApiKey, Keys, client_id
 from qa import __version__
 from qa.config import Settings, get_settings
-from qa.embed import make_embedder
+from qa.embed import make_embedder, set_torch_threads
 from qa.errors import IndexError_
 from qa.feedback import FeedbackStore
 from qa.reindex import Reindexer
@@ -34,7 +34,7 @@ from qa.service import QAService, optional_stages
 
 log = logging.getLogger(__name__)
 
-QUESTION_PATHS = frozenset({"/ask", "/search"})  # what admission control bounds
+QUESTION_PATHS = frozenset({"/ask", "/search"})  # what admission control bounds (with Slack questions)
 # Slack's events come signed from Slack's few addresses, and carry the message's blocks on a button click:
 # a per-address rate limit would throttle a whole workspace, and 16 KiB can be too little.
 SLACK_BODY_BYTES = 256 * 1024
@@ -54,8 +54,12 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        set_torch_threads(cfg.torch_threads)
         if app.state.service is None:
             await asyncio.to_thread(_start, app, cfg)
+        # Built lazily, the schema would be built on the event loop by the first request refused before
+        # routing (its path label) or the first 405: ~150 ms during which no probe is answered.
+        await asyncio.to_thread(app.openapi)
         yield
 
     cfg = settings or (service.settings if service else get_settings())
@@ -68,6 +72,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app.state.metrics = Metrics()
     app.state.feedback = FeedbackStore(cfg.feedback_db)
     app.state.reindexer = _reindexer(app, cfg, service.embedder) if service else None
+    app.state.admission = Admission(cfg.max_in_flight, cfg.max_computing, app.state.metrics)  # HTTP and Slack alike
     errors.install(app)
     # The API key guards routes only when one is set, so the schema states exactly what is enforced.
     keyed = [ApiKey] if app.state.keys.api else []
@@ -85,7 +90,8 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
 
 def _schema_from_settings(app: FastAPI, cfg: Settings) -> None:
     """The request models cap questions at MAX_QUESTION_CHARS and top_k at 10; settings may lower both
-    (the service enforces them), so the schema states the lower bound actually in force."""
+    (the service enforces them), so the schema states the lower bound actually in force, and the
+    default top_k the service uses when it is omitted."""
     generate = app.openapi
     chars, top_k = min(MAX_QUESTION_CHARS, cfg.max_question_chars), min(10, cfg.max_top_k)
 
@@ -94,6 +100,7 @@ def _schema_from_settings(app: FastAPI, cfg: Settings) -> None:
             schema = generate()
             ask = schema["components"]["schemas"]["AskRequest"]["properties"]
             ask["question"]["maxLength"], ask["top_k"]["maximum"] = chars, top_k
+            ask["top_k"]["default"] = cfg.default_top_k
             for param in schema["paths"]["/search"]["get"]["parameters"]:
                 if param["name"] == "q":
                     param["schema"]["maxLength"] = chars
@@ -164,7 +171,7 @@ def _middleware(app: FastAPI, cfg: Settings) -> None:
     # Requests refused before routing are labelled by path when it is one of ours (not by any path: cardinality).
     known = functools.cache(lambda: frozenset(p for p in app.openapi()["paths"] if "{" not in p))
     # add_middleware puts each one outside those added before: this list runs from the inside out.
-    app.add_middleware(AdmissionMiddleware, paths=QUESTION_PATHS, max_in_flight=cfg.max_in_flight, metrics=metrics)
+    app.add_middleware(AdmissionMiddleware, paths=QUESTION_PATHS, admission=app.state.admission)
     app.add_middleware(BodyLimitMiddleware, limit=cfg.max_body_bytes,
                        by_path={"/admin/documents": cfg.max_document_bytes, slack.EVENTS_PATH: SLACK_BODY_BYTES},
                        metrics=metrics)

@@ -3,7 +3,8 @@
     RateLimitMiddleware   per client (its API key when valid, else its address): token bucket, 429 + Retry-After
     TimeBudgetMiddleware  every request: past the budget the client gets 504 at once
     BodyLimitMiddleware   bodies larger than the limit: 413, read no further
-    AdmissionMiddleware   questions in flight are bounded: beyond the bound 503 + Retry-After at once
+    AdmissionMiddleware   questions in flight are bounded (Admission, shared with the Slack bot):
+                          beyond the bound 503 + Retry-After at once
 
 A request past its time budget cannot be stopped inside its worker thread, so its task runs on
 detached and the admission slot it holds is freed only when the work really ends: admission
@@ -15,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 import time
 from collections import OrderedDict
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from starlette.requests import Request
 
@@ -155,29 +158,62 @@ class BodyLimitMiddleware:
                      f"request body is larger than {limit} bytes; send less")
 
 
-class AdmissionMiddleware:
-    """At most `max_in_flight` requests to `paths` at once; the rest are refused at once with 503."""
+class Admission:
+    """The one bound on questions in flight, whichever way they come in (HTTP, Slack), and on how many
+    of them compute at once. `enter()` takes a slot, or counts a refusal and says no; `leave()` gives
+    it back. `turn()` is held while an admitted question computes: `computing` at most, the others wait
+    for one blocked (no CPU, no GIL), so the event loop competes with as many busy threads as there are
+    cores, not as many as are admitted. HTTP takes slots on the event loop and Slack in bolt's worker
+    threads, so a lock guards the counts; it is held for a count alone, never while anything is answered."""
 
-    def __init__(self, app, paths: frozenset[str], max_in_flight: int, metrics=None):
-        self.app, self.paths, self.max_in_flight, self.metrics = app, paths, max_in_flight, metrics
-        self.in_flight = 0  # only touched on the event loop: no lock needed
+    def __init__(self, limit: int, computing: int, metrics=None):
+        self.limit, self.computing, self.metrics = limit, computing, metrics
+        self.in_flight = self.waiting = 0
+        self._lock = threading.Lock()
+        self._turns = threading.Semaphore(computing)
+
+    def enter(self) -> bool:
+        with self._lock:
+            admitted = self.in_flight < self.limit
+            if admitted:
+                self.in_flight += 1
+        if self.metrics:
+            if admitted:
+                self.metrics.in_flight.inc()
+            else:
+                self.metrics.rejected.labels("overloaded").inc()
+        return admitted
+
+    def leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+        if self.metrics:
+            self.metrics.in_flight.dec()
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._lock:
+            self.waiting += 1
+        with self._turns:
+            with self._lock:
+                self.waiting -= 1
+            yield
+
+
+class AdmissionMiddleware:
+    """Requests to `paths` take a slot of `admission`; without one they are refused at once with 503."""
+
+    def __init__(self, app, paths: frozenset[str], admission: Admission):
+        self.app, self.paths, self.admission = app, paths, admission
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"] not in self.paths:
             return await self.app(scope, receive, send)
-        if self.in_flight >= self.max_in_flight:
-            if self.metrics:
-                self.metrics.rejected.labels("overloaded").inc()
+        if not self.admission.enter():
             return await refuse(scope, receive, send, 503, "overloaded",
-                                f"the server is answering {self.max_in_flight} questions already; retry in 1 s",
+                                f"the server is answering {self.admission.limit} questions already; retry in 1 s",
                                 {"Retry-After": "1"})
-        self._set(+1)
         try:
             await self.app(scope, receive, send)
         finally:
-            self._set(-1)
-
-    def _set(self, delta: int) -> None:
-        self.in_flight += delta
-        if self.metrics:
-            self.metrics.in_flight.set(self.in_flight)
+            self.admission.leave()

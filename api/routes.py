@@ -39,7 +39,8 @@ probes = APIRouter()  # /healthz and /readyz: open even when an API key is set, 
 @router.post("/ask", response_model=AskResponse, responses=ERRORS, tags=["questions"])
 def ask(body: AskRequest, service: Service, request: Request) -> AskResponse:
     """Answer a question with verbatim spans of the articles and their citations, or abstain."""
-    result = service.ask(body.question, body.top_k, body.mode)
+    with request.app.state.admission.turn():
+        result = service.ask(body.question, body.top_k, body.mode)
     _observe(request, result)
     return AskResponse.model_validate(result_json(result, service.index.articles))
 
@@ -58,12 +59,14 @@ def _observe(request: Request, result) -> None:
 @router.get("/search", response_model=SearchResponse, responses=ERRORS, tags=["questions"])
 def search(
     service: Service,
+    request: Request,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="The query.")],
     k: Annotated[int, Query(ge=1, le=10)] = 5,
     mode: Mode = "hybrid",
 ) -> SearchResponse:
     """Passages only, ranked by the chosen retrieval mode."""
-    hits = service.search(q, k, mode)
+    with request.app.state.admission.turn():
+        hits = service.search(q, k, mode)
     passages = [hit_json(h, service.index.articles) for h in hits]
     return SearchResponse.model_validate({"query": q.strip(), "mode": mode, "passages": passages})
 

@@ -25,7 +25,9 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="A question in plain English.")
-    top_k: JsonInt = Field(3, ge=1, le=10, description="How many answers and passages to return.")
+    # Omitted: None, and the service uses QA_DEFAULT_TOP_K (the app's schema states that default). An
+    # explicit null is refused like any non-integer: None is never validated, only left by omission.
+    top_k: JsonInt = Field(None, ge=1, le=10, description="How many answers and passages to return.")
     mode: Mode = Field("hybrid", description="Retrieval mode.")
 
     @field_validator("question")

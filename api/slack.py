@@ -7,7 +7,9 @@ Two ways to run it, over the same bolt app:
 - Socket Mode: `python -m api.slack` (which `qa slack` runs), with SLACK_BOT_TOKEN and SLACK_APP_TOKEN.
 
 The answer is slow (embedding, retrieval, reading), so every listener acks at once and answers in a
-lazy listener (a bolt worker thread). Slack's retries are recognised by event_id in a bounded, in-memory
+lazy listener (a bolt worker thread). A question takes a slot of the API's admission control, like an
+HTTP question (Socket Mode, a process of its own, has its own bound); with none free the bot answers
+that it is busy rather than queueing. Slack's retries are recognised by event_id in a bounded, in-memory
 TTL cache: one process answers an event once (a restart forgets, which Slack's retry window makes rare).
 """
 
@@ -37,7 +39,9 @@ from slack_sdk.webhook import WebhookClient
 
 from api import slack_blocks as sb
 from api.errors import error_response
+from api.limits import Admission
 from qa.config import Settings, get_settings
+from qa.embed import set_torch_threads
 from qa.errors import IndexMissing, QAError
 from qa.feedback import Feedback, FeedbackStore
 from qa.serialize import result_json
@@ -125,10 +129,12 @@ def _react(client: WebClient, method: str, channel: str, ts: str) -> None:
 
 class SlackBot:
     """Questions from Slack to the service and answers back. `service` is a callable because the
-    service may still be loading when the bot is built."""
+    service may still be loading when the bot is built. Each question takes a slot of `admission`
+    (the API's own when the bot is mounted on it); with none free, the bot says it is busy."""
 
-    def __init__(self, service: Callable[[], QAService | None], feedback: FeedbackStore, seen: SeenEvents | None = None):
-        self._service, self.feedback = service, feedback
+    def __init__(self, service: Callable[[], QAService | None], feedback: FeedbackStore, admission: Admission,
+                 seen: SeenEvents | None = None):
+        self._service, self.feedback, self.admission = service, feedback, admission
         self.seen = seen or SeenEvents()
 
     def service(self) -> QAService:
@@ -138,7 +144,18 @@ class SlackBot:
         return service
 
     def reply(self, question: str) -> tuple[list[dict], str]:
-        """(blocks, fallback text) for a question: the answer, the abstention, or what to fix."""
+        """(blocks, fallback text) for a question: the answer, the abstention, what to fix, or that the
+        service is busy (refused at once, like HTTP's 503: never queued)."""
+        if not self.admission.enter():
+            log.info("Slack question refused: %d questions in flight already", self.admission.limit)
+            return sb.error_blocks(BUSY), BUSY
+        try:
+            with self.admission.turn():
+                return self._answer(question)
+        finally:
+            self.admission.leave()
+
+    def _answer(self, question: str) -> tuple[list[dict], str]:
         try:
             service = self.service()
             result = result_json(service.ask(question), service.index.articles)
@@ -211,6 +228,7 @@ class SlackBot:
                                         "blocks": sb.thanked_blocks(blocks, saved.verdict, user)})
 
 
+BUSY = "Busy answering other questions right now; try again in a few seconds."
 _USAGE = f"Ask a question in plain words, e.g. `{SLASH_COMMAND} what did Putin agree to?`"
 
 
@@ -234,7 +252,7 @@ def mount(app: FastAPI, settings: Settings) -> bool:
     if not (token and secret):
         log.info("Slack HTTP events are off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to serve %s", EVENTS_PATH)
         return False
-    bot = SlackBot(lambda: app.state.service, app.state.feedback)
+    bot = SlackBot(lambda: app.state.service, app.state.feedback, app.state.admission)
     # No auth.test at start-up: it runs on the first event, so the API starts without reaching Slack.
     bolt = bot.build_app(web_client(settings, token), signing_secret=secret, verify_token=False)
     router = APIRouter()
@@ -292,7 +310,11 @@ def run_socket_mode(settings: Settings, open_service: Callable[[Settings], QASer
     holder: dict[str, QAService] = {}
     try:
         socket_mode_tokens(settings)  # before anything is loaded or created
-        handler = socket_mode_handler(settings, SlackBot(lambda: holder.get("service"), FeedbackStore(settings.feedback_db)))
+        # Its own process: its own bound, the same size as the API's.
+        admission = Admission(settings.max_in_flight, settings.max_computing)
+        bot = SlackBot(lambda: holder.get("service"), FeedbackStore(settings.feedback_db), admission)
+        handler = socket_mode_handler(settings, bot)
+        set_torch_threads(settings.torch_threads)
         holder["service"] = open_service(settings)
         log.info("ready: %s", holder["service"].readiness())
         handler.connect()

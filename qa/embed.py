@@ -121,5 +121,13 @@ class HashingEmbedder:
         return self._encode(texts)
 
 
+def set_torch_threads(threads: int) -> None:
+    """The intra-op threads of every torch operation in this process. Call it at start-up, before any
+    model runs: each thread reads the number the first time it runs an operation, and keeps it."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def make_embedder(name: str, batch_size: int = 32) -> Embedder:
     return SentenceTransformerEmbedder(name, batch_size=batch_size)

@@ -2,8 +2,13 @@
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from api import create_app
+from qa.config import Settings
+from qa.embed import HashingEmbedder
+from qa.service import QAService
+from tests.apps import make_app, with_settings
 from tests.helpers import assert_citation_rule
 
 
@@ -100,3 +105,60 @@ def test_not_ready_until_the_service_loads(fake_service):
         assert c.get("/readyz").status_code == 503
         r = c.post("/ask", json={"question": "q"})
         assert r.status_code == 503 and r.json()["error"] == "index_missing"
+
+
+def test_an_omitted_top_k_is_the_default_top_k_setting(fake_service):
+    question = {"question": "How many drones did Russia fire overnight?"}
+    for default in (1, 5):
+        with TestClient(make_app(fake_service, default_top_k=default)) as c:
+            assert len(c.post("/ask", json=question).json()["passages"]) == default
+            assert len(c.post("/ask", json={**question, "top_k": 2}).json()["passages"]) == 2
+            top_k = c.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]["properties"]["top_k"]
+            assert top_k == {"type": "integer", "minimum": 1, "maximum": 10, "default": default, "title": "Top K",
+                             "description": "How many answers and passages to return."}
+            null = c.post("/ask", json={**question, "top_k": None})  # omitted means the default; null is no integer
+            assert null.status_code == 422 and null.json()["detail"] == "top_k: Input should be a valid integer"
+
+
+def test_the_default_top_k_may_not_exceed_the_maximum():
+    with pytest.raises(ValidationError, match="QA_DEFAULT_TOP_K is 5 but QA_MAX_TOP_K is 4"):
+        Settings(_env_file=None, default_top_k=5, max_top_k=4)
+    assert Settings(_env_file=None, default_top_k=4, max_top_k=4).default_top_k == 4
+
+
+def test_the_schema_is_built_at_start_up(fake_service):
+    """Not on the event loop by the first request that needs it (a 503's route label, a 405): building
+    it takes ~150 ms, during which no probe would be answered."""
+    app = create_app(service=fake_service)
+    assert app.openapi_schema is None
+    with TestClient(app):
+        assert app.openapi_schema is not None
+
+
+class _ThreadCountingEmbedder(HashingEmbedder):
+    """Records how many threads torch would give an operation in the thread that encodes the question."""
+
+    def __init__(self):
+        super().__init__()
+        self.torch_threads: list[int] = []
+
+    def embed_queries(self, texts):
+        import torch
+
+        self.torch_threads.append(torch.get_num_threads())
+        return super().embed_queries(texts)
+
+
+def test_start_up_sets_the_torch_threads_questions_run_with(fake_service):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        for threads in (2, 1):
+            embedder = _ThreadCountingEmbedder()
+            settings = with_settings(fake_service, torch_threads=threads)
+            with TestClient(create_app(settings, QAService(settings, fake_service.index, embedder))) as c:
+                assert c.post("/ask", json={"question": "Who hosted the talks in Istanbul?"}).status_code == 200
+            assert embedder.torch_threads == [threads]
+    finally:
+        torch.set_num_threads(before)

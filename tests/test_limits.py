@@ -6,8 +6,10 @@ import asyncio
 import threading
 
 import httpx
+from prometheus_client import generate_latest
 
-from api.limits import TokenBuckets
+from api.limits import Admission, TokenBuckets
+from api.observability import Metrics
 from tests.apps import client, gated_app, make_app
 
 Q = {"question": "Who hosted the talks in Istanbul?"}
@@ -89,6 +91,22 @@ def test_body_under_the_limit_is_replayed_whole(fake_service):
 
 
 # ---------------------------------------------------------------- admission, time budget, off the loop
+def test_admission_gives_out_its_slots_once_whichever_thread_asks():
+    metrics = Metrics()
+    admission = Admission(2, 2, metrics)
+    assert [admission.enter(), admission.enter(), admission.enter()] == [True, True, False]
+    admission.leave()
+    taken: list[bool] = []
+    threads = [threading.Thread(target=lambda: taken.append(admission.enter())) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(taken) == [False] * 7 + [True] and admission.in_flight == 2
+    text = generate_latest(metrics.registry).decode()
+    assert "qa_questions_in_flight 2.0" in text and 'qa_rejected_total{reason="overloaded"} 8.0' in text
+
+
 async def _ask_while_gated(app, embedder, n_asks: int, then):
     """Send `n_asks` questions that block in the encoder, run `then(client)` meanwhile, open the gate."""
     transport = httpx.ASGITransport(app=app)
@@ -132,6 +150,30 @@ def test_beyond_max_in_flight_questions_get_503_at_once(fake_service):
     assert "qa_questions_in_flight 2.0" in metrics
     assert 'qa_rejected_total{reason="overloaded"} 1.0' in metrics
     assert [a.status_code for a in asks] == [200, 200]
+
+
+def test_admitted_questions_beyond_max_computing_wait_their_turn(fake_service):
+    """Three admitted, one computing: the other two wait blocked (not in the encoder) until it is done."""
+    app, embedder = gated_app(fake_service, max_in_flight=3, max_computing=1)
+    admission = app.state.admission
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=20) as c:
+            asks = [asyncio.create_task(c.post("/ask", json=Q)), asyncio.create_task(c.post("/ask", json=Q)),
+                    asyncio.create_task(c.get("/search", params={"q": "talks"}))]
+            for _ in range(1000):
+                if admission.waiting == 2 and embedder.entered.acquire(blocking=False):
+                    break
+                await asyncio.sleep(0.01)
+            during = (admission.in_flight, admission.waiting, embedder.entered.acquire(blocking=False))
+            embedder.gate.set()
+            return during, [(await a).status_code for a in asks]
+
+    during, statuses = asyncio.run(scenario())
+    assert during == (3, 2, False)  # all three admitted, two waiting, one alone in the encoder
+    assert statuses == [200, 200, 200] and len(embedder.thread_names) == 3
+    assert (admission.in_flight, admission.waiting) == (0, 0)
 
 
 def test_a_slow_request_ends_at_its_budget_and_keeps_its_slot_until_the_work_ends(fake_service):

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -24,10 +25,13 @@ import yaml
 
 from api import slack_blocks as sb
 from api.app import create_app
+from api.limits import Admission
 from api.slack import SeenEvents, SlackBot, run_socket_mode, signature_problem, socket_mode_handler
 from qa.config import Settings
 from qa.feedback import FeedbackStore
 from qa.serialize import result_json
+from qa.service import QAService
+from tests.apps import GatedEmbedder
 from tests.conftest import make_settings
 from tests.helpers import ROOT, free_port, seed_text
 from tests.slack_standin import BOT_USER_ID, TEAM_ID, SlackStandIn, SocketModeStandIn
@@ -246,6 +250,48 @@ def test_rate_limited_post_is_retried_after_retry_after(bot):
     assert posts[1].at - posts[0].at >= 1.0
 
 
+# ------------------------------------------------------------------ admission control, shared with HTTP
+def test_slack_questions_take_a_slot_of_the_api_admission_limit(fake_service, slack, tmp_path):
+    """QA_MAX_IN_FLIGHT=1: while an HTTP question holds the slot, Slack questions are told at once that the
+    service is busy (not queued behind it); while a Slack question holds it, HTTP gets 503."""
+    settings = slack_settings(tmp_path, slack, max_in_flight=1)
+    embedder = GatedEmbedder()
+    service = QAService(settings, fake_service.index, embedder)
+    question = "who did Trump speak with?"
+    app = create_app(settings, service=service)
+    with uvicorn_in_thread(app) as url, ThreadPoolExecutor(1) as pool:
+        bot = Bot(url, settings, slack, service)
+        held = pool.submit(httpx.post, url + "/ask", json={"question": question}, timeout=20)
+        assert embedder.entered.acquire(timeout=10)  # the HTTP question is in the encoder, holding the slot
+        ts = new_ts()
+        bot.event(mention(question, ts))
+        [busy] = bot.replies(ts)
+        bot.command(question, "slash-busy")
+        [busy_command] = slack.wait_for(lambda c: c.path == "/respond/slash-busy")
+        assert not held.done()  # both were answered while the HTTP question still held the slot
+        for blocks, text in ((busy.params["blocks"], busy.params["text"]),
+                             (busy_command.params["blocks"], busy_command.params["text"])):
+            assert texts(blocks) == ":warning: Busy answering other questions right now; try again in a few seconds."
+            assert text == "Busy answering other questions right now; try again in a few seconds."
+        embedder.gate.set()
+        assert held.result().status_code == 200
+        deadline = time.monotonic() + 10
+        while app.state.admission.in_flight and time.monotonic() < deadline:  # its slot is freed after the reply
+            time.sleep(0.01)
+
+        embedder.gate.clear()
+        ts = new_ts()
+        bot.event(mention(question, ts))
+        assert embedder.entered.acquire(timeout=10)  # now the Slack question holds the slot
+        refused = httpx.post(url + "/ask", json={"question": question}, timeout=10)
+        assert refused.status_code == 503 and refused.json()["error"] == "overloaded"
+        embedder.gate.set()
+        [answer] = bot.replies(ts)
+        assert answer.params["blocks"] == bot.expected_blocks(question)
+        metrics = httpx.get(url + "/metrics", timeout=10).text
+        assert 'qa_rejected_total{reason="overloaded"} 3.0' in metrics and "qa_questions_in_flight 0.0" in metrics
+
+
 # ------------------------------------------------------------------ signatures
 def _bad_signatures(body: bytes) -> dict[str, dict]:
     now = int(time.time())
@@ -417,7 +463,9 @@ def test_socket_mode_answers_over_the_websocket(fake_service, slack, tmp_path):
                              slack_api_base_url=slack.base_url)
     with SocketModeStandIn() as ws:
         slack.connections_open = {"ok": True, "url": ws.url}
-        handler = socket_mode_handler(settings, SlackBot(lambda: fake_service, FeedbackStore(settings.feedback_db)))
+        admission = Admission(settings.max_in_flight, settings.max_computing)
+        bot = SlackBot(lambda: fake_service, FeedbackStore(settings.feedback_db), admission)
+        handler = socket_mode_handler(settings, bot)
         try:
             handler.connect()
             ts, question = new_ts(), "what did Putin agree to?"
