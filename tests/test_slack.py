@@ -145,7 +145,7 @@ def real_bot(real_service, slack, tmp_path_factory) -> Bot:
 
 # ------------------------------------------------------------------ mentions, DMs, slash command
 def test_mention_gets_threaded_reply_with_answer_and_citations(bot):
-    ts, question = new_ts(), "what did Putin agree to?"
+    ts, question = new_ts(), "How many drones did Russia fire overnight?"
     assert bot.event(mention(question, ts)).status_code == 200
     [reply] = bot.replies(ts)
     assert reply.params["channel"] == "C0TEST" and reply.headers["Authorization"] == "Bearer xoxb-test"
