@@ -37,8 +37,8 @@ class Settings(BaseSettings):
     model: str = "sentence-transformers/all-MiniLM-L6-v2"
     encode_batch_size: int = Field(32, ge=1)
     # Threads torch gives one operation, set when a server starts (API, Slack bot). Questions already run
-    # side by side (QA_MAX_IN_FLIGHT), so more threads per operation only oversubscribe the cores: on two
-    # cores, 2 made each query encoding ~10x slower than 1 (docs/operations.md, "Load").
+    # side by side (QA_MAX_COMPUTING), so more threads per operation oversubscribe the cores: on two busy
+    # cores a query encoding took a median 252-287 ms with 2 against 21-28 ms with 1 (docs/operations.md).
     torch_threads: int = Field(1, ge=1)
 
     # BM25: chosen by measurement on questions written for tuning (bench/tune.py; README, "Choices").
