@@ -67,7 +67,7 @@ class Settings(BaseSettings):
 
     # Precise answers (docs/precise-answers.md): short spans, values that differ, abstention reasons.
     spanless_penalty: float = Field(0.75, ge=0, le=1)  # a sentence where the question's span rule finds nothing
-    # who/when/where/how-many/how-long, said and object questions answer only with a span of their kind; none: not_in_corpus.
+    # who/when/where/how-many/how-long, list, said and object questions answer only with a span of their kind; none: not_in_corpus.
     needs_span: bool = True
     differ_ratio: float = Field(0.8, ge=0, le=1)  # another value this close to the top answer's score differs
     list_ratio: float = Field(0.8, ge=0, le=1)  # list items come from sentences this close to the best

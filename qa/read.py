@@ -202,8 +202,7 @@ class Reader:
         found = (attribution.sentence_speaker(article.text, (sentence.start, sentence.end)) if whole
                  else attribution.speaker(article.text, article.sentences, span))
         if found is not None:
-            lead_in = sentence.start if sentence.start <= found[0] else found[0]
-            return _names_any(q.subject, article.text[lead_in : found[1]])
+            return _names_any(q.subject, article.text[min(sentence.start, found[0]) : found[1]])
         if _names_any(q.subject, sentence.text):
             return True
         before = self.index.sentences[sentence.index - 1] if sentence.index > 0 else None

@@ -50,7 +50,7 @@ _CLAUSE_END = re.compile(r",(?!\d{3})|[;:!?\u2014]|\.(?=\s|$)|\s[\u2013-]\s|\s(?
 _PLACE_PREPOSITIONS = frozenset("in at from near inside outside across throughout within into".split())
 DEMONYM_ENDINGS = ("ian", "ean", "ese", "ish")
 PLACE_ENDINGS = ("a", "e", "y", "ain", "land")  # stems of place names a demonym is made from
-_DEMONYM_RE = re.compile(r"^[A-Z][a-z]+(?:ian|ean|ese|ish)$")
+_DEMONYM_RE = re.compile(rf"^[A-Z][a-z]+(?:{'|'.join(DEMONYM_ENDINGS)})$")
 _LIST_CONNECTORS = ("including", "such as", "like", "as well as", "and", "or", "namely", "of")
 _TIME_OF_DAY_RE = re.compile(r"\s+(?:morning|afternoon|evening|night)$")
 MAX_DISTANCE = 12
@@ -107,8 +107,7 @@ class Rule:
 
 
 def stem(word: str) -> str | None:
-    lowered = word.lower()
-    toks = tokenize(lowered)
+    toks = tokenize(word)
     return toks[0] if toks else None
 
 
@@ -126,7 +125,6 @@ def same_stem(a: str, b: str) -> bool:
 
 def has_stem(stems: frozenset[str] | set[str], s: str | None) -> bool:
     return s is not None and any(same_stem(s, q) for q in stems)
-
 
 
 # ---------------------------------------------------------------- question analysis

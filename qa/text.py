@@ -92,11 +92,9 @@ _ASKING_RE = re.compile(
 def query_tokens(question: str) -> list[str]:
     """A question's tokens for search and scoring: `tokenize` without the words that only say what
     kind of answer is wanted ("long" in "how long did the call last?" is not a word to look for)."""
-    m = _ASKING_RE.match(question)
-    if m is None:
-        return tokenize(question)
     tokens = tokenize(question)
-    asking = tokenize(next(g for g in m.groups() if g))
+    m = _ASKING_RE.match(question)
+    asking = tokenize(next(g for g in m.groups() if g)) if m else []
     if asking and asking[0] in tokens:
         tokens.remove(asking[0])  # its first use: the opening's
     return tokens
