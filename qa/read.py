@@ -52,6 +52,7 @@ class ReaderParams:
     not_in_corpus_lexical: float = 0.5  # abstaining, a best lexical coverage below this means not_in_corpus
     reranker_weight: float = 0.5  # score = (1 - w) * score + w * cross-encoder probability
     needs_span: bool = True  # a question whose rule needs a span (spans.needs_span) answers only with one
+    continuation: float = 0.7  # a sentence pointing back scores at least this share of the one before
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +128,21 @@ class Reader:
             out.append(ScoredSentence(sentence, score, d, lexical))
         if self.reranker is not None:
             out = self._rerank(question, out)
+        out = self._continued(out)
         out.sort(key=lambda s: (-s.score, s.sentence.index))
+        return out
+
+    def _continued(self, scored: list[ScoredSentence]) -> list[ScoredSentence]:
+        """A sentence that goes on from the one before ("The strikes hit ...", "He said ...") is about
+        what that one is about: it scores at least `continuation` times the sentence it continues."""
+        by_index = {s.sentence.index: s for s in scored}
+        out = []
+        for s in scored:
+            before = by_index.get(s.sentence.index - 1)
+            if (before is not None and before.sentence.doc_id == s.sentence.doc_id
+                    and continues(s.sentence.text)):
+                s = replace(s, score=max(s.score, self.params.continuation * before.score))
+            out.append(s)
         return out
 
     def _rerank(self, question: str, scored: list[ScoredSentence]) -> list[ScoredSentence]:
@@ -206,8 +221,11 @@ class Reader:
         if _names_any(q.subject, sentence.text):
             return True
         before = self.index.sentences[sentence.index - 1] if sentence.index > 0 else None
-        return (before is not None and before.doc_id == sentence.doc_id and bool(PRONOUNS & set(words(sentence.text)))
-                and _names_any(q.subject, before.text))
+        if before is None or before.doc_id != sentence.doc_id or not PRONOUNS & set(words(sentence.text)):
+            return False
+        # the pronoun stands for the one speaking in the sentence before, if it has a speaker
+        spoke = attribution.sentence_speaker(article.text, (before.start, before.end))
+        return _names_any(q.subject, article.text[before.start : spoke[1]] if spoke else before.text)
 
     def _trust(self, candidate: spans.Candidate | None) -> float:
         """How much a sentence's score counts: fully when its rule found a span it is sure of, down to
@@ -397,6 +415,15 @@ class Reader:
         a = self.index.articles[s.doc_id]
         start, end = wording if wording is not None else (s.start, s.end)
         return Citation(a.doc_id, a.source, a.title, a.date, s.start, s.end, a.text[s.start : s.end], start, end)
+
+
+_CONTINUES = re.compile(r"(?:(?:He|She|They|It|This|These|Those|Such)\b|The [a-z])")
+
+
+def continues(text: str) -> bool:
+    """Whether a sentence opens by pointing back: a pronoun, or "the" with a common noun ("The strikes
+    hit ...", not "The Kremlin said ...")."""
+    return _CONTINUES.match(text.lstrip("\"\u201c ")) is not None
 
 
 def is_ambiguous(question: str, tokens: Sequence[str]) -> bool:

@@ -179,10 +179,19 @@ def _predicate(after: list[tuple[str, str]], lowercase: list[int], kind: str) ->
         says = [i for i in lowercase if re.fullmatch(_SAY_VERBS, after[i][0])]
         if says:
             return says[0]
-    i = lowercase[0]
-    while i + 1 in lowercase:
-        i += 1
-    return i
+    runs: list[list[int]] = []
+    for i in lowercase:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    for run in runs[:-1]:
+        nxt = run[-1] + 1
+        if not (nxt < len(after) and after[nxt][0] in ("of", "who", "which", "that")):
+            return run[-1]
+    # a run followed by "of" or a relative pronoun names a thing ("the largest drone assault of the
+    # war hit", "the foreign minister who hosted"), not the action asked about
+    return runs[-1][-1]
 
 
 # ---------------------------------------------------------------- sentence helpers
@@ -624,8 +633,8 @@ def items(q: Question, p: Passage) -> list[Candidate]:
         seg_words = text.split()
         if parts and (text.lower().startswith("of ") or (seg_words[0][:1].isupper() and " of " in text)):
             continue  # an appositive of the item before
-        if any(has_stem(set(q.focus), stem(w)) for w in seg_words) and not parts:
-            continue  # the list's head: "multiple regions"
+        if not parts and (any(has_stem(set(q.focus), stem(w)) for w in seg_words) or _introduces(p.text, seg[1])):
+            continue  # the list's head: "multiple regions" (", including Kyiv, ...")
         runs = [r for r in _names(Passage(p.text, seg[0], seg[1], p.common))]
         if len(seg_words) > 6 or (runs and runs[0][0] == seg[0] and runs[0][1] < seg[1] and parts):
             if runs and runs[0][0] == seg[0]:
@@ -639,6 +648,11 @@ def items(q: Question, p: Passage) -> list[Candidate]:
     if len(parts) < 2:
         return []
     return [Candidate(parts[0][0], parts[-1][1], rule, 1.0, parts=tuple(parts))]
+
+
+def _introduces(text: str, end: int) -> bool:
+    """Whether the words after `end` open an enumeration: "regions, including Kyiv" / "such as"."""
+    return re.match(r"\s*,?\s*(?:including|such as|namely)\b", text[end:]) is not None
 
 
 def _segments(text: str, lo: int, hi: int) -> list[tuple[int, int]]:

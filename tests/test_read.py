@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from qa.read import Reader, ReaderParams, _shared_core, core
+from qa.read import Reader, ReaderParams, ScoredSentence, _shared_core, continues, core
 from qa.text import tokenize
 
 
@@ -74,19 +74,23 @@ VOICES = {
 }
 
 
-@pytest.fixture(scope="module")
-def voices(tmp_path_factory):
+def _tiny_service(tmp_path_factory, name: str, texts: dict[str, str], threshold: float):
+    """A service over a few articles written for the test, with the hashing embedder."""
     from qa.embed import HashingEmbedder
     from qa.service import QAService
     from tests.conftest import make_settings
 
-    tmp = tmp_path_factory.mktemp("voices")
-    seeds = tmp / "seeds"
-    seeds.mkdir()
-    for name, text in VOICES.items():
-        (seeds / name).write_text(text + "\n")
-    settings = make_settings(tmp, seeds_dir=seeds, model="hashing-test-embedder", abstain_threshold=0.1)
+    tmp = tmp_path_factory.mktemp(name)
+    (tmp / "seeds").mkdir()
+    for file, text in texts.items():
+        (tmp / "seeds" / file).write_text(text + "\n")
+    settings = make_settings(tmp, seeds_dir=tmp / "seeds", model="hashing-test-embedder", abstain_threshold=threshold)
     return QAService.open(settings, embedder=HashingEmbedder())
+
+
+@pytest.fixture(scope="module")
+def voices(tmp_path_factory):
+    return _tiny_service(tmp_path_factory, "voices", VOICES, 0.1)
 
 
 def test_a_said_answer_is_the_named_subjects_own_words(voices):
@@ -101,6 +105,22 @@ def test_a_said_answer_is_the_named_subjects_own_words(voices):
     result = voices.ask("What did Ostrova say about the bridge?", mode="bm25")
     assert result.answers[0].text == "We will rebuild the bridge by June"
     assert result.answers[0].speaker.text == "Ostrova"
+
+
+REPEATED = {
+    "e.txt": ("Spokeswoman Maria Lind said the mayor would call Ostrova after the vote. "
+              "She also repeated that the mayor was \"very frustrated with the council\" but hopeful."),
+}
+
+
+def test_a_pronoun_speaks_for_the_speaker_of_the_sentence_before(tmp_path_factory):
+    # "She" is Lind, who spoke in the sentence before; Ostrova is only named there, not speaking.
+    service = _tiny_service(tmp_path_factory, "repeated", REPEATED, 0.1)
+    reading = _read_with_scores(service, "What did Ostrova say after the vote?", [(0, 0.8), (1, 0.7)])
+    assert reading.abstained
+    reading = _read_with_scores(service, "What did Lind say about the mayor?", [(0, 0.8), (1, 0.7)])
+    assert [a.text for a in reading.answers] == ["the mayor would call Ostrova after the vote",
+                                                 "very frustrated with the council"]
 
 
 def test_a_said_question_whose_subject_says_nothing_here_abstains(voices):
@@ -119,16 +139,7 @@ SUMMIT = {
 
 @pytest.fixture(scope="module")
 def summit(tmp_path_factory):
-    from qa.embed import HashingEmbedder
-    from qa.service import QAService
-    from tests.conftest import make_settings
-
-    tmp = tmp_path_factory.mktemp("summit")
-    (tmp / "seeds").mkdir()
-    for name, text in SUMMIT.items():
-        (tmp / "seeds" / name).write_text(text + "\n")
-    settings = make_settings(tmp, seeds_dir=tmp / "seeds", model="hashing-test-embedder", abstain_threshold=0.3)
-    return QAService.open(settings, embedder=HashingEmbedder())
+    return _tiny_service(tmp_path_factory, "summit", SUMMIT, 0.3)
 
 
 def _read_with_scores(service, question, scores):
@@ -182,3 +193,44 @@ def test_a_list_question_needs_an_enumeration(summit):
     finally:
         summit.reader.params = replace(summit.reader.params, needs_span=True)
     assert not reading.abstained and reading.answers[0].text == "The Oslo summit drew protests."
+
+
+# ---------------------------------------------------------------- a sentence that goes on from the one before
+STORM = {
+    "d.txt": ("The strongest storm of the decade battered the northern coast on Sunday, the weather office said. "
+              "The gales hit several areas, including Alna, Brevik, and Corran. Rail services resumed on Monday."),
+}
+
+
+@pytest.fixture(scope="module")
+def storm(tmp_path_factory):
+    return _tiny_service(tmp_path_factory, "storm", STORM, 0.3)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("The gales hit several areas.", True),
+    ("He said the port would reopen.", True),
+    ("\u201cThey left at dawn,\u201d she said.", True),
+    ("These talks failed.", True),
+    ("The Kremlin said the call was useful.", False),  # "The" with a name starts afresh
+    ("Officials opened shelters.", False),
+    ("Theodore Lind spoke first.", False),
+])
+def test_continues_knows_a_sentence_that_points_back(text, expected):
+    assert continues(text) is expected
+
+
+def test_a_sentence_pointing_back_scores_with_the_one_before(storm):
+    s = storm.index.sentences
+    lifted = storm.reader._continued([ScoredSentence(s[0], 0.6, 0.6, 0.6), ScoredSentence(s[1], 0.2, 0.2, 0.2),
+                                      ScoredSentence(s[2], 0.1, 0.1, 0.1)])
+    assert [round(x.score, 3) for x in lifted] == [0.6, 0.42, 0.1]  # 0.7 x 0.6; "Rail services" starts afresh
+    assert lifted[1].lexical == 0.2  # its own figures are kept
+    # the list, said in the sentence after the one naming the storm, answers the question about the storm
+    question = "Which towns did the strongest storm of the decade hit?"
+    reading = _read_with_scores(storm, question, [(0, 0.6), (1, 0.42), (2, 0.1)])
+    assert reading.answers[0].text == "Alna, Brevik, and Corran"
+    assert [m.text for m in reading.answers[0].items] == ["Alna", "Brevik", "Corran"]
+    # scored on its own (0.2, under the threshold of 0.3) it would not be read for the list
+    reading = _read_with_scores(storm, question, [(0, 0.6), (1, 0.2), (2, 0.1)])
+    assert reading.abstained

@@ -47,6 +47,13 @@ def test_parse_reads_verb_particle_subject_and_focus():
     assert parse("Who hosted the talks?").verb == "host"
 
 
+def test_a_noun_run_before_of_or_who_is_the_subject_not_the_verb():
+    # "the strongest storm of the decade" names a thing; the action asked about comes after it
+    assert parse("Which towns did the strongest storm of the decade hit?").verb == "hit"
+    assert parse("What is the name of the Danish prime minister who opened the summit?").verb == "open"
+    assert parse("What did the leaders agree to?").verb == "agre"  # one run: it is the verb
+
+
 @pytest.mark.parametrize("question, sentence, expected", [
     # who
     ("Who hosted the summit?", "The summit hosted by Norway's foreign minister was short.",
@@ -135,6 +142,13 @@ def test_list_candidates_carry_each_item():
     sentence = "The storm hit several cities, including Oslo, Bergen, and Tromso."
     c = extract(parse("Which cities did the storm hit?"), Passage.of(sentence, 0, len(sentence)))[0]
     assert [sentence[a:b] for a, b in c.parts] == ["Oslo", "Bergen", "Tromso"]
+
+
+def test_a_list_introduced_by_including_leaves_its_head_out():
+    # the head ("several areas") is left out whatever noun the question used for it
+    sentence = "The gales hit several areas, including Alna, Brevik, and Corran."
+    c = extract(parse("Which towns did the storm hit?"), Passage.of(sentence, 0, len(sentence)))[0]
+    assert [sentence[a:b] for a, b in c.parts] == ["Alna", "Brevik", "Corran"]
 
 
 def test_spans_are_offsets_into_the_whole_article_text():
