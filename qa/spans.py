@@ -152,6 +152,10 @@ def _grammar(kind: str, ws: tuple[str, ...], raw: list[str]) -> tuple[str | None
         start = 2 if kind != "list" else 1
         end = next((i for i in range(start, len(ws)) if ws[i] in AUXILIARIES), len(ws))
         focus = tuple(s for w in ws[start:end] if (s := stem(w)))
+    elif kind == "who" and len(ws) > 2 and ws[0] in ("which", "what") and ws[1] not in AUXILIARIES:
+        # "which news agencies reported ...": the noun before the auxiliary or the verb (-ed)
+        end = next((i for i in range(1, len(ws)) if ws[i] in AUXILIARIES or ws[i].endswith("ed")), len(ws))
+        focus = tuple(s for w in ws[end - 1 : end] if (s := stem(w)))
     if aux is None:
         return None, particle, frozenset(), focus
     after = list(zip(ws[aux + 1 :], raw[aux + 1 :]))
@@ -333,7 +337,16 @@ def _names_near(q: Question, p: Passage) -> list[Candidate]:
         trimmed = _trim_question_words(q, p, run)
         if trimmed:
             spans.append(trimmed)
+    typed = [s for s in spans if _named_as(q, ws, s)]
+    if typed:  # "which news agencies ...": the name the sentence calls a news agency ("news agency TASS")
+        return [Candidate(*s, "who_typed", 1.0) for s in typed]
     return _by_distance(q, p, spans, "who_name", MAX_DISTANCE)
+
+
+def _named_as(q: Question, ws: list[_Word], span: tuple[int, int]) -> bool:
+    """Whether the word just before a name is the noun a "which N" question asks for."""
+    before = [w for w in ws if w.tok.end <= span[0] and w.tok.is_word]
+    return bool(q.focus and before and before[-1].stem and same_stem(before[-1].stem, q.focus[-1]))
 
 
 def _cut_at_verb(p: Passage, start: int, end: int) -> int:
@@ -423,7 +436,9 @@ def numbers(q: Question, p: Passage) -> list[Candidate]:
     """how many: a number (not a date, time or duration) with its unit. When the question names what
     it counts, a number followed by another noun counts something else and is passed over ("11 people"
     for "how many drones"); the counted noun may follow within five words ("1,000 prisoners of war")
-    or not at all ("76 of which"). Otherwise the unit is the next word."""
+    or not at all ("76 of which"). Otherwise the unit is the next word. "How many of the drones ...?"
+    asks for a part: a number of the drones themselves is the whole, not the answer."""
+    part = len(q.words) > 2 and q.words[2] == "of"
     taken = [(p.start + a, p.start + b) for a, b in dates.find_dates(p.text[p.start : p.end])]
     taken += quantities.find(quantities.DURATION_RE, p.text, p.start, p.end)
     taken += quantities.find(quantities.AGE_RE, p.text, p.start, p.end)
@@ -444,6 +459,8 @@ def numbers(q: Question, p: Passage) -> list[Candidate]:
         unit = ws[i] if not counted and i < len(ws) and ws[i].tok.is_word and ws[i].tok.lower not in STOPWORDS else None
         if q.focus and unit is not None:
             continue  # "how many drones" is not answered by "11 people": a count of something else
+        if part and counted:
+            continue  # "112 drones" for "how many of the drones were repelled": "76 of which"
         if unit is not None:
             end = unit.tok.end
         out.append((span[0], end, counted))

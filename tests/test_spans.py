@@ -75,11 +75,16 @@ def test_a_noun_run_before_of_or_who_is_the_subject_not_the_verb():
     # when
     ("When did the strike end?", "The strike ended on Friday after talks in Oslo.", ("Friday", "when_verb", None)),
     ("When was the port closed?", "Anna Holt closed the port Monday morning.", ("Monday", "when_verb", None)),
+    ("Which news agency reported the vote?", "Mayor Ivan Lind won, the state news agency Baltinfo reported.",
+     ("Baltinfo", "who_typed", None)),  # the name called what the question asks for, not the nearest
     # how many / much / long / old
     ("How many prisoners of war were freed?", "Both sides freed 1,000 prisoners of war on Friday.",
      ("1,000 prisoners of war", "how_many_number", None)),
     ("How many of the ships were repelled?", "They sent 112 ships, 76 of which were repelled.",
      ("76", "how_many_number", None)),
+    ("How many of the ships the navy sent overnight did officials say were repelled?",
+     "The navy sent 112 ships overnight, 76 of which were repelled, officials said.",
+     ("76", "how_many_number", None)),  # "112 ships" is the whole the question takes a part of
     ("How much does the pass cost?", "The pass costs $2 a month, up 5 percent.", ("$2", "how_much_amount", None)),
     ("How long did the strike last?", "The strike lasted more than two hours.",
      ("more than two hours", "how_long_duration", None)),
