@@ -360,7 +360,7 @@ def _cut_at_verb(p: Passage, start: int, end: int) -> int:
 def places(q: Question, p: Passage) -> list[Candidate]:
     """where: names after a place preposition (within six words: "in the southern Russian resort
     city of Sochi"); of a chain of names ("from Russia's Black Sea resort in Sochi") the last, most
-    specific one. A chain right after the question's verb ("speaking from ...", "met ... in Rome") or
+    specific one, or all of the last ones joined by "and" ("in Ukraine's Sumy and Donetsk"). A chain right after the question's verb ("speaking from ...", "met ... in Rome") or
     after its subject and a copula ("Trump was in Washington") is the answer; else the chain nearest
     the question's words."""
     ws = _words(p)
@@ -378,7 +378,9 @@ def places(q: Question, p: Passage) -> list[Candidate]:
     chains: list[tuple[int, tuple[int, int]]] = []  # (where the chain starts, its last place)
     for k, (prep, place) in enumerate(located):
         if chains and _chained(p.text, chains[-1][1], place):
-            chains[-1] = (chains[-1][0], place)
+            # "Russia's Black Sea resort in Sochi": the last, most specific; "Sumy and Donetsk": both
+            joined = p.text[chains[-1][1][1] : place[0]].strip() in ("and", "or")
+            chains[-1] = (chains[-1][0], (chains[-1][1][0], place[1]) if joined else place)
         else:
             chains.append((prep, place))
     for anchor in _place_anchors(q, ws):
@@ -709,7 +711,7 @@ RULES: tuple[Rule, ...] = (
     Rule("how_old", _q(r"^how old\b"), ages, valued=True, differs=True, needs_span=True),
     Rule("when", _q(r"^(?:when\b|(?:on |at |in |by )?(?:what|which) (?:day|date|time|year|month|week)\b)"), dates_in,
          valued=True, needs_span=True),
-    Rule("where", _q(r"^(?:where\b|(?:in |at |from |to )?(?:what|which) (?:city|country|place|town|region|location|venue)\b)"),
+    Rule("where", _q(r"^(?:where\b|(?:in |at |from |to )?(?:what|which) (?:city|cities|country|countries|place|town|region|location|venue)s?\b)"),
          places, needs_span=True),
     Rule("said", _q(rf"^(?:what did .+ {_SAY_VERBS}\b|how did .+ (?:describe|call|characteri[sz]e)\b)"), quotes,
          needs_span=True),

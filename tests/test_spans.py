@@ -28,6 +28,7 @@ def cut(question: str, sentence: str):
     ("On what day did the strike end?", "when"),
     ("Where did the ministers meet?", "where"),
     ("In which city did they meet?", "where"),
+    ("In which regions did the floods strike?", "where"),
     ("What did the mayor say about the bridge?", "said"),
     ("How did the mayor describe the bridge?", "said"),
     ("What did the unions agree to?", "object"),
@@ -77,6 +78,9 @@ def test_a_noun_run_before_of_or_who_is_the_subject_not_the_verb():
     ("When was the port closed?", "Anna Holt closed the port Monday morning.", ("Monday", "when_verb", None)),
     ("Which news agency reported the vote?", "Mayor Ivan Lind won, the state news agency Baltinfo reported.",
      ("Baltinfo", "who_typed", None)),  # the name called what the question asks for, not the nearest
+    ("In which regions did the army capture villages?",
+     "The army captured two villages in Norway's northern Alna and Brevik districts.",
+     ("Alna and Brevik", "where_verb", None)),  # places joined by "and" answer together
     # how many / much / long / old
     ("How many prisoners of war were freed?", "Both sides freed 1,000 prisoners of war on Friday.",
      ("1,000 prisoners of war", "how_many_number", None)),
