@@ -126,9 +126,9 @@ class Reader:
             if damp and negates_any(sentence.text, set(wanted)):
                 score *= NEGATION_PENALTY
             out.append(ScoredSentence(sentence, score, d, lexical))
+        out = self._continued(out)
         if self.reranker is not None:
             out = self._rerank(question, out)
-        out = self._continued(out)
         out.sort(key=lambda s: (-s.score, s.sentence.index))
         return out
 

@@ -313,13 +313,29 @@ def _names_by_grammar(q: Question, p: Passage) -> list[Candidate]:
                 after = [r for r in runs if w.tok.end <= r[0] and len(tokens(p.text, w.tok.end, r[0])) <= 6
                          and not re.search(r"[.;:]", p.text[w.tok.end : r[0]])]
                 if after:
-                    return [Candidate(*after[0], "who_object", 1.0)]
+                    return [Candidate(*_joined(p, after[0]), "who_object", 1.0)]
             else:  # "who VERBed X": the subject just before the verb, or the one picked "to VERB" it
                 before = [r for r in runs if r[1] <= w.tok.start
                           and p.text[r[1] : w.tok.start].strip(" ,") in ("", "to")]
                 if before:
                     return [Candidate(*before[-1], "who_subject", 1.0)]
     return []
+
+
+def _joined(p: Passage, run: tuple[int, int]) -> tuple[int, int]:
+    """A name with the names "and" joins to it ("met with JD Vance and US Secretary of State Marco
+    Rubio"): both are the answer. A name split by "of" after the "and" is one title ("Secretary of State")."""
+    runs = _names(p)
+    end, joined = run[1], False
+    for r in runs:
+        if r[0] < end:
+            continue
+        between = p.text[end : r[0]]
+        if between == " and " or (joined and between == " of "):
+            end, joined = r[1], True
+        else:
+            break
+    return (run[0], end) if joined else run
 
 
 def _names_near(q: Question, p: Passage) -> list[Candidate]:

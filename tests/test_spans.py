@@ -81,6 +81,8 @@ def test_a_noun_run_before_of_or_who_is_the_subject_not_the_verb():
     ("In which regions did the army capture villages?",
      "The army captured two villages in Norway's northern Alna and Brevik districts.",
      ("Alna and Brevik", "where_verb", None)),  # places joined by "and" answer together
+    ("Who did the mayor meet in Oslo?", "In Oslo, the mayor met with Ola Berg and UN Envoy of Peace Kari Lund, as well as others.",
+     ("Ola Berg and UN Envoy of Peace Kari Lund", "who_object", None)),  # names joined by "and" answer together
     # how many / much / long / old
     ("How many prisoners of war were freed?", "Both sides freed 1,000 prisoners of war on Friday.",
      ("1,000 prisoners of war", "how_many_number", None)),
