@@ -128,13 +128,18 @@ def has_stem(stems: frozenset[str] | set[str], s: str | None) -> bool:
 
 
 # ---------------------------------------------------------------- question analysis
+_SOURCE_RE = re.compile(r"^\s*according to [^,?]+,\s*", re.I)
+
+
 def parse(question: str) -> Question:
-    lowered = " ".join(words(question))
-    kind = next((r.kind for r in RULES if r.pattern.search(lowered)), "other")
-    ws = tuple(words(question))
-    raw = re.findall(r"[^\W_]+(?:['\u2019][^\W_]+)*", question)
+    """The question's kind and grammar, read after a leading source ("According to Trump, how many
+    ..." asks "how many ..."); its stems, the source's included."""
+    body = _SOURCE_RE.sub("", question)
+    kind = next((r.kind for r in RULES if r.pattern.search(" ".join(words(body)))), "other")
+    ws = tuple(words(body))
+    raw = re.findall(r"[^\W_]+(?:['\u2019][^\W_]+)*", body)
     verb, particle, subject, focus = _grammar(kind, ws, raw)
-    stems = frozenset(s for w in ws if (s := stem(w)))
+    stems = frozenset(s for w in words(question) if (s := stem(w)))
     return Question(question, kind, ws, stems, verb, particle, focus, subject)
 
 
@@ -665,13 +670,17 @@ def items(q: Question, p: Passage) -> list[Candidate]:
         if seg is None:
             continue
         text = p.text[seg[0] : seg[1]]
+        if text.lower() in _LIST_CONNECTORS or text.lower() in ("for example", "for instance"):
+            continue  # "such as, for example, the principles ...": words that only introduce the items
         seg_words = text.split()
+        if parts and _ATTRIBUTION_RE.match(text.lower()):
+            break  # ", the mayor said": who said the list, not an item of it
         if parts and (text.lower().startswith("of ") or (seg_words[0][:1].isupper() and " of " in text)):
             continue  # an appositive of the item before
         if not parts and (any(has_stem(set(q.focus), stem(w)) for w in seg_words) or _introduces(p.text, seg[1])):
             continue  # the list's head: "multiple regions" (", including Kyiv, ...")
         runs = [r for r in _names(Passage(p.text, seg[0], seg[1], p.common))]
-        if len(seg_words) > 6 or (runs and runs[0][0] == seg[0] and runs[0][1] < seg[1] and parts):
+        if len(seg_words) > 8 or (runs and runs[0][0] == seg[0] and runs[0][1] < seg[1] and parts):
             if runs and runs[0][0] == seg[0]:
                 parts.append(runs[0])
             if parts:
@@ -683,6 +692,10 @@ def items(q: Question, p: Passage) -> list[Candidate]:
     if len(parts) < 2:
         return []
     return [Candidate(parts[0][0], parts[-1][1], rule, 1.0, parts=tuple(parts))]
+
+
+# "the mayor said", "Putin told reporters": a speaker of up to three words, then a saying verb (not "a call")
+_ATTRIBUTION_RE = re.compile(rf"^(?:\S+\s+){{0,2}}(?!(?:a|an|the|his|her|its|their)\s)\S+\s+{_SAY_VERBS}(?:s|d|ed)?\b")
 
 
 def _introduces(text: str, end: int) -> bool:

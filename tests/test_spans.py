@@ -155,6 +155,19 @@ def test_list_candidates_carry_each_item():
     assert [sentence[a:b] for a, b in c.parts] == ["Oslo", "Bergen", "Tromso"]
 
 
+def test_a_leading_source_does_not_hide_the_question_form():
+    q = parse("According to the mayor, how many ships did the storm sink?")
+    assert (q.kind, q.focus) == ("how_many", ("ship",))
+    assert {"mayor", "ship", "storm"} <= q.stems  # the source still counts for search and scoring
+
+
+def test_list_items_skip_introducing_words_and_may_run_to_eight_words():
+    sentence = ("The plan sets out several goals, such as, for example, the repair of the old harbour, "
+                "the building of a new northern bridge, the mayor said.")
+    c = extract(parse("What goals does the plan set out?"), Passage.of(sentence, 0, len(sentence)))[0]
+    assert [sentence[a:b] for a, b in c.parts] == ["the repair of the old harbour", "the building of a new northern bridge"]
+
+
 def test_a_list_introduced_by_including_leaves_its_head_out():
     # the head ("several areas") is left out whatever noun the question used for it
     sentence = "The gales hit several areas, including Alna, Brevik, and Corran."
