@@ -12,13 +12,14 @@ yes_no): their answer is a span of that kind or nothing (see Reader._answers).
     list      "Which leaders ...?" (a plural noun)      the enumeration, and each item in it
     how_many  "How many ...?"                           a number with its unit ("1,000 prisoners of war")
     how_much  "How much ...?"                           an amount ("$2", "5%"), else a number
-    how_long  "How long ...?"                           a duration ("more than two hours", "30-day")
+    how_long  "How long / quickly ...?"                 a duration ("more than two hours", "30-day")
     how_old   "How old ...?"                            an age ("78-year-old")
     when      "When ...?", "On what day ...?"           a date, day or time ("Monday", "March 18")
     where     "Where ...?", "In which city ...?"        a name after a place preposition ("Sochi")
     said      "What did X say/write ...?",              the quoted words, else the reported clause
               "How did X describe ...?"
     object    "What did X agree to / propose / urge?"   the verb's complement ("to work with ...")
+    manner    "How would X achieve Y?"                  the means after the verb ("through diplomacy")
     who       "Who ...?", "Which agency ...?"           a name near the question's words
 Rules never key on a word of a particular question: they use the question's grammar (its wh-word,
 auxiliary, verb and particle) and the sentence's (names, numbers, quotes, clause boundaries).
@@ -587,6 +588,30 @@ def complements(q: Question, p: Passage) -> list[Candidate]:
     return sorted(out, key=lambda c: -c.score)
 
 
+_MEANS = frozenset("through by via using with".split())
+
+
+def means(q: Question, p: Passage) -> list[Candidate]:
+    """manner: the phrase opened by "through / by / via / using / with" in the clause after an
+    asserted occurrence of the question's verb ("achieve our goals through political and diplomatic
+    means"), to the clause's end."""
+    if q.verb is None:
+        return []
+    ws = _words(p)
+    for i, w in enumerate(ws):
+        if not (w.stem and same_stem(w.stem, q.verb)) or not _asserted(ws, i) or _is_noun_use(ws, i):
+            continue
+        end = clause_end(p.text, w.tok.end, p.end)
+        for x in ws[i + 1 :]:
+            if x.tok.start >= end:
+                break
+            if x.tok.lower in _MEANS:
+                span = _span(p, x.tok.start, end)
+                if span and len(p.text[span[0] : span[1]].split()) >= 2:
+                    return [Candidate(*span, "manner_means", 1.0)]
+    return []
+
+
 _DETERMINERS = frozenset("a an the this that these those his her its their our my your any no every each".split())
 _NOUN_SUFFIX_RE = re.compile(r"(?:al|ment|tion|sion|ance|ence|ness|ship)s?$")
 
@@ -736,7 +761,7 @@ RULES: tuple[Rule, ...] = (
                     r"|^(?:name|list) "), items, needs_span=True),
     Rule("how_many", _q(r"^how many\b"), numbers, valued=True, differs=True, needs_span=True),
     Rule("how_much", _q(r"^how much\b"), amounts, valued=True, differs=True, needs_span=True),
-    Rule("how_long", _q(r"^(?:for )?how long\b"), durations, valued=True, differs=True, needs_span=True),
+    Rule("how_long", _q(r"^(?:for )?how (?:long|quickly|soon)\b"), durations, valued=True, differs=True, needs_span=True),
     Rule("how_old", _q(r"^how old\b"), ages, valued=True, differs=True, needs_span=True),
     Rule("when", _q(r"^(?:when\b|(?:on |at |in |by )?(?:what|which) (?:day|date|time|year|month|week)\b)"), dates_in,
          valued=True, needs_span=True),
@@ -744,6 +769,7 @@ RULES: tuple[Rule, ...] = (
          places, needs_span=True),
     Rule("said", _q(rf"^(?:what did .+ {_SAY_VERBS}\b|how did .+ (?:describe|call|characteri[sz]e)\b)"), quotes,
          needs_span=True),
+    Rule("manner", _q(r"^how (?:did|does|do|would|will|could|can|should|is|are|was|were)\b"), means),
     Rule("object", _q(r"^what (?:did|does|do|has|have|had|will|would) \w.* \w+$"), complements, needs_span=True),
     Rule("who", _q(r"^(?:who|whom|whose|which|what (?:agency|outlet|official|leader|country|organi[sz]ation)"
                    r"|what(?: is|'s| was) the name of)\b"), names,

@@ -23,6 +23,8 @@ def cut(question: str, sentence: str):
     ("How many ships sank?", "how_many"),
     ("How much did the bridge cost?", "how_much"),
     ("How long did the strike last?", "how_long"),
+    ("How quickly did the port reopen?", "how_long"),
+    ("How would the city pay for the bridge?", "manner"),
     ("How old is the mayor?", "how_old"),
     ("When did the bridge open?", "when"),
     ("On what day did the strike end?", "when"),
@@ -83,6 +85,8 @@ def test_a_noun_run_before_of_or_who_is_the_subject_not_the_verb():
      ("Alna and Brevik", "where_verb", None)),  # places joined by "and" answer together
     ("Who did the mayor meet in Oslo?", "In Oslo, the mayor met with Ola Berg and UN Envoy of Peace Kari Lund, as well as others.",
      ("Ola Berg and UN Envoy of Peace Kari Lund", "who_object", None)),  # names joined by "and" answer together
+    ("How did the city pay for the bridge?", "The city paid for the bridge through a new toll on drivers, officials said.",
+     ("through a new toll on drivers", "manner_means", None)),
     # how many / much / long / old
     ("How many prisoners of war were freed?", "Both sides freed 1,000 prisoners of war on Friday.",
      ("1,000 prisoners of war", "how_many_number", None)),
