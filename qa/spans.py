@@ -9,6 +9,8 @@ yes_no): their answer is a span of that kind or nothing (see Reader._answers).
 
     kind      asked as                                  the span
     yes_no    "Did/Is/Has ... ?"                        the clause stating it, labelled Yes / No
+    kind_of   "What kind of delegation ...?"            the noun with what qualifies it ("a delegation of
+                                                        low-level officials", "a full ceasefire")
     list      "Which leaders ...?" (a plural noun)      the enumeration, and each item in it
     how_many  "How many ...?"                           a number with its unit ("1,000 prisoners of war")
     how_much  "How much ...?"                           an amount ("$2", "5%"), else a number
@@ -158,6 +160,9 @@ def _grammar(kind: str, ws: tuple[str, ...], raw: list[str]) -> tuple[str | None
         start = 2 if kind != "list" else 1
         end = next((i for i in range(start, len(ws)) if ws[i] in AUXILIARIES), len(ws))
         focus = tuple(s for w in ws[start:end] if (s := stem(w)))
+    elif kind == "kind_of":
+        end = next((i for i in range(3, len(ws)) if ws[i] in AUXILIARIES), len(ws))
+        focus = tuple(s for w in ws[end - 1 : end] if (s := stem(w)))  # "what kind of ceasefire did": ceasefire
     elif kind == "who" and len(ws) > 2 and ws[0] in ("which", "what") and ws[1] not in AUXILIARIES:
         # "which news agencies reported ...": the noun before the auxiliary or the verb (-ed)
         end = next((i for i in range(1, len(ws)) if ws[i] in AUXILIARIES or ws[i].endswith("ed")), len(ws))
@@ -588,6 +593,48 @@ def complements(q: Question, p: Passage) -> list[Candidate]:
     return sorted(out, key=lambda c: -c.score)
 
 
+def sorts(q: Question, p: Passage) -> list[Candidate]:
+    """kind_of: the noun asked about with the words that say what kind it is: the modifiers before it
+    back to its determiner ("a full and unconditional ceasefire") and an "of" phrase after it ("a
+    delegation of low-level officials"). A bare noun says nothing of its kind and is passed over. The
+    one right after the question's verb comes first, then the nearest to the question's words."""
+    if not q.focus:
+        return []
+    ws = _words(p)
+    found = []
+    for i, w in enumerate(ws):
+        if not (w.stem and same_stem(w.stem, q.focus[-1])):
+            continue
+        start = i
+        for j in range(i - 1, -1, -1):
+            x = ws[j]
+            if not x.tok.is_word and x.tok.text not in (",", '"', "\u201c", "\u201d"):
+                break  # a quoted word qualifies too: a "dummy" delegation
+            if x.tok.lower in _DETERMINERS:
+                start = j
+                break
+            if x.tok.lower in STOPWORDS and x.tok.lower != "and" or x.tok.text[:1].isupper():
+                break
+            start = j
+        end = i
+        if i + 2 < len(ws) and ws[i + 1].tok.lower == "of":
+            stop = clause_end(p.text, ws[i + 1].tok.end, p.end)
+            k = i + 2
+            while k < len(ws) and ws[k].tok.start < stop and (ws[k].tok.lower not in STOPWORDS or k == i + 2):
+                end = k
+                k += 1
+        described = [x for x in ws[start:end + 1] if x.tok.is_word and x.tok.lower not in _DETERMINERS]
+        if len(described) >= 2:
+            found.append((ws[start].tok.start, ws[end].tok.end))
+    if not found:
+        return []
+    for anchor in _place_anchors(q, ws):
+        after = [f for f in found if anchor <= f[0] and len(tokens(p.text, anchor, f[0])) <= 3]
+        if after:
+            return [Candidate(*after[0], "kind_of_verb", 1.0)]
+    return _by_distance(q, p, found, "kind_of_noun")
+
+
 _MEANS = frozenset("through by via using with".split())
 
 
@@ -757,6 +804,7 @@ def _q(pattern: str) -> re.Pattern:
 
 RULES: tuple[Rule, ...] = (
     Rule("yes_no", _q(r"^(?:did|does|do|is|are|was|were|will|would|can|could|has|have|had|should)\b"), yes_no),
+    Rule("kind_of", _q(r"^(?:what|which) (?:kinds?|types?|sorts?) of\b"), sorts),
     Rule("list", _q(r"^(?:which|what) (?:\w+ )?(?!(?:news|series|species|means|status|process|politics|was|does|has|is)\b)\w+[^su'\s]s\b"
                     r"|^(?:name|list) "), items, needs_span=True),
     Rule("how_many", _q(r"^how many\b"), numbers, valued=True, differs=True, needs_span=True),

@@ -18,6 +18,8 @@ def cut(question: str, sentence: str):
     ("Did the minister resign?", "yes_no"),
     ("Is the bridge open?", "yes_no"),
     ("Which cities did the storm hit?", "list"),
+    ("What kind of deal did the unions sign?", "kind_of"),
+    ("What types of ships sank?", "kind_of"),
     ("Name the ministers who resigned.", "list"),
     ("Which news agency reported it?", "who"),
     ("How many ships sank?", "how_many"),
@@ -87,6 +89,11 @@ def test_a_noun_run_before_of_or_who_is_the_subject_not_the_verb():
      ("Ola Berg and UN Envoy of Peace Kari Lund", "who_object", None)),  # names joined by "and" answer together
     ("How did the city pay for the bridge?", "The city paid for the bridge through a new toll on drivers, officials said.",
      ("through a new toll on drivers", "manner_means", None)),
+    # kind of
+    ("What kind of deal did the unions sign?", 'The unions signed a "final" deal of three clauses on Friday.',
+     ('a "final" deal of three clauses', "kind_of_verb", None)),
+    ("What kind of truce did the mayor demand?", "The mayor pressed for a full and lasting truce before the vote.",
+     ("a full and lasting truce", "kind_of_noun", None)),
     # how many / much / long / old
     ("How many prisoners of war were freed?", "Both sides freed 1,000 prisoners of war on Friday.",
      ("1,000 prisoners of war", "how_many_number", None)),
@@ -157,6 +164,11 @@ def test_list_candidates_carry_each_item():
     sentence = "The storm hit several cities, including Oslo, Bergen, and Tromso."
     c = extract(parse("Which cities did the storm hit?"), Passage.of(sentence, 0, len(sentence)))[0]
     assert [sentence[a:b] for a, b in c.parts] == ["Oslo", "Bergen", "Tromso"]
+
+
+def test_a_bare_noun_says_nothing_of_its_kind():
+    sentence = "Talks between Danish and Swedish delegations ended early."
+    assert extract(parse("What kind of delegation did Norway send?"), Passage.of(sentence, 0, len(sentence))) == []
 
 
 def test_a_leading_source_does_not_hide_the_question_form():
