@@ -142,7 +142,8 @@ def parse(question: str) -> Question:
     ws = tuple(words(body))
     raw = re.findall(r"[^\W_]+(?:['\u2019][^\W_]+)*", body)
     verb, particle, subject, focus = _grammar(kind, ws, raw)
-    stems = frozenset(s for w in words(question) if (s := stem(w)))
+    # stemmed as the rules read sentences: "U.S." is one word ("u"), as it is in the articles
+    stems = frozenset(s for t in tokens(question) if t.is_word and (s := stem(t.text)))
     return Question(question, kind, ws, stems, verb, particle, focus, subject)
 
 

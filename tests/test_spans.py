@@ -166,6 +166,13 @@ def test_list_candidates_carry_each_item():
     assert [sentence[a:b] for a, b in c.parts] == ["Oslo", "Bergen", "Tromso"]
 
 
+def test_an_abbreviation_is_one_word_in_the_question_as_in_the_sentence():
+    sentence = "The vote was calm, with U.N. monitors also attending."
+    q = parse("Did U.N. monitors attend the vote?")
+    assert "u" in q.stems and "n" not in q.stems  # "U.N." is one word, stemmed "u", as the articles' words are
+    assert extract(q, Passage.of(sentence, 0, len(sentence)))[0].label == "Yes"
+
+
 def test_a_bare_noun_says_nothing_of_its_kind():
     sentence = "Talks between Danish and Swedish delegations ended early."
     assert extract(parse("What kind of delegation did Norway send?"), Passage.of(sentence, 0, len(sentence))) == []
