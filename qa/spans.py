@@ -244,10 +244,18 @@ def _distance(ws: list[_Word], span: tuple[int, int], matches: list[int]) -> int
 
 
 def _by_distance(q: Question, p: Passage, spans: list[tuple[int, int]], rule: str, limit: int = 99) -> list[Candidate]:
+    """Nearest to the question's words first; of spans as near, the one with more of them close by
+    ("since their explosive Oval Office meeting in February" over "met Sunday")."""
     ws = _words(p)
     matches = _matches(q, ws)
-    scored = sorted(((_distance(ws, s, matches), s) for s in spans), key=lambda x: (x[0], x[1][0]))
-    return [Candidate(s[0], s[1], rule, 1.0 / (1 + d)) for d, s in scored if d <= limit]
+    scored = sorted(((_distance(ws, s, matches), -_near_count(ws, s, matches), s) for s in spans),
+                    key=lambda x: (x[0], x[1], x[2][0]))
+    return [Candidate(s[0], s[1], rule, 1.0 / (1 + d)) for d, _, s in scored if d <= limit]
+
+
+def _near_count(ws: list[_Word], span: tuple[int, int], matches: list[int], window: int = 5) -> int:
+    lo, hi = _index_at(ws, span[0]), _index_at(ws, span[1] - 1)
+    return sum(1 for m in matches if lo - window <= m < lo or hi < m <= hi + window)
 
 
 def _in_question(q: Question, text: str) -> bool:

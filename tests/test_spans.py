@@ -94,6 +94,9 @@ def test_a_noun_run_before_of_or_who_is_the_subject_not_the_verb():
      ('a "final" deal of three clauses', "kind_of_verb", None)),
     ("What kind of truce did the mayor demand?", "The mayor pressed for a full and lasting truce before the vote.",
      ("a full and lasting truce", "kind_of_noun", None)),
+    ("When did the mayor have the tense budget meeting?",
+     "The mayor met on Sunday with unions, their first talks since the tense budget meeting in March.",
+     ("March", "when_date", None)),  # as near to a question word as "Sunday", with more of them close by
     # how many / much / long / old
     ("How many prisoners of war were freed?", "Both sides freed 1,000 prisoners of war on Friday.",
      ("1,000 prisoners of war", "how_many_number", None)),
