@@ -183,9 +183,26 @@ def _grammar(kind: str, ws: tuple[str, ...], raw: list[str]) -> tuple[str | None
                  if r[:1].islower() and (w not in STOPWORDS or re.fullmatch(_SAY_VERBS, w)) and w != "do"
                  and w not in PREPOSITIONS and (stem(w) or re.fullmatch(_SAY_VERBS, w))]
     verb_i = _predicate(after, lowercase, kind) if lowercase else None
-    verb = (stem(after[verb_i][0]) or after[verb_i][0]) if verb_i is not None else None  # "say" is a stopword
     subject = frozenset(s for w, r in after[: verb_i if verb_i is not None else len(after)] if (s := stem(w)))
+    if verb_i is not None:
+        verb_i = _second_verb(after, verb_i)
+    verb = (stem(after[verb_i][0]) or after[verb_i][0]) if verb_i is not None else None  # "say" is a stopword
     return verb, particle, subject, focus
+
+
+def _second_verb(after: list[tuple[str, str]], i: int) -> int:
+    """"What did they want Trump / the mayor / him to impose?" asks what is imposed, not what is wanted:
+    the verb after its object and "to" (but "urge Trump to do?" asks for the first verb's complement)."""
+    for k in (i + 2, i + 3):
+        if k + 1 >= len(after) or after[k][0] != "to":
+            continue
+        between = after[i + 1 : k]
+        named = (all(r[:1].isupper() for _, r in between) or between[0][0] in ("him", "her", "them", "us", "me")
+                 or (len(between) == 2 and between[0][0] in ("the", "his", "her", "their", "its")))
+        w, r = after[k + 1]
+        if named and r[:1].islower() and w != "do" and stem(w):
+            return k + 1
+    return i
 
 
 def _predicate(after: list[tuple[str, str]], lowercase: list[int], kind: str) -> int:

@@ -52,6 +52,15 @@ def test_parse_reads_verb_particle_subject_and_focus():
     assert parse("Who hosted the talks?").verb == "host"
 
 
+def test_what_did_x_want_y_to_do_asks_for_the_second_verbs_object():
+    q = parse("What did the unions want the Mayor to cut?")
+    assert (q.kind, q.verb, set(q.subject)) == ("object", "cut", {"union"})
+    assert parse("What did the unions urge Lind to do?").verb == "urg"  # "to do": the first verb's complement
+    sentence = "The unions have pressed the mayor to join them in cutting the new toll on drivers."
+    c = extract(q, Passage.of(sentence, 0, len(sentence)))[0]
+    assert sentence[c.start : c.end] == "the new toll on drivers"
+
+
 def test_a_noun_run_before_of_or_who_is_the_subject_not_the_verb():
     # "the strongest storm of the decade" names a thing; the action asked about comes after it
     assert parse("Which towns did the strongest storm of the decade hit?").verb == "hit"
