@@ -100,9 +100,11 @@ def _schema_from_settings(app: FastAPI, cfg: Settings) -> None:
             schema = generate()
             ask = schema["components"]["schemas"]["AskRequest"]["properties"]
             ask["question"]["maxLength"], ask["top_k"]["maximum"] = chars, top_k
-            ask["top_k"]["default"] = cfg.default_top_k
+            ask["top_k"]["default"], ask["mode"]["default"] = cfg.default_top_k, cfg.default_mode
             for param in schema["paths"]["/search"]["get"]["parameters"]:
-                if param["name"] == "q":
+                if param["name"] == "mode":
+                    param["schema"]["default"] = cfg.default_mode
+                elif param["name"] == "q":
                     param["schema"]["maxLength"] = chars
                 elif param["name"] == "k":
                     param["schema"]["maximum"] = top_k

@@ -62,9 +62,10 @@ def search(
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="The query.")],
     k: Annotated[int, Query(ge=1, le=10)] = 5,
-    mode: Mode = "hybrid",
+    mode: Annotated[Mode | None, Query(description="Retrieval mode.")] = None,
 ) -> SearchResponse:
-    """Passages only, ranked by the chosen retrieval mode."""
+    """Passages only, ranked by the chosen retrieval mode (omitted: QA_DEFAULT_MODE)."""
+    mode = mode or service.settings.default_mode
     with request.app.state.admission.turn():
         hits = service.search(q, k, mode)
     passages = [hit_json(h, service.index.articles) for h in hits]

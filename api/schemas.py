@@ -28,7 +28,7 @@ class AskRequest(BaseModel):
     # Omitted: None, and the service uses QA_DEFAULT_TOP_K (the app's schema states that default). An
     # explicit null is refused like any non-integer: None is never validated, only left by omission.
     top_k: JsonInt = Field(None, ge=1, le=10, description="How many answers and passages to return.")
-    mode: Mode = Field("hybrid", description="Retrieval mode.")
+    mode: Mode = Field(None, description="Retrieval mode.")  # omitted: QA_DEFAULT_MODE, like top_k
 
     @field_validator("question")
     @classmethod

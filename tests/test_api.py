@@ -120,6 +120,22 @@ def test_an_omitted_top_k_is_the_default_top_k_setting(fake_service):
             assert null.status_code == 422 and null.json()["detail"] == "top_k: Input should be a valid integer"
 
 
+def test_an_omitted_mode_is_the_default_mode_setting(fake_service):
+    question = {"question": "How many drones did Russia fire overnight?"}
+    for default in ("bm25", "dense"):
+        with TestClient(make_app(fake_service, default_mode=default)) as c:
+            assert c.post("/ask", json=question).json()["mode"] == default
+            assert c.post("/ask", json={**question, "mode": "hybrid"}).json()["mode"] == "hybrid"
+            assert c.get("/search", params={"q": "drones"}).json()["mode"] == default
+            assert c.get("/search", params={"q": "drones", "mode": "hybrid"}).json()["mode"] == "hybrid"
+            schema = c.get("/openapi.json").json()
+            assert schema["components"]["schemas"]["AskRequest"]["properties"]["mode"]["default"] == default
+            param = next(p for p in schema["paths"]["/search"]["get"]["parameters"] if p["name"] == "mode")
+            assert param["schema"]["default"] == default
+            null = c.post("/ask", json={**question, "mode": None})  # omitted means the default; null is no mode
+            assert null.status_code == 422
+
+
 def test_the_default_top_k_may_not_exceed_the_maximum():
     with pytest.raises(ValidationError, match="QA_DEFAULT_TOP_K is 5 but QA_MAX_TOP_K is 4"):
         Settings(_env_file=None, default_top_k=5, max_top_k=4)
