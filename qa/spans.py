@@ -413,9 +413,9 @@ def _cut_at_verb(p: Passage, start: int, end: int) -> int:
 def places(q: Question, p: Passage) -> list[Candidate]:
     """where: names after a place preposition (within six words: "in the southern Russian resort
     city of Sochi"); of a chain of names ("from Russia's Black Sea resort in Sochi") the last, most
-    specific one, or all of the last ones joined by "and" ("in Ukraine's Sumy and Donetsk"). A chain right after the question's verb ("speaking from ...", "met ... in Rome") or
-    after its subject and a copula ("Trump was in Washington") is the answer; else the chain nearest
-    the question's words."""
+    specific one, or all of the last ones joined by "and" ("in Ukraine's Sumy and Donetsk"). A chain
+    right after the question's verb ("speaking from ...", "met ... in Rome") or after its subject and
+    a copula ("Trump was in Washington") is the answer; else the chain nearest the question's words."""
     ws = _words(p)
     located = []
     for run in _names(p):
@@ -639,8 +639,8 @@ def sorts(q: Question, p: Passage) -> list[Candidate]:
             if x.tok.lower in _DETERMINERS:
                 start = j
                 break
-            if x.tok.lower in STOPWORDS and x.tok.lower != "and" or x.tok.text[:1].isupper():
-                break
+            if (x.tok.lower in STOPWORDS and x.tok.lower != "and") or x.tok.text[:1].isupper():
+                break  # a preposition, a verb's word, or a name ("Russian and Ukrainian delegations")
             start = j
         end = i
         if i + 2 < len(ws) and ws[i + 1].tok.lower == "of":
@@ -839,7 +839,7 @@ RULES: tuple[Rule, ...] = (
     Rule("how_old", _q(r"^how old\b"), ages, valued=True, differs=True, needs_span=True),
     Rule("when", _q(r"^(?:when\b|(?:on |at |in |by )?(?:what|which) (?:day|date|time|year|month|week)\b)"), dates_in,
          valued=True, needs_span=True),
-    Rule("where", _q(r"^(?:where\b|(?:in |at |from |to )?(?:what|which) (?:city|cities|country|countries|place|town|region|location|venue)s?\b)"),
+    Rule("where", _q(r"^(?:where\b|(?:in |at |from |to )?(?:what|which) (?:cit(?:y|ies)|countr(?:y|ies)|places?|towns?|regions?|locations?|venues?)\b)"),
          places, needs_span=True),
     Rule("said", _q(rf"^(?:what did .+ {_SAY_VERBS}\b|how did .+ (?:describe|call|characteri[sz]e)\b)"), quotes,
          needs_span=True),
