@@ -487,6 +487,11 @@ def dates_in(q: Question, p: Passage) -> list[Candidate]:
     return _by_distance(q, p, spans, "when_date")
 
 
+# a number per unit of time: "5000 soldiers a week", "per day", "each month"
+_RATE_RE = re.compile(r"\W*(?:a|an|per|each|every) (?:day|week|month|year|hour)\b|\W*(?:daily|weekly|monthly|yearly|annually)\b",
+                      re.I)
+
+
 def numbers(q: Question, p: Passage) -> list[Candidate]:
     """how many: a number (not a date, time or duration) with its unit. When the question names what
     it counts, a number followed by another noun counts something else and is passed over ("11 people"
@@ -494,6 +499,7 @@ def numbers(q: Question, p: Passage) -> list[Candidate]:
     or not at all ("76 of which"). Otherwise the unit is the next word. "How many of the drones ...?"
     asks for a part: a number of the drones themselves is the whole, not the answer."""
     part = len(q.words) > 2 and q.words[2] == "of"
+    rate_asked = _RATE_RE.search(" " + " ".join(q.words)) is not None
     taken = [(p.start + a, p.start + b) for a, b in dates.find_dates(p.text[p.start : p.end])]
     taken += quantities.find(quantities.DURATION_RE, p.text, p.start, p.end)
     taken += quantities.find(quantities.AGE_RE, p.text, p.start, p.end)
@@ -518,6 +524,8 @@ def numbers(q: Question, p: Passage) -> list[Candidate]:
             continue  # "112 drones" for "how many of the drones were repelled": "76 of which"
         if unit is not None:
             end = unit.tok.end
+        if _RATE_RE.match(p.text, end) and not rate_asked:
+            continue  # "5000 soldiers a week" does not answer "how many soldiers have been killed since ..."
         out.append((span[0], end, counted))
     matches = _matches(q, ws)
     scored = []

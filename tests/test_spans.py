@@ -185,6 +185,14 @@ def test_an_abbreviation_is_one_word_in_the_question_as_in_the_sentence():
     assert extract(q, Passage.of(sentence, 0, len(sentence)))[0].label == "Yes"
 
 
+def test_a_rate_answers_only_a_question_asking_for_one():
+    sentence = "The war is killing, on average, more than 5000 soldiers a week, the mayor said."
+    since = parse("How many soldiers have been killed since the war began?")
+    assert extract(since, Passage.of(sentence, 0, len(sentence))) == []  # a week's toll is not the total
+    c = extract(parse("How many soldiers is the war killing each week?"), Passage.of(sentence, 0, len(sentence)))[0]
+    assert sentence[c.start : c.end] == "more than 5000 soldiers"
+
+
 def test_a_bare_noun_says_nothing_of_its_kind():
     sentence = "Talks between Danish and Swedish delegations ended early."
     assert extract(parse("What kind of delegation did Norway send?"), Passage.of(sentence, 0, len(sentence))) == []
