@@ -497,7 +497,8 @@ def numbers(q: Question, p: Passage) -> list[Candidate]:
     it counts, a number followed by another noun counts something else and is passed over ("11 people"
     for "how many drones"); the counted noun may follow within five words ("1,000 prisoners of war")
     or not at all ("76 of which"). Otherwise the unit is the next word. "How many of the drones ...?"
-    asks for a part: a number of the drones themselves is the whole, not the answer."""
+    asks for a part: a number of the drones themselves is the whole, not the answer. A number per unit
+    of time ("5000 soldiers a week") answers only a question that asks for a rate ("each week")."""
     part = len(q.words) > 2 and q.words[2] == "of"
     rate_asked = _RATE_RE.search(" " + " ".join(q.words)) is not None
     taken = [(p.start + a, p.start + b) for a, b in dates.find_dates(p.text[p.start : p.end])]
