@@ -415,7 +415,8 @@ def places(q: Question, p: Passage) -> list[Candidate]:
     city of Sochi"); of a chain of names ("from Russia's Black Sea resort in Sochi") the last, most
     specific one, or all of the last ones joined by "and" ("in Ukraine's Sumy and Donetsk"). A chain
     right after the question's verb ("speaking from ...", "met ... in Rome") or after its subject and
-    a copula ("Trump was in Washington") is the answer; else the chain nearest the question's words."""
+    a copula ("Trump was in Washington") is the answer; else the chain nearest the question's words,
+    if within MAX_DISTANCE of one (a place further off is a guess, as a name is for "who")."""
     ws = _words(p)
     located = []
     for run in _names(p):
@@ -444,7 +445,7 @@ def places(q: Question, p: Passage) -> list[Candidate]:
     ws_matches = _matches(q, ws)
     scored = sorted(((_distance(ws, (start, place[1]), ws_matches), place) for start, place in chains),
                     key=lambda x: (x[0], x[1][0]))
-    return [Candidate(*place, "where_place", 1.0 / (1 + d)) for d, place in scored]
+    return [Candidate(*place, "where_place", 1.0 / (1 + d)) for d, place in scored if d <= MAX_DISTANCE]
 
 
 def _place_anchors(q: Question, ws: list[_Word]) -> list[int]:

@@ -185,6 +185,14 @@ def test_an_abbreviation_is_one_word_in_the_question_as_in_the_sentence():
     assert extract(q, Passage.of(sentence, 0, len(sentence)))[0].label == "Yes"
 
 
+def test_a_place_far_from_every_question_word_is_no_answer():
+    sentence = ("The mayor signed the deal on Friday after weeks of long and difficult talks with unions, "
+                "lawyers, bankers and several of the largest employers in Oslo.")
+    assert extract(parse("Where did the mayor sign the deal?"), Passage.of(sentence, 0, len(sentence))) == []
+    near = "The mayor signed the deal in Oslo on Friday."
+    assert extract(parse("Where did the mayor sign the deal?"), Passage.of(near, 0, len(near)))[0].rule == "where_verb"
+
+
 def test_a_rate_answers_only_a_question_asking_for_one():
     sentence = "The war is killing, on average, more than 5000 soldiers a week, the mayor said."
     since = parse("How many soldiers have been killed since the war began?")
