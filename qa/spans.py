@@ -36,7 +36,7 @@ from typing import Callable
 from qa import dates, quantities
 from qa.phrases import (Token, inside, lowercase_words, name_runs, overlaps, paragraph, quotations,
                         strip_edges, tokens)
-from qa.text import STOPWORDS, tokenize, words
+from qa.text import STOPWORDS, tokenize, without_source, words
 
 AUXILIARIES = frozenset("did does do is are was were will would can could has have had should".split())
 COPULAS = frozenset("is are was were".split())
@@ -131,15 +131,12 @@ def has_stem(stems: frozenset[str] | set[str], s: str | None) -> bool:
 
 
 # ---------------------------------------------------------------- question analysis
-_SOURCE_RE = re.compile(r"^\s*according to [^,?]+,\s*", re.I)
-
-
 def parse(question: str) -> Question:
     """The question's kind and grammar, read after a leading source ("According to Trump, how many
     ..." asks "how many ..."); its stems, the source's included."""
-    body = _SOURCE_RE.sub("", question)
-    kind = next((r.kind for r in RULES if r.pattern.search(" ".join(words(body)))), "other")
+    body = without_source(question)
     ws = tuple(words(body))
+    kind = next((r.kind for r in RULES if r.pattern.search(" ".join(ws))), "other")
     raw = re.findall(r"[^\W_]+(?:['\u2019][^\W_]+)*", body)
     verb, particle, subject, focus = _grammar(kind, ws, raw)
     # stemmed as the rules read sentences: "U.S." is one word ("u"), as it is in the articles
@@ -342,7 +339,8 @@ def names(q: Question, p: Passage) -> list[Candidate]:
 def _names_by_grammar(q: Question, p: Passage) -> list[Candidate]:
     ws = _words(p)
     if q.verb:
-        runs = [r for r in _names(p) if _trim_question_words(q, p, r) == r]
+        names_here = _names(p)
+        runs = [r for r in names_here if _trim_question_words(q, p, r) == r]
         for i, w in enumerate(ws):
             if not (w.stem and same_stem(w.stem, q.verb)):
                 continue
@@ -350,7 +348,7 @@ def _names_by_grammar(q: Question, p: Passage) -> list[Candidate]:
                 after = [r for r in runs if w.tok.end <= r[0] and len(tokens(p.text, w.tok.end, r[0])) <= 6
                          and not re.search(r"[.;:]", p.text[w.tok.end : r[0]])]
                 if after:
-                    return [Candidate(*_joined(p, after[0]), "who_object", 1.0)]
+                    return [Candidate(*_joined(p, names_here, after[0]), "who_object", 1.0)]
             else:  # "who VERBed X": the subject just before the verb, or the one picked "to VERB" it
                 before = [r for r in runs if r[1] <= w.tok.start
                           and p.text[r[1] : w.tok.start].strip(" ,") in ("", "to")]
@@ -359,10 +357,10 @@ def _names_by_grammar(q: Question, p: Passage) -> list[Candidate]:
     return []
 
 
-def _joined(p: Passage, run: tuple[int, int]) -> tuple[int, int]:
-    """A name with the names "and" joins to it ("met with JD Vance and US Secretary of State Marco
-    Rubio"): both are the answer. A name split by "of" after the "and" is one title ("Secretary of State")."""
-    runs = _names(p)
+def _joined(p: Passage, runs: list[tuple[int, int]], run: tuple[int, int]) -> tuple[int, int]:
+    """A name with the names "and" joins to it (of the sentence's name `runs`: "met with JD Vance and US
+    Secretary of State Marco Rubio"): both are the answer. A name split by "of" after the "and" is one
+    title ("Secretary of State")."""
     end, joined = run[1], False
     for r in runs:
         if r[0] < end:

@@ -89,11 +89,20 @@ _ASKING_RE = re.compile(
 )
 
 
+_SOURCE_RE = re.compile(r"^\s*according to [^,?]+,\s*", re.IGNORECASE)
+
+
+def without_source(question: str) -> str:
+    """The question after a leading source: "According to Trump, how many ...?" -> "how many ...?"."""
+    return _SOURCE_RE.sub("", question)
+
+
 def query_tokens(question: str) -> list[str]:
     """A question's tokens for search and scoring: `tokenize` without the words that only say what
-    kind of answer is wanted ("long" in "how long did the call last?" is not a word to look for)."""
+    kind of answer is wanted ("long" in "how long did the call last?" is not a word to look for, nor
+    after a source: "According to TASS, how long ...?")."""
     tokens = tokenize(question)
-    m = _ASKING_RE.match(question)
+    m = _ASKING_RE.match(without_source(question))
     asking = tokenize(next(g for g in m.groups() if g)) if m else []
     if asking and asking[0] in tokens:
         tokens.remove(asking[0])  # its first use: the opening's
