@@ -50,7 +50,7 @@ class LocalBackend:
         # answer a reader that never abstains.
         s, memo = service, _MemoEmbedder(service.embedder)
         self._ranker = QAService(s.settings, s.index, memo, s.retriever)
-        self._shadow = QAService(s.settings.model_copy(update={"abstain_threshold": 0.0}), s.index, memo, s.retriever)
+        self._shadow = QAService(s.settings.model_copy(update={"abstain_threshold": 0.0, "relevance_floor": 0.0}), s.index, memo, s.retriever)
 
     def ask(self, question: str, mode: str) -> dict:
         result = self.service.ask(question, None, mode)

@@ -9,6 +9,7 @@ Layout of `index_dir`:
     builds/<build-id>/sentences.jsonl   doc_id, start, end of every indexed sentence
     builds/<build-id>/chunks.jsonl      chunk id, offsets, sentence range and BM25 tokens
     builds/<build-id>/chunk_vectors.npy, sentence_vectors.npy   normalized float32 embeddings
+    builds/<build-id>/analysis.spacy    spaCy's analysis of every sentence (a DocBin; qa/analysis.py)
 A build is written to `builds/<build-id>.partial` and renamed when complete, so a crash leaves
 at most a `.partial` folder, which the next start removes. Builds and clean-ups hold `build_lock`,
 so a `qa index` run and a server's reindex never write or clean the same folder at once.
@@ -32,7 +33,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from qa import chunk, ingest, text
+from qa import analysis, chunk, ingest, text
 from qa.chunk import ChunkParams, chunk_article
 from qa.embed import Embedder
 from qa.errors import IndexCorrupt, IndexMissing, IndexStale
@@ -41,10 +42,11 @@ from qa.types import Article, Chunk, Sentence
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the sentences' spaCy analysis (analysis.spacy) and the pipeline in the manifest
 MANIFEST = "manifest.json"
-ARTIFACTS = ("articles.jsonl", "sentences.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy")
-_PACKAGES = ("newsqa", "numpy", "rank-bm25", "sentence-transformers", "torch", "transformers")
+ARTIFACTS = ("articles.jsonl", "sentences.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy",
+             analysis.ARTIFACT)
+_PACKAGES = ("newsqa", "numpy", "rank-bm25", "sentence-transformers", "torch", "transformers", "spacy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,7 @@ class Index:
     sentence_vectors: np.ndarray
     manifest: dict
     path: Path | None = None
+    docs: tuple = ()  # spaCy Docs, one per sentence (the analysis stored in the index)
 
 
 # ---------------------------------------------------------------- build
@@ -68,8 +71,11 @@ def build_index(
     embedder: Embedder,
     params: ChunkParams,
     progress: Callable[[Iterable, int, str], Iterable] | None = None,
+    nlp=None,
 ) -> Index:
-    """Chunk, tokenize and embed. `progress(iterable, total, label)` wraps the slow loops (a bar in the CLI)."""
+    """Chunk, tokenize, embed and analyse (with the spaCy pipeline `nlp`, the default one when None).
+    `progress(iterable, total, label)` wraps the slow loops (a bar in the CLI)."""
+    nlp = nlp if nlp is not None else _default_nlp()
     wrap = progress or (lambda it, total, label: it)
     sentences: list[Sentence] = []
     chunks: list[Chunk] = []
@@ -80,9 +86,23 @@ def build_index(
     tokens = tuple(tuple(tokenize(c.text)) for c in chunks)
     chunk_vectors = _embed(embedder, [c.text for c in chunks], wrap, "chunks")
     sentence_vectors = _embed(embedder, [s.text for s in sentences], wrap, "sentences")
-    manifest = _manifest(articles, embedder, params, len(sentences), len(chunks))
+    texts = [s.text for s in sentences]
+    data = analysis.analyse(nlp, texts, wrap)
+    manifest = _manifest(articles, embedder, params, len(sentences), len(chunks), nlp_fingerprint(nlp))
     return Index({a.doc_id: a for a in articles}, tuple(sentences), tuple(chunks), tokens,
-                 chunk_vectors, sentence_vectors, manifest)
+                 chunk_vectors, sentence_vectors, manifest, None, analysis.load_docs(data, nlp.vocab, texts))
+
+
+def _default_nlp():
+    from qa import nlp
+
+    return nlp.load("en_core_web_sm")
+
+
+def nlp_fingerprint(nlp) -> dict:
+    from qa import nlp as nlp_module
+
+    return nlp_module.fingerprint(nlp)
 
 
 def _embed(embedder: Embedder, texts: list[str], wrap, label: str, batch: int = 32) -> np.ndarray:
@@ -90,13 +110,15 @@ def _embed(embedder: Embedder, texts: list[str], wrap, label: str, batch: int = 
     return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, embedder.dim), np.float32)
 
 
-def _manifest(articles: list[Article], embedder: Embedder, params: ChunkParams, n_sentences: int, n_chunks: int) -> dict:
+def _manifest(articles: list[Article], embedder: Embedder, params: ChunkParams, n_sentences: int, n_chunks: int,
+              nlp: dict) -> dict:
     return {
         "format_version": FORMAT_VERSION,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "packages": {name: _version(name) for name in _PACKAGES},
         "model": {"name": embedder.name, "dimension": embedder.dim},
         "tokenizer": tokenizer_fingerprint(),
+        "nlp": nlp,
         "chunking": asdict(params),
         "code": code_fingerprint(),
         "corpus": {a.source: a.sha256 for a in articles},
@@ -106,7 +128,7 @@ def _manifest(articles: list[Article], embedder: Embedder, params: ChunkParams, 
 
 # The modules whose rules decide what goes into an index: what is excluded from an article, where
 # its sentences and chunks end, how they are tokenized. Editing one makes every index stale.
-INDEX_CODE = (ingest, text, chunk)
+INDEX_CODE = (ingest, text, chunk, analysis)
 
 
 def code_fingerprint() -> str:
@@ -141,6 +163,7 @@ def save_index(index: Index, index_dir: Path) -> Path:
     _write_jsonl(partial / "chunks.jsonl", (_chunk_row(c, t) for c, t in zip(index.chunks, index.chunk_tokens)))
     np.save(partial / "chunk_vectors.npy", index.chunk_vectors, allow_pickle=False)
     np.save(partial / "sentence_vectors.npy", index.sentence_vectors, allow_pickle=False)
+    (partial / analysis.ARTIFACT).write_bytes(_docbin(index.docs))
     manifest = dict(index.manifest, files={name: _sha256(partial / name) for name in ARTIFACTS})
     _write_json(partial / MANIFEST, manifest)
     _fsync_dir(partial)
@@ -233,8 +256,18 @@ def current_build(index_dir: Path) -> Path:
     return link.resolve()
 
 
-def load_index(index_dir: Path) -> Index:
-    """Load the current build, verifying every artifact's checksum and the files' consistency."""
+def _docbin(docs) -> bytes:
+    from spacy.tokens import DocBin
+
+    store = DocBin(attrs=list(analysis.ATTRS), store_user_data=False)
+    for doc in docs:
+        store.add(doc)
+    return store.to_bytes()
+
+
+def load_index(index_dir: Path, vocab=None) -> Index:
+    """Load the current build, verifying every artifact's checksum and the files' consistency.
+    `vocab`: the spaCy vocabulary the stored analysis is read into (a blank English one when None)."""
     build = current_build(index_dir)
     manifest = _read_manifest(build)
     for name in ARTIFACTS:
@@ -258,7 +291,12 @@ def load_index(index_dir: Path) -> Index:
     tokens = tuple(tuple(r["tokens"]) for r in rows)
     chunk_vectors = _read_npy(build, "chunk_vectors.npy")
     sentence_vectors = _read_npy(build, "sentence_vectors.npy")
-    index = Index(articles, sentences, chunks, tokens, chunk_vectors, sentence_vectors, manifest, build)
+    if vocab is None:
+        import spacy
+
+        vocab = spacy.blank("en").vocab
+    docs = analysis.load_docs((build / analysis.ARTIFACT).read_bytes(), vocab, [s.text for s in sentences])
+    index = Index(articles, sentences, chunks, tokens, chunk_vectors, sentence_vectors, manifest, build, docs)
     _check_consistent(index)
     return index
 
@@ -272,11 +310,13 @@ def _read_manifest(build: Path) -> dict:
         raise IndexCorrupt(MANIFEST, "-", f"not valid JSON ({exc})") from None
     if not isinstance(manifest, dict):
         raise IndexCorrupt(MANIFEST, "-", "not a JSON object")
-    for field in ("format_version", "model", "tokenizer", "chunking", "corpus", "counts", "files"):
+    if "format_version" not in manifest:
+        raise IndexCorrupt(MANIFEST, "format_version", "field is missing")
+    if manifest["format_version"] != FORMAT_VERSION:  # an older format is stale (rebuilt), not corrupt
+        raise IndexStale(f"index format {manifest['format_version']} is not {FORMAT_VERSION}; rebuild with `qa index`")
+    for field in ("model", "tokenizer", "nlp", "chunking", "corpus", "counts", "files"):
         if field not in manifest:
             raise IndexCorrupt(MANIFEST, field, "field is missing")
-    if manifest["format_version"] != FORMAT_VERSION:
-        raise IndexStale(f"index format {manifest['format_version']} is not {FORMAT_VERSION}; rebuild with `qa index`")
     return manifest
 
 
@@ -320,8 +360,10 @@ def _check_consistent(index: Index) -> None:
             raise IndexCorrupt(name, field, f"found {found}, manifest says {expected}")
 
 
-def stale_reason(manifest: dict, articles: list[Article], model_name: str, params: ChunkParams) -> str | None:
-    """Why an index no longer matches the corpus or settings, or None if it does."""
+def stale_reason(manifest: dict, articles: list[Article], model_name: str, params: ChunkParams,
+                 nlp: dict | None = None) -> str | None:
+    """Why an index no longer matches the corpus or settings, or None if it does. `nlp`: the loaded
+    pipeline's fingerprint (another pipeline or version makes the index stale)."""
     corpus = {a.source: a.sha256 for a in articles}
     if manifest["corpus"] != corpus:
         changed = sorted(set(corpus.items()) ^ set(manifest["corpus"].items()))
@@ -330,6 +372,8 @@ def stale_reason(manifest: dict, articles: list[Article], model_name: str, param
         return f"model changed ({manifest['model']['name']!r} -> {model_name!r})"
     if manifest["tokenizer"] != tokenizer_fingerprint():
         return "tokenizer changed"
+    if nlp is not None and manifest.get("nlp") != nlp:
+        return f"spaCy pipeline changed ({manifest.get('nlp')} -> {nlp})"
     if manifest["chunking"] != asdict(params):
         return f"chunking changed ({manifest['chunking']} -> {asdict(params)})"
     if manifest.get("code") != code_fingerprint():

@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from qa.errors import ModelError
-from qa.phrases import strip_edges
+from qa.text import strip_edges
 
 log = logging.getLogger(__name__)
 

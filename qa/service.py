@@ -11,7 +11,8 @@ from qa.chunk import ChunkParams
 from qa.config import MODES, Settings
 from qa.embed import Embedder, make_embedder
 from qa.errors import DocumentNotFound, IndexError_, IndexMissing, InvalidQuestion, ModelError
-from qa.index import Index, build_index, build_lock, cleanup, load_index, save_index, stale_reason
+from qa import nlp
+from qa.index import Index, build_index, build_lock, cleanup, load_index, nlp_fingerprint, save_index, stale_reason
 from qa.ingest import load_articles
 from qa.read import Reader, ReaderParams, Reranker, SpanModel
 from qa.retrieve import EmbeddedRetriever, Query, Retriever
@@ -34,13 +35,14 @@ def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
     A corrupt index is an error to report, never silently replaced."""
     articles = load_articles(settings.seeds_dir)
     params = chunk_params(settings)
+    pipeline = nlp.load(settings.nlp_model)
     with build_lock(settings.index_dir):
         cleanup(settings.index_dir)
         reason = "rebuild requested" if rebuild else None
         if reason is None:
             try:
-                index = load_index(settings.index_dir)
-                reason = stale_reason(index.manifest, articles, embedder.name, params)
+                index = load_index(settings.index_dir, pipeline.vocab)
+                reason = stale_reason(index.manifest, articles, embedder.name, params, nlp_fingerprint(pipeline))
             except IndexMissing:
                 reason = "no index yet"
             except IndexError_ as exc:
@@ -50,14 +52,14 @@ def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
             if reason is None:
                 return index
         log.info("building the index: %s", reason)
-        save_index(build_index(articles, embedder, params, progress), settings.index_dir)
-        return load_index(settings.index_dir)
+        save_index(build_index(articles, embedder, params, progress, pipeline), settings.index_dir)
+        return load_index(settings.index_dir, pipeline.vocab)
 
 
 def reader_params(settings: Settings) -> ReaderParams:
     s = settings
-    return ReaderParams(s.dense_weight, s.abstain_threshold, s.read_passages, s.merge_similarity, s.spanless_penalty,
-                        s.differ_ratio, s.list_ratio, s.not_in_corpus_lexical, s.reranker_weight, s.needs_span)
+    return ReaderParams(s.dense_weight, s.abstain_threshold, s.relevance_floor, s.read_passages, s.read_sentences,
+                        s.differ_ratio, s.list_ratio, s.reranker_weight)
 
 
 def optional_stages(settings: Settings) -> tuple[SpanModel | None, Reranker | None]:
@@ -86,8 +88,8 @@ class QAService:
         self.retriever = retriever or EmbeddedRetriever(
             index, settings.bm25_variant, settings.bm25_k1, settings.bm25_b,
             settings.fusion, settings.rrf_k, settings.fusion_alpha)
-        self.reader = Reader(index, self.retriever.idf, reader_params(settings), tokenize,
-                             embed=embedder.embed_passages, span_model=span_model, reranker=reranker)
+        self.reader = Reader(index, self.retriever.idf, reader_params(settings), tokenize, nlp.load(settings.nlp_model),
+                             span_model=span_model, reranker=reranker)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None, rebuild: bool = False) -> "QAService":

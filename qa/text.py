@@ -210,33 +210,12 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (start, end) if end > start else None
 
 
-# ---------------------------------------------------------------- question shape
-_AUXILIARIES = frozenset("did does do is are was were will would can could has have had should".split())
-NEGATIONS = frozenset("not never no neither nor without".split())
-_WORD_RE = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
-
-
-def words(text: str) -> list[str]:
-    """Lowercased words with apostrophes folded, in order (stopwords kept)."""
-    return [w.translate(_APOSTROPHES) for w in _WORD_RE.findall(text.lower())]
-
-
-def is_yes_no(question: str) -> bool:
-    """'Did Putin agree...?', 'Is Trump...?': a question that opens with an auxiliary verb."""
-    w = words(question)
-    return bool(w) and w[0] in _AUXILIARIES
-
-
-def is_negated(text: str) -> bool:
-    return any(w in NEGATIONS or w.endswith("n't") for w in words(text))
-
-
-def negates_any(text: str, stems: set[str], window: int = 2) -> bool:
-    """True when a negation ('not', "didn't", 'never'...) stands just before one of `stems` in text:
-    'Putin did not agree' negates 'agree'."""
-    w = words(text)
-    for i, word in enumerate(w):
-        if word in NEGATIONS or word.endswith("n't"):
-            if any(_stem(nxt) in stems for nxt in w[i + 1 : i + 1 + window]):
-                return True
-    return False
+def strip_edges(text: str, start: int, end: int, chars: str = " \t\n\"'\u201c\u201d\u2018\u2019,;:.!?") -> tuple[int, int]:
+    """Shrink (start, end) past edge quotes and punctuation; a period closing "a.m." or "U.S." stays."""
+    while start < end and text[start] in chars:
+        start += 1
+    while end > start and text[end - 1] in chars:
+        if text[end - 1] == "." and _is_abbreviation(_word_before(text, start, end - 1)):
+            break
+        end -= 1
+    return start, end

@@ -23,7 +23,7 @@ from tests.helpers import ROOT, SEEDS, assert_citation_rule, live_server
 pytestmark = pytest.mark.model
 
 USER, ADMIN = {"X-API-Key": "live-user-key"}, {"X-Admin-Key": "live-admin-key"}
-QUESTIONS = ["Who hosted the talks in Istanbul?", "Who led Russia's delegation at the Istanbul talks?",
+QUESTIONS = ["Who is the Kremlin spokesman?", "Who led Russia's delegation at the Istanbul talks?",
              "How long did Trump and Putin speak on Monday?", "What did Putin not agree to?"]
 
 

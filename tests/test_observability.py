@@ -12,7 +12,7 @@ from api.observability import JsonFormatter
 from qa.service import QAService
 from tests.apps import client, make_app, with_settings
 
-ANSWERED = {"question": "Who hosted the talks in Istanbul?"}
+ANSWERED = {"question": "Who is the Kremlin spokesman?"}
 OFF_TOPIC = {"question": "What is the boiling point of tungsten?"}
 
 

@@ -1,4 +1,4 @@
-from qa.text import is_yes_no, negates_any, normalize_answer, split_sentences, tokenize
+from qa.text import normalize_answer, split_sentences, strip_edges, tokenize
 from tests.helpers import seed_text
 
 
@@ -58,13 +58,6 @@ def test_splitter_offsets_are_trimmed_and_verbatim():
     assert sentences_of(text) == ["One here.", "Two there!", '"Three," he said.']
 
 
-def test_question_shape_helpers():
-    assert is_yes_no("Did Putin agree to an immediate ceasefire?")
-    assert not is_yes_no("What did Putin agree to?")
-    assert negates_any("Putin did not agree to a truce", {"agre"})
-    assert not negates_any("Putin agreed to talks, not a truce", {"agre"})
-
-
 def test_irregular_past_forms_meet_their_verb():
     assert tokenize("Medinsky led the talks") == tokenize("Medinsky leads the talks") == ["medinski", "lead", "talk"]
     assert tokenize("Trump spoke with Putin")[1] == tokenize("Trump will speak with Putin")[1] == "speak"
@@ -83,3 +76,9 @@ def test_query_tokens_drop_the_words_that_only_ask_for_a_kind_of_answer():
     # Only the opening asks; the same word elsewhere is content.
     assert query_tokens("How long has the war been long?") == ["war", "long"]
     assert query_tokens("Why did the long talks fail?") == tokenize("Why did the long talks fail?")
+
+
+def test_strip_edges_keeps_an_abbreviation_s_period():
+    text = '"They met in the U.S." said Ana.'
+    assert text[slice(*strip_edges(text, 0, 21))] == "They met in the U.S."
+    assert text[slice(*strip_edges(text, 22, 32))] == "said Ana"

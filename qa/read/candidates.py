@@ -1,0 +1,219 @@
+"""Candidates: the spans of an analysed sentence that could answer a question.
+
+Read off the stored spaCy analysis (no parsing at query time):
+- `ent`: a named entity, a date, a number (with its label),
+- `list`: entities joined by "and"/commas ("Kyiv, Odesa and Lviv"), with each item as a part,
+- `np`: a noun chunk,
+- `arg`: the phrase a verb governs in some role (object, clausal complement, prepositional phrase,
+  subject, …), whole and cut before a trailing relative or appositive clause,
+- `quote`: words inside quotation marks,
+- `sentence`: the whole sentence, for questions no phrase answers.
+A sentence's news dateline ("PORTMERE, March 4 —") yields none.
+Each knows its root token, the verb that governs it, and for reported words (a quote, a clause under a
+verb of saying, "according to X") the speaker. Offsets are into the sentence's text (= the Doc's text).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qa.text import strip_edges
+
+ARG_DEPS = frozenset({"dobj", "ccomp", "xcomp", "attr", "oprd", "acomp", "nsubj", "nsubjpass", "agent", "dative",
+                      "npadvmod", "advcl", "conj"})
+QUOTES = {"\u201c": "\u201d", '"': '"'}
+EDGE = " \t\n\"'\u201c\u201d\u2018\u2019,;:.!?-\u2013\u2014"
+PRONOUN_POS = frozenset({"PRON"})
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    start: int  # character offsets into the sentence's text
+    end: int
+    kind: str  # ent | list | np | arg | quote | sentence
+    label: str  # the entity label, "arg:<dep>", or the kind
+    root: int  # token index of the span's root
+    verb: int | None  # token index of the verb governing the span
+    parts: tuple[tuple[int, int], ...] = ()  # a list's items
+    speaker: tuple[int, int] | None = None  # who says these words, when they are reported
+
+    def text(self, doc) -> str:
+        return doc.text[self.start : self.end]
+
+
+def candidates(doc) -> tuple[Candidate, ...]:
+    """Every candidate of one analysed sentence, deduplicated by (offsets, kind)."""
+    found: dict[tuple[int, int, str], Candidate] = {}
+    speakers = _speakers(doc)
+    body = dateline_end(doc)
+    for c in (*_entities(doc), *_lists(doc), *_noun_chunks(doc), *_arguments(doc, speakers), *_quotes(doc, speakers),
+              _whole(doc)):
+        if c is not None and c.end > c.start and c.start >= body:
+            found.setdefault((c.start, c.end, c.kind), c)
+    return tuple(found.values())
+
+
+def dateline_end(doc) -> int:
+    """Where a sentence's news dateline ends ("PORTMERE, March 4 — …": the place in capitals, an
+    optional date, a dash): the dateline says where and when the story was filed, it answers nothing."""
+    if len(doc) < 3 or not (doc[0].text.isupper() and len(doc[0].text) > 1):
+        return 0
+    dash = next((t for t in doc[:10] if t.text in ("—", "–", "--", "-")), None)
+    return dash.idx + len(dash.text) if dash is not None else 0
+
+
+# ---------------------------------------------------------------- kinds
+def _entities(doc):
+    for e in doc.ents:
+        yield Candidate(e.start_char, e.end_char, "ent", e.label_, e.root.i, governing_verb(e.root))
+
+
+def _lists(doc):
+    """An entity with entities conjoined to it: the run from the first to the last, items as parts."""
+    by_root = {e.root.i: e for e in doc.ents}
+    for e in doc.ents:
+        if e.root.dep_ == "conj":
+            continue
+        items = [e] + [by_root[t.i] for t in e.root.subtree if t.dep_ == "conj" and t.i in by_root and t.i != e.root.i]
+        if len(items) >= 2:
+            yield Candidate(items[0].start_char, items[-1].end_char, "list", e.label_, e.root.i,
+                            governing_verb(e.root), tuple((x.start_char, x.end_char) for x in items))
+
+
+def _noun_chunks(doc):
+    for chunk in doc.noun_chunks:
+        if chunk.root.pos_ in PRONOUN_POS:
+            continue
+        span = _trim(doc, chunk.start, chunk.end)
+        if span:
+            yield Candidate(*span, "np", "np", chunk.root.i, governing_verb(chunk.root))
+
+
+def _arguments(doc, speakers):
+    for verb in doc:
+        if verb.pos_ not in ("VERB", "AUX"):
+            continue
+        for child in verb.children:
+            if child.dep_ in ARG_DEPS and child.pos_ not in PRONOUN_POS:
+                yield from _phrase(doc, child, verb, f"arg:{child.dep_}", speakers)
+            elif child.dep_ == "prep":
+                yield from _phrase(doc, child, verb, f"arg:prep", speakers)
+                for obj in child.children:
+                    if obj.dep_ == "pobj" and obj.pos_ not in PRONOUN_POS:
+                        yield from _phrase(doc, obj, verb, "arg:pobj", speakers)
+
+
+def _phrase(doc, token, verb, label, speakers):
+    """The subtree of `token`; also cut before its first comma (a trailing relative or appositive
+    clause), and for a clausal complement without its "that"."""
+    tokens = list(token.subtree)
+    lo, hi = tokens[0].i, tokens[-1].i + 1
+    if token.dep_ == "ccomp" and doc[lo].dep_ == "mark":
+        lo += 1
+    speaker = speakers.get(verb.i) if token.dep_ in ("ccomp", "dobj", "xcomp") else None
+    whole = _trim(doc, lo, hi)
+    if whole:
+        yield Candidate(*whole, "arg", label, token.i, verb.i, speaker=speaker)
+    comma = next((t.i for t in doc[lo:hi] if t.text == "," and t.i > token.i), None)
+    if comma is not None:
+        cut = _trim(doc, lo, comma)
+        if cut and cut != whole:
+            yield Candidate(*cut, "arg", label, token.i, verb.i, speaker=speaker)
+
+
+def _quotes(doc, speakers):
+    """Words between quotation marks, with the speaker of the verb that governs them."""
+    text, at = doc.text, 0
+    while True:
+        opened = min((i for i in (text.find(q, at) for q in QUOTES) if i >= 0), default=-1)
+        if opened < 0:
+            return
+        closer = QUOTES[text[opened]]
+        closed = text.find(closer, opened + 1)
+        if closed < 0:
+            return
+        span = _trim_chars(text, opened + 1, closed)
+        at = closed + 1
+        if span is None:
+            continue
+        inside = [t for t in doc if span[0] <= t.idx < span[1]]
+        if not inside:
+            continue
+        root = min(inside, key=lambda t: _depth(t))
+        verb = governing_verb(root.head) if root.head.i != root.i and root.head not in inside else governing_verb(root)
+        speaker = speakers.get(verb) if verb is not None else None
+        if speaker is None:  # a quotation standing beside its attribution ("…," Trump wrote): the root's speaker
+            root_verb = next((t.i for t in doc if t.dep_ == "ROOT"), None)
+            speaker = speakers.get(root_verb)
+        yield Candidate(*span, "quote", "quote", root.i, verb, speaker=speaker)
+
+
+def _whole(doc):
+    span = _trim_chars(doc.text, 0, len(doc.text))
+    root = next((t for t in doc if t.dep_ == "ROOT"), None)
+    if span is None or root is None:
+        return None
+    return Candidate(*span, "sentence", "sentence", root.i, root.i if root.pos_ in ("VERB", "AUX") else None)
+
+
+# ---------------------------------------------------------------- speakers
+def _speakers(doc) -> dict[int, tuple[int, int]]:
+    """Verb token index -> the speaker's span, for verbs that report words: a verb with a clausal
+    complement or a quotation and a subject ("X said that …", "… , X told reporters"), and the
+    governor of "according to X"."""
+    out: dict[int, tuple[int, int]] = {}
+    for verb in doc:
+        if verb.pos_ not in ("VERB", "AUX"):
+            continue
+        reports = any(c.dep_ == "ccomp" for c in verb.children) or _quotes_near(doc, verb)
+        subject = next((c for c in verb.children if c.dep_ == "nsubj" and c.pos_ in ("PROPN", "NOUN")), None)
+        if reports and subject is not None:
+            out[verb.i] = _subtree_span(subject)
+    for token in doc:
+        if token.lemma_.lower() == "accord" and token.i + 1 < len(doc) and doc[token.i + 1].lower_ == "to":
+            obj = next((c for c in doc[token.i + 1].children if c.dep_ == "pobj"), None)
+            if obj is not None:
+                target = governing_verb(token.head) if token.head.i != token.i else None
+                out.setdefault(target if target is not None else token.i, _subtree_span(obj))
+    return out
+
+
+def _quotes_near(doc, verb) -> bool:
+    return any(doc.text[t.idx : t.idx + 1] in QUOTES or t.text in ("\u201d", '"') for t in doc) and verb.dep_ == "ROOT"
+
+
+# ---------------------------------------------------------------- helpers
+def governing_verb(token) -> int | None:
+    """The nearest verb at or above `token` in the parse."""
+    seen = 0
+    while seen < 64:
+        if token.pos_ in ("VERB", "AUX"):
+            return token.i
+        if token.head.i == token.i:
+            return None
+        token, seen = token.head, seen + 1
+    return None
+
+
+def _depth(token) -> int:
+    depth = 0
+    while token.head.i != token.i and depth < 64:
+        token, depth = token.head, depth + 1
+    return depth
+
+
+def _subtree_span(token) -> tuple[int, int]:
+    tokens = list(token.subtree)
+    return tokens[0].idx, tokens[-1].idx + len(tokens[-1].text)
+
+
+def _trim(doc, lo: int, hi: int) -> tuple[int, int] | None:
+    if hi <= lo:
+        return None
+    return _trim_chars(doc.text, doc[lo].idx, doc[hi - 1].idx + len(doc[hi - 1].text))
+
+
+def _trim_chars(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """(start, end) shrunk past edge punctuation and quotes; a period ending an abbreviation ("U.S.") stays."""
+    start, end = strip_edges(text, start, end, EDGE)
+    return (start, end) if end > start else None

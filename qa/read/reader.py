@@ -1,0 +1,211 @@
+"""The reader: retrieved passages -> answers with citations, or an abstention with its reason.
+
+    question text --spaCy--> Question (question.py)
+    hits -> sentences read, each with a relevance (dense cosine and idf-weighted word overlap)
+         -> Candidates from each sentence's stored analysis (candidates.py)
+         -> a probability per candidate from the learned scorer (features.py)
+         -> groups: the same answer from several articles, other values, list items (group.py)
+         -> Answers, or an abstention: `not_in_corpus` when no sentence is about the question or no
+            candidate of the asked type exists, `low_confidence` when the best is below the threshold.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from qa.index import Index
+from qa.read import features, group
+from qa.read.candidates import Candidate, candidates
+from qa.read.question import Question, analyse
+from qa.types import Answer, Hit, Sentence
+
+ABSTAIN_REASONS = ("not_in_corpus", "low_confidence", "ambiguous")
+FAR = 99
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderParams:
+    # The production defaults live in qa.config.Settings; these equal them so that a Reader built
+    # without settings behaves as the service does.
+    dense_weight: float = 0.5  # sentence relevance = w * cosine + (1 - w) * idf-weighted word overlap
+    abstain_threshold: float = 0.15  # below this probability of the best candidate: low_confidence
+    relevance_floor: float = 0.35  # no sentence this relevant: not_in_corpus (yes/no: no answer)
+    read_passages: int = 5
+    read_sentences: int = 12  # sentences read for candidates, best first
+    differ_ratio: float = 0.6  # another value at least this share of the best probability is reported
+    list_ratio: float = 0.5  # list items come from candidates at least this share of the best
+    reranker_weight: float = 0.5  # relevance = (1 - w) * relevance + w * cross-encoder probability
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredSentence:
+    sentence: Sentence
+    score: float
+    dense: float
+    lexical: float
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A candidate with its probability, in its sentence."""
+
+    candidate: Candidate
+    sentence: Sentence
+    probability: float
+    features: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    answers: tuple[Answer, ...]
+    confidence: float
+    abstained: bool
+    scored: tuple[ScoredSentence, ...]  # every sentence read, best first
+    abstain_reason: str | None = None
+
+
+class SpanModel(Protocol):
+    """An extractive model: the best answer span of each sentence (offsets into the article's text)."""
+
+    def find(self, question: str, passages: Sequence[tuple[str, int, int]]) -> list[tuple[int, int, float] | None]: ...
+
+
+class Reranker(Protocol):
+    def scores(self, question: str, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class Reader:
+    def __init__(self, index: Index, idf: Callable[[str], float], params: ReaderParams,
+                 tokenize: Callable[[str], list[str]], nlp, scorer: features.Scorer | None = None,
+                 span_model: SpanModel | None = None, reranker: Reranker | None = None):
+        if len(index.docs) != len(index.sentences):
+            raise ValueError("the index carries no analysis for its sentences; rebuild it with `qa index`")
+        self.index, self.idf, self.params, self.nlp = index, idf, params, nlp
+        self.scorer = scorer or features.Scorer.load()
+        self.span_model, self.reranker = span_model, reranker
+        self._tokens = tuple(frozenset(tokenize(s.text)) for s in index.sentences)
+        self._candidates: dict[int, tuple[Candidate, ...]] = {}
+        self.reporting = _reporting_verbs(index.docs)
+
+    # ------------------------------------------------------------ stages
+    def question(self, text: str) -> Question:
+        return analyse(self.nlp(text))
+
+    def relevance(self, tokens: Sequence[str], vector: np.ndarray | None, hits: Sequence[Hit],
+                  question: str) -> list[ScoredSentence]:
+        """The sentences of the top passages, scored for relevance, best first."""
+        ids: list[int] = []
+        for hit in hits[: self.params.read_passages]:
+            ids.extend(i for i in range(*hit.chunk.sentences) if i not in ids)
+        if not ids:
+            return []
+        wanted = {t: self.idf(t) for t in set(tokens)}
+        total = sum(wanted.values())
+        dense = self.index.sentence_vectors[ids] @ vector if vector is not None else np.zeros(len(ids))
+        w = self.params.dense_weight if vector is not None else 0.0
+        out = []
+        for row, i in enumerate(ids):
+            lexical = sum(v for t, v in wanted.items() if t in self._tokens[i]) / total if total else 0.0
+            d = float(dense[row])
+            out.append(ScoredSentence(self.index.sentences[i], w * max(d, 0.0) + (1 - w) * lexical, d, lexical))
+        if self.reranker is not None:
+            probabilities = self.reranker.scores(question, [s.sentence.text for s in out])
+            rw = self.params.reranker_weight
+            out = [ScoredSentence(s.sentence, (1 - rw) * s.score + rw * float(p), s.dense, s.lexical)
+                   for s, p in zip(out, probabilities)]
+        out.sort(key=lambda s: (-s.score, s.sentence.index))
+        return out
+
+    def rank(self, q: Question, scored: Sequence[ScoredSentence]) -> list[Scored]:
+        """Every candidate of the sentences read, with its probability, best first."""
+        rows: list[tuple[Candidate, Sentence, np.ndarray]] = []
+        asked = q.content | q.subject
+        for n, s in enumerate(scored[: self.params.read_sentences], 1):
+            doc = self.index.docs[s.sentence.index]
+            view = features.SentenceView(doc, s.score, s.dense, s.lexical, n, _distances(doc, asked), ())
+            for c in self.candidates(s.sentence.index):
+                rows.append((c, s.sentence, features.vector(q, c, view, self.reporting)))
+        if not rows:
+            return []
+        matrix = np.stack([r[2] for r in rows])
+        p = self.scorer.probability(matrix)
+        out = [Scored(c, s, float(pr), f) for (c, s, f), pr in zip(rows, p)]
+        out.extend(self._model_candidates(q, scored))
+        out.sort(key=lambda x: (-x.probability, x.sentence.index, x.candidate.start))
+        return out
+
+    def candidates(self, sentence: int) -> tuple[Candidate, ...]:
+        found = self._candidates.get(sentence)
+        if found is None:
+            found = self._candidates[sentence] = candidates(self.index.docs[sentence])
+        return found
+
+    # ------------------------------------------------------------ reading
+    def read(self, question: str, tokens: Sequence[str], vector: np.ndarray | None, hits: Sequence[Hit],
+             top_k: int) -> Reading:
+        q = self.question(question)
+        scored = self.relevance(tokens, vector, hits, question)
+        best = scored[0].score if scored else 0.0
+        if q.ambiguous:
+            return Reading((), round(best, 4), True, tuple(scored), "ambiguous")
+        if not scored or best < self.params.relevance_floor:
+            return Reading((), round(best, 4), True, tuple(scored), "not_in_corpus")
+        if q.yes_no:
+            answer = group.yes_no(self.index, q, scored[0].sentence, self.index.docs[scored[0].sentence.index], best)
+            return Reading((answer,), best, False, tuple(scored))
+        ranked = self.rank(q, scored)
+        top = ranked[0].probability if ranked else 0.0
+        if top < self.params.abstain_threshold:
+            typed_found = any(r.candidate.label in q.types | q.loose for r in ranked)
+            reason = "not_in_corpus" if q.typed and not typed_found else "low_confidence"
+            return Reading((), round(top, 4), True, tuple(scored), reason)
+        answers = group.answers(self.index, q, ranked, top_k, self.params)
+        return Reading(tuple(answers), round(top, 4), False, tuple(scored))
+
+    def _model_candidates(self, q: Question, scored: Sequence[ScoredSentence]) -> list[Scored]:
+        """The optional extractive model's span in each sentence read, at the model's own probability."""
+        if self.span_model is None or q.yes_no:
+            return []
+        pool = scored[: self.params.read_sentences]
+        passages = [(self.index.articles[s.sentence.doc_id].text, s.sentence.start, s.sentence.end) for s in pool]
+        out = []
+        for s, found in zip(pool, self.span_model.find(q.text, passages)):
+            if found is None:
+                continue
+            start, end, p = found
+            lo = s.sentence.start
+            c = Candidate(start - lo, end - lo, "model", "model", 0, None)
+            out.append(Scored(c, s.sentence, float(p), np.zeros(len(features.NAMES))))
+        return out
+
+
+def _distances(doc, asked: frozenset[str]) -> tuple[int, ...]:
+    """Tree distance (edges of the parse) from every token to the nearest token whose lemma the question uses."""
+    dist = [FAR] * len(doc)
+    queue = deque()
+    for t in doc:
+        if t.lemma_.lower() in asked or t.lower_ in asked:
+            dist[t.i] = 0
+            queue.append(t)
+    while queue:
+        t = queue.popleft()
+        for n in (t.head, *t.children):
+            if dist[n.i] > dist[t.i] + 1:
+                dist[n.i] = dist[t.i] + 1
+                queue.append(n)
+    return tuple(dist)
+
+
+def _reporting_verbs(docs) -> frozenset[str]:
+    """Lemmas of the verbs that report words somewhere in the corpus: a verb with a subject and a
+    clausal complement ("X said that …", "X told reporters …"). Learned from the index, not listed."""
+    out = set()
+    for doc in docs:
+        for t in doc:
+            if t.pos_ == "VERB" and any(c.dep_ == "ccomp" for c in t.children) and any(c.dep_ == "nsubj" for c in t.children):
+                out.add(t.lemma_.lower())
+    return frozenset(out)

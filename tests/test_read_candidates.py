@@ -1,0 +1,64 @@
+"""Candidates (qa/read/candidates.py) read off the real pipeline's analysis of sentences written for the test."""
+
+import pytest
+
+from qa import nlp
+from qa.read.candidates import candidates, governing_verb
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return nlp.load("en_core_web_sm")
+
+
+def _by_kind(doc, kind):
+    return [c for c in candidates(doc) if c.kind == kind]
+
+
+def test_entities_keep_their_labels_and_offsets_into_the_sentence(pipeline):
+    doc = pipeline("Harbour master Petra Lund reopened the terminal on Friday.")
+    ents = {c.text(doc): c.label for c in _by_kind(doc, "ent")}
+    assert ents["Petra Lund"] == "PERSON" and ents["Friday"] == "DATE"
+    for c in candidates(doc):
+        assert doc.text[c.start:c.end] == c.text(doc) and c.text(doc) == c.text(doc).strip(" ,.")
+
+
+def test_a_reported_clause_carries_its_speaker(pipeline):
+    doc = pipeline("Transport minister Ilse Varga said the crews would return to work on Monday.")
+    clause = next(c for c in candidates(doc) if c.label == "arg:ccomp")
+    assert clause.text(doc) == "the crews would return to work on Monday"
+    assert doc.text[slice(*clause.speaker)] == "Transport minister Ilse Varga"
+
+
+def test_a_quotation_is_attributed_to_the_subject_of_the_verb_beside_it(pipeline):
+    doc = pipeline('"Every bridge will be rebuilt by summer," Governor Amal Tesfaye told reporters.')
+    quote = _by_kind(doc, "quote")[0]
+    assert quote.text(doc) == "Every bridge will be rebuilt by summer"
+    assert doc.text[slice(*quote.speaker)] == "Governor Amal Tesfaye"
+
+
+def test_conjoined_entities_form_a_list_with_each_item_a_part(pipeline):
+    doc = pipeline("The storm flooded Arlon, Dessau and Tremont overnight.")
+    lists = _by_kind(doc, "list")
+    assert lists, [(e.text, e.label_) for e in doc.ents]
+    assert [doc.text[a:b] for a, b in lists[0].parts] == ["Arlon", "Dessau", "Tremont"]
+
+
+def test_a_verbs_phrase_comes_whole_and_cut_before_a_trailing_clause(pipeline):
+    doc = pipeline("The mayor agreed to a partial closure, which the unions had opposed for months.")
+    phrases = {c.text(doc) for c in candidates(doc) if c.label == "arg:prep"}
+    assert "to a partial closure" in phrases
+    assert "to a partial closure, which the unions had opposed for months" in phrases
+    verb = next(t for t in doc if t.text == "agreed")
+    assert governing_verb(next(t for t in doc if t.text == "closure")) == verb.i
+
+
+def test_the_whole_sentence_is_a_candidate_without_its_closing_punctuation(pipeline):
+    doc = pipeline("Queues at the terminal cleared by noon.")
+    assert [c.text(doc) for c in _by_kind(doc, "sentence")] == ["Queues at the terminal cleared by noon"]
+
+
+def test_a_datelines_place_and_date_are_no_candidates(pipeline):
+    doc = pipeline("KESTRAVIK, June 9 \u2014 Dock workers ended their walkout on Saturday.")
+    texts = {c.text(doc) for c in candidates(doc)}
+    assert "Saturday" in texts and "June 9" not in texts and "KESTRAVIK" not in texts
