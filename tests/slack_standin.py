@@ -103,8 +103,9 @@ class SlackStandIn:
             params = json.loads(raw) if raw else {}
         else:
             params = dict(parse_qsl(raw))
-        if isinstance(params.get("blocks"), str):
-            params["blocks"] = json.loads(params["blocks"])
+        for key in ("blocks", "view"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
         path = req.path.split("?")[0]
         method = path.removeprefix("/api/")
         with self._cond:
