@@ -160,21 +160,26 @@ class BodyLimitMiddleware:
 
 class Admission:
     """The one bound on questions in flight, whichever way they come in (HTTP, Slack), and on how many
-    of them compute at once. `enter()` takes a slot, or counts a refusal and says no; `leave()` gives
-    it back. `turn()` is held while an admitted question computes: `computing` at most, the others wait
-    for one blocked (no CPU, no GIL), so the event loop competes with as many busy threads as there are
-    cores, not as many as are admitted. HTTP takes slots on the event loop and Slack in bolt's worker
+    of them compute at once. `enter()` takes a slot, or counts a refusal and says no (HTTP: at once;
+    Slack may wait up to `wait_s` for one to be freed); `leave()` gives it back. `turn()` is held while
+    an admitted question computes: `computing` at most, the others wait for one blocked (no CPU, no
+    GIL), so the event loop competes with as many busy threads as there are cores, not as many as are
+    admitted. HTTP takes slots on the event loop and Slack in bolt's worker
     threads, so a lock guards the counts; it is held for a count alone, never while anything is answered."""
 
     def __init__(self, limit: int, computing: int, metrics=None):
         self.limit, self.computing, self.metrics = limit, computing, metrics
         self.in_flight = self.waiting = 0
         self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)
         self._turns = threading.Semaphore(computing)
 
-    def enter(self) -> bool:
+    def enter(self, wait_s: float = 0.0) -> bool:
         with self._lock:
-            admitted = self.in_flight < self.limit
+            if wait_s > 0:  # a worker thread (Slack), never the event loop
+                admitted = self._freed.wait_for(lambda: self.in_flight < self.limit, wait_s)
+            else:
+                admitted = self.in_flight < self.limit
             if admitted:
                 self.in_flight += 1
         if self.metrics:
@@ -187,6 +192,7 @@ class Admission:
     def leave(self) -> None:
         with self._lock:
             self.in_flight -= 1
+            self._freed.notify()
         if self.metrics:
             self.metrics.in_flight.dec()
 

@@ -8,8 +8,9 @@ Two ways to run it, over the same bolt app:
 
 The answer is slow (embedding, retrieval, reading), so every listener acks at once and answers in a
 lazy listener (a bolt worker thread). A question takes a slot of the API's admission control, like an
-HTTP question (Socket Mode, a process of its own, has its own bound); with none free the bot answers
-that it is busy rather than queueing. Slack's retries are recognised by event_id in a bounded, in-memory
+HTTP question (Socket Mode, a process of its own, has its own bound); with none free it waits up to
+QA_SLACK_QUEUE_WAIT_S for one, then answers that it is busy. A channel's defaults (api/slack_state.py)
+apply to its questions; the App Home tab shows a person's last questions. Slack's retries are recognised by event_id in a bounded, in-memory
 TTL cache: one process answers an event once (a restart forgets, which Slack's retry window makes rare).
 """
 
@@ -24,6 +25,8 @@ import sys
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Callable
 
 from fastapi import APIRouter, FastAPI, Request
@@ -40,12 +43,14 @@ from slack_sdk.webhook import WebhookClient
 from api import slack_blocks as sb
 from api.errors import error_response
 from api.limits import Admission
+from api.slack_state import ChannelDefaults, DefaultsError, SlackState
 from qa.config import Settings, get_settings
 from qa.embed import set_torch_threads
 from qa.errors import IndexMissing, QAError
 from qa.feedback import Feedback, FeedbackStore
 from qa.serialize import result_json
 from qa.service import QAService
+from qa.types import Result
 
 log = logging.getLogger(__name__)
 
@@ -127,15 +132,51 @@ def _react(client: WebClient, method: str, channel: str, ts: str) -> None:
         log.warning("%s failed: %s", method, exc.response.get("error"))
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the bot posts for a question, and what the App Home lists for it (`shown`: the answer's text,
+    or None when the articles did not answer). `logged` is False for replies that answer nothing (busy, errors)."""
+
+    blocks: list[dict]
+    text: str
+    shown: str | None = None
+    logged: bool = False
+
+
+def slack_result(service: QAService, result: Result) -> dict:
+    """The result as JSON for the blocks, its citations with the article's `outlet` and `url` when the
+    citation or the article has them (metadata another issue adds; absent today, so the title shows)."""
+    data = result_json(result, service.index.articles)
+    for answer, shown in zip(result.answers, data["answers"]):
+        for c, c_json in zip(answer.citations, shown["citations"]):
+            article = service.index.articles.get(c.doc_id)
+            for key in ("outlet", "url"):
+                value = getattr(c, key, None) or getattr(article, key, None)
+                if value and not c_json.get(key):
+                    c_json[key] = value
+    return data
+
+
 class SlackBot:
     """Questions from Slack to the service and answers back. `service` is a callable because the
     service may still be loading when the bot is built. Each question takes a slot of `admission`
-    (the API's own when the bot is mounted on it); with none free, the bot says it is busy."""
+    (the API's own when the bot is mounted on it), waiting up to `queue_wait_s` for one; with none
+    freed by then, the bot says it is busy."""
 
     def __init__(self, service: Callable[[], QAService | None], feedback: FeedbackStore, admission: Admission,
-                 seen: SeenEvents | None = None):
+                 seen: SeenEvents | None = None, state: SlackState | None = None, queue_wait_s: float = 2.0,
+                 admins: tuple[str, ...] = ()):
         self._service, self.feedback, self.admission = service, feedback, admission
         self.seen = seen or SeenEvents()
+        self.state = state or SlackState(feedback.path)
+        self.queue_wait_s, self.admins = queue_wait_s, frozenset(admins)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, service: Callable[[], QAService | None], feedback: FeedbackStore,
+                      admission: Admission) -> "SlackBot":
+        configured = {channel: ChannelDefaults.from_json(d) for channel, d in settings.slack_channel_defaults.items()}
+        return cls(service, feedback, admission, state=SlackState(feedback.path, configured),
+                   queue_wait_s=settings.slack_queue_wait_s, admins=tuple(settings.slack_admins))
 
     def service(self) -> QAService:
         service = self._service()
@@ -143,31 +184,39 @@ class SlackBot:
             raise IndexMissing("the service is still starting; ask again in a minute")
         return service
 
-    def reply(self, question: str) -> tuple[list[dict], str]:
-        """(blocks, fallback text) for a question: the answer, the abstention, what to fix, or that the
-        service is busy (refused at once, like HTTP's 503: never queued)."""
-        if not self.admission.enter():
-            log.info("Slack question refused: %d questions in flight already", self.admission.limit)
-            return sb.error_blocks(BUSY), BUSY
+    def reply(self, question: str, channel: str | None = None, received_at: float | None = None) -> Reply:
+        """The reply to a question asked in `channel` (whose defaults apply): the answer, the abstention,
+        what to fix, or that the service is busy. A question waits for a slot until `queue_wait_s` after
+        it was received (HTTP's 503 is at once; a Slack question cannot be retried by a client)."""
+        waited = 0.0 if received_at is None else time.monotonic() - received_at
+        if not self.admission.enter(max(0.0, self.queue_wait_s - waited)):
+            log.info("Slack question refused: %d questions in flight for %.1f s", self.admission.limit, self.queue_wait_s)
+            return Reply(sb.error_blocks(BUSY), BUSY)
         try:
             with self.admission.turn():
-                return self._answer(question)
+                return self._answer(question, channel)
         finally:
             self.admission.leave()
 
-    def _answer(self, question: str) -> tuple[list[dict], str]:
+    def _answer(self, question: str, channel: str | None) -> Reply:
         try:
             service = self.service()
-            result = result_json(service.ask(question), service.index.articles)
+            defaults = self.state.defaults(channel).defaults if channel else ChannelDefaults()
+            result = service.ask(question, **defaults.ask_options())
+            data = slack_result(service, result)
         except QAError as exc:
-            return sb.error_blocks(str(exc)), sb.escape(str(exc))
+            return Reply(sb.error_blocks(str(exc)), sb.escape(str(exc)))
         except Exception:
             log.exception("answering a Slack question failed")
-            return sb.error_blocks("Sorry, answering failed; the error is logged."), "Answering failed."
-        return sb.result_blocks(result, service.index.articles), sb.fallback_text(result)
+            return Reply(sb.error_blocks("Sorry, answering failed; the error is logged."), "Answering failed.")
+        note = f"channel defaults: {defaults.describe()}" if defaults.describe() else ""
+        shown = None if data["abstained"] or not data["answers"] else data["answers"][0]["text"]
+        return Reply(sb.result_blocks(data, service.index.articles, note), sb.fallback_text(data), shown, True)
 
-    def record(self, value: str, channel: str = "slack") -> Feedback:
-        """Store a button click in the feedback store, with the cited quote re-read from the article."""
+    def record(self, value: str, voter: str | None = None, message: str | None = None,
+               channel: str = "slack") -> Feedback:
+        """Store a button click in the feedback store, with the cited quote re-read from the article: one
+        vote per voter and message, the latest replacing an earlier one."""
         data = sb.parse_feedback_value(value)
         citation = data["citation"]
         if citation is not None:
@@ -176,60 +225,118 @@ class SlackBot:
             ok = article is not None and 0 <= start <= end <= len(article.text)
             citation = {"doc_id": citation["doc_id"], "source": article.source if article else None,
                         "start": start, "end": end, "quote": article.text[start:end] if ok else None}
-        return self.feedback.add(Feedback(data["question"], data["answer"], data["verdict"], citation, None, channel))
+        key = (voter, message) if voter and message else (None, None)
+        return self.feedback.add(Feedback(data["question"], data["answer"], data["verdict"], citation, None, channel,
+                                          None, None, *key))
 
     # -------------------------------------------------------------- the bolt app
     def build_app(self, client: WebClient, signing_secret: str | None = None, verify_token: bool = True) -> App:
+        # Enough workers that questions wait in admission's bounded queue (with its deadline), not in
+        # bolt's unbounded executor queue (5 workers by default).
+        workers = self.admission.limit + QUEUE_THREADS
         app = App(client=client, signing_secret=signing_secret or "", name="newsqa",
-                  token_verification_enabled=verify_token, request_verification_enabled=signing_secret is not None)
-        app.middleware(self._skip_retries)
+                  token_verification_enabled=verify_token, request_verification_enabled=signing_secret is not None,
+                  listener_executor=ThreadPoolExecutor(workers, thread_name_prefix="slack"))
+        app.middleware(self._first_delivery_only)
         app.event("app_mention")(ack=_ack, lazy=[self._answer_event])
         app.event("message", matchers=[_is_direct_question])(ack=_ack, lazy=[self._answer_event])
         app.event("message")(_ack)  # other messages (edits, the bot's own, channels): acknowledged, ignored
+        app.event("app_home_opened")(ack=_ack, lazy=[self._publish_home])
         app.command(SLASH_COMMAND)(ack=_ack_command, lazy=[self._answer_command])
+        app.command(DEFAULTS_COMMAND)(self._defaults_command)
         app.action(re.compile(f"^({sb.ACTION_UP}|{sb.ACTION_DOWN})$"))(ack=_ack, lazy=[self._feedback_clicked])
         return app
 
-    def _skip_retries(self, body: dict, next) -> BoltResponse | None:
+    def _first_delivery_only(self, body: dict, context, next) -> BoltResponse | None:
         event_id = body.get("event_id") if isinstance(body, dict) else None
         if event_id and not self.seen.first_time(event_id):
             log.info("event %s already taken; not answering it again", event_id)
             return BoltResponse(status=200, body="", headers={"X-Slack-No-Retry": "1"})
+        context["received_at"] = time.monotonic()  # the queue's wait counts from here
         return next()
+
+    def _log(self, user: str | None, channel: str, question: str, reply: Reply) -> None:
+        if user and reply.logged:
+            self.state.log_question(user, channel, question, reply.shown)
 
     def _answer_event(self, event: dict, client: WebClient, context) -> None:
         channel, ts = event["channel"], event["ts"]
         question = sb.question_from_slack(event.get("text", ""), context.bot_user_id)
         _react(client, "reactions_add", channel, ts)
         try:
-            blocks, text = self.reply(question) if question else (sb.error_blocks(_USAGE), _USAGE)
-            client.chat_postMessage(channel=channel, thread_ts=event.get("thread_ts") or ts, blocks=blocks, text=text,
-                                    unfurl_links=False, unfurl_media=False)
+            reply = self.reply(question, channel, context.get("received_at")) if question else \
+                Reply(sb.error_blocks(_USAGE), _USAGE)
+            client.chat_postMessage(channel=channel, thread_ts=event.get("thread_ts") or ts, blocks=reply.blocks,
+                                    text=reply.text, unfurl_links=False, unfurl_media=False)
+            self._log(event.get("user"), channel, question, reply)
         finally:
             _react(client, "reactions_remove", channel, ts)
 
-    def _answer_command(self, command: dict) -> None:
+    def _answer_command(self, command: dict, context) -> None:
         question = sb.question_from_slack(command.get("text", ""))
         if not question:
             return  # the ack already showed the usage
-        blocks, text = self.reply(question)
-        _respond(command["response_url"], {"response_type": "in_channel", "blocks": blocks, "text": text,
+        reply = self.reply(question, command.get("channel_id"), context.get("received_at"))
+        # The private "Looking for an answer…" goes first (Slack: delete_original must be sent alone),
+        # then the answer, for the channel.
+        _respond(command["response_url"], {"delete_original": True})
+        _respond(command["response_url"], {"response_type": "in_channel", "blocks": reply.blocks, "text": reply.text,
                                            "unfurl_links": False, "unfurl_media": False})
+        self._log(command.get("user_id"), command.get("channel_id") or "", question, reply)
 
     def _feedback_clicked(self, body: dict, action: dict) -> None:
         user = (body.get("user") or {}).get("id")
+        container = body.get("container") or {}
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+        ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+        message = f"{channel}/{ts}" if channel and ts else None
         try:
-            saved = self.record(action["value"])
+            saved = self.record(action["value"], user, message)
         except (ValueError, QAError) as exc:
             log.warning("feedback click not stored: %s", exc)
             return
+        tally = self.feedback.tally(message) if message else {saved.verdict: 1}
         blocks = (body.get("message") or {}).get("blocks") or []
         _respond(body["response_url"], {"replace_original": True, "text": "Thanks for the feedback.",
-                                        "blocks": sb.thanked_blocks(blocks, saved.verdict, user)})
+                                        "blocks": sb.voted_blocks(blocks, tally, saved.verdict, user)})
+
+    def _defaults_command(self, ack, command: dict) -> None:
+        """/ask-defaults: show the channel's defaults; `key=value …` or `clear` (admins only) change them."""
+        channel, user, text = command.get("channel_id") or "", command.get("user_id") or "", command.get("text") or ""
+        words = text.strip()
+        try:
+            if not words:
+                bound = self.state.defaults(channel)
+            elif user not in self.admins:
+                return ack(text=f"Only the bot's admins (QA_SLACK_ADMINS) can change channel defaults. "
+                                f"{sb.defaults_text(self.state.defaults(channel))}", response_type="ephemeral")
+            elif words == "clear":
+                bound = self.state.unbind(channel)
+            else:
+                bound = self.state.bind(channel, ChannelDefaults.parse(words), user)
+        except DefaultsError as exc:
+            return ack(text=f":warning: {sb.escape(str(exc))}. {_DEFAULTS_USAGE}", response_type="ephemeral")
+        ack(text=sb.defaults_text(bound), response_type="ephemeral")
+
+    def _publish_home(self, event: dict, client: WebClient) -> None:
+        if event.get("tab", "home") != "home" or not event.get("user"):
+            return
+        user = event["user"]
+        view = sb.home_view(self.state.recent(user, sb.RECENT_SHOWN), self.state.all_defaults(),
+                            self._default_mode())
+        client.views_publish(user_id=user, view=view)
+
+    def _default_mode(self) -> str | None:
+        service = self._service()
+        return service.settings.default_mode if service is not None else None
 
 
 BUSY = "Busy answering other questions right now; try again in a few seconds."
+QUEUE_THREADS = 12  # bolt workers beyond the admission limit: questions waiting for a slot
+DEFAULTS_COMMAND = "/ask-defaults"
 _USAGE = f"Ask a question in plain words, e.g. `{SLASH_COMMAND} what did Putin agree to?`"
+_DEFAULTS_USAGE = (f"Use `{DEFAULTS_COMMAND}` to see this channel's defaults, `{DEFAULTS_COMMAND} mode=bm25` to set "
+                   f"them, `{DEFAULTS_COMMAND} clear` to go back to the service's.")
 
 
 def _ack(ack) -> None:
@@ -252,7 +359,7 @@ def mount(app: FastAPI, settings: Settings) -> bool:
     if not (token and secret):
         log.info("Slack HTTP events are off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to serve %s", EVENTS_PATH)
         return False
-    bot = SlackBot(lambda: app.state.service, app.state.feedback, app.state.admission)
+    bot = SlackBot.from_settings(settings, lambda: app.state.service, app.state.feedback, app.state.admission)
     # No auth.test at start-up: it runs on the first event, so the API starts without reaching Slack.
     bolt = bot.build_app(web_client(settings, token), signing_secret=secret, verify_token=False)
     router = APIRouter()
@@ -312,7 +419,8 @@ def run_socket_mode(settings: Settings, open_service: Callable[[Settings], QASer
         socket_mode_tokens(settings)  # before anything is loaded or created
         # Its own process: its own bound, the same size as the API's.
         admission = Admission(settings.max_in_flight, settings.max_computing)
-        bot = SlackBot(lambda: holder.get("service"), FeedbackStore(settings.feedback_db), admission)
+        bot = SlackBot.from_settings(settings, lambda: holder.get("service"), FeedbackStore(settings.feedback_db),
+                                     admission)
         handler = socket_mode_handler(settings, bot)
         set_torch_threads(settings.torch_threads)
         holder["service"] = open_service(settings)

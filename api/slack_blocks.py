@@ -12,10 +12,13 @@ from typing import Any, Mapping
 
 MAX_SOURCES = 5  # citations listed under an answer
 MAX_PASSAGES = 3  # passages offered when the service abstains
-QUOTE_CHARS = 300  # longer quotes are shown as a window around the answer
+QUOTE_CHARS = 300  # longer quotes are shown as a window of whole words around the answer
 PASSAGE_CHARS = 200
+TITLE_CHARS = 60  # an article named by its title (no outlet yet): its first words
+RECENT_SHOWN = 5  # questions listed on the App Home tab
 BUTTON_VALUE_CHARS = 2000  # Slack's limit for a button's value
 FEEDBACK_BLOCK = "qa_feedback"
+VOTES_BLOCK = "qa_votes"
 ACTION_UP, ACTION_DOWN = "qa_feedback_up", "qa_feedback_down"
 VERDICT_WORDS = {"correct": "correct", "wrong": "wrong", "no_answer_expected": "rightly unanswered"}
 
@@ -25,6 +28,8 @@ _MARKUP_RE = re.compile(r"<([@#!])([^<>|]*)(?:\|([^<>]*))?>|<((?:https?|mailto):
 _BROADCAST_RE = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
 _WORD_JOINER = "\u2060"
 _USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_CHANNEL_ID_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_LINKABLE_RE = re.compile(r"^https?://[^\s<>|]+$")
 
 
 def escape(text: str) -> str:
@@ -68,15 +73,36 @@ def _clip(text: str, limit: int) -> str:
     return cut + "\u2026"
 
 
-def _window(quote: str, answer: str, limit: int = QUOTE_CHARS) -> str:
-    """The quote, or when long a window of it around the answer, with ellipses where it was cut."""
-    quote = _one_line(quote)
-    if len(quote) <= limit:
-        return quote
-    at = max(quote.find(_one_line(answer)), 0)
-    start = max(0, min(at - (limit - len(answer)) // 2, len(quote) - limit))
-    end = start + limit
-    return ("\u2026" if start else "") + quote[start:end].strip() + ("\u2026" if end < len(quote) else "")
+def _window(quote: str, answer: str, limit: int = QUOTE_CHARS, at: tuple[int, int] | None = None) -> str:
+    """The quote on one line, or when long a window of whole words around the answer (at `at`, offsets
+    into `quote`, else where the answer's text is found), with ellipses where it was cut."""
+    if len(_one_line(quote)) <= limit:
+        return _one_line(quote)
+    if at is None or not 0 <= at[0] <= at[1] <= len(quote):
+        found = quote.find(answer) if answer else -1
+        at = (found, found + len(answer)) if found >= 0 else (0, 0)
+    a0, a1 = at
+    start = max(0, min(a0 - (limit - (a1 - a0)) // 2, len(quote) - limit))
+    end = max(start + limit, a1)
+    if start > 0 and not quote[start - 1].isspace():  # in a word: start at the next one, never past the answer
+        space = next((i for i in range(start, a0) if quote[i].isspace()), a0)
+        start = space if space < a0 else _word_start(quote, a0)
+    if end < len(quote) and not quote[end].isspace():  # in a word: end at the previous one, never before the answer
+        space = next((i for i in range(end, a1, -1) if quote[i].isspace()), a1)
+        end = space if space > a1 else _word_end(quote, a1)
+    return ("\u2026" if start else "") + _one_line(quote[start:end]) + ("\u2026" if end < len(quote) else "")
+
+
+def _word_start(text: str, at: int) -> int:
+    while at > 0 and not text[at - 1].isspace():
+        at -= 1
+    return at
+
+
+def _word_end(text: str, at: int) -> int:
+    while at < len(text) and not text[at].isspace():
+        at += 1
+    return at
 
 
 def marked_sentence(context: str, answer: str) -> str:
@@ -89,10 +115,29 @@ def marked_sentence(context: str, answer: str) -> str:
     return f"> {escape(before)}*{escape(answer)}*{escape(after)}"
 
 
-def _source_line(c: Mapping[str, Any], answer: str) -> str:
-    where = c.get("outlet") or c["source"]
-    date = f" \u00b7 {c['date']}" if c.get("date") else ""
-    return f"\u2022 *{escape(where)}*{date} \u2014 \u201c{escape(_window(c['quote'], answer))}\u201d"
+def source_name(item: Mapping[str, Any]) -> str:
+    """Who published it: the outlet when known, else the article's title (its first words), else the file."""
+    return item.get("outlet") or _clip(item.get("title") or "", TITLE_CHARS) or item["source"]
+
+
+def _link(url: Any) -> str:
+    """A mrkdwn link to the article, or "" when there is no URL fit to link (http(s), no spaces or markup)."""
+    if not isinstance(url, str) or not _LINKABLE_RE.match(url):
+        return ""
+    return f"<{url.replace('&', '&amp;')}|link>"
+
+
+def _source_line(c: Mapping[str, Any], answer: str, shown: str) -> str:
+    """outlet (or title) · date · link, then the quoted words unless they are the sentence shown above."""
+    parts = [f"*{escape(source_name(c))}*"] + [p for p in (c.get("date"), _link(c.get("url"))) if p]
+    line = "\u2022 " + " \u00b7 ".join(parts)
+    quote = _one_line(c["quote"])
+    if quote in shown:
+        return line
+    at = None
+    if isinstance(c.get("answer_start"), int) and isinstance(c.get("answer_end"), int):
+        at = (c["answer_start"] - c["start"], c["answer_end"] - c["start"])
+    return line + f" \u2014 \u201c{escape(_window(c['quote'], answer, at=at))}\u201d"
 
 
 def _mrkdwn(text: str) -> dict:
@@ -143,42 +188,52 @@ def _buttons(up: str, down: str) -> dict:
 
 
 # ------------------------------------------------------------------ messages
-def result_blocks(result: Mapping[str, Any], articles: Mapping[str, Any]) -> list[dict]:
+def result_blocks(result: Mapping[str, Any], articles: Mapping[str, Any], note: str = "") -> list[dict]:
     """Block Kit for a result: the best answer, or the abstention with the closest passages.
-    `articles` maps doc_id to something with a `date` (an Article), for the passages' dates."""
+    `articles` maps doc_id to something with a `date` and `title` (an Article), for the passages;
+    `note` (e.g. the channel defaults used) ends the confidence line."""
     if result["abstained"] or not result["answers"]:
-        return abstention_blocks(result, articles)
-    return answer_blocks(result)
+        return abstention_blocks(result, articles, note)
+    return answer_blocks(result, note)
 
 
-def answer_blocks(result: Mapping[str, Any]) -> list[dict]:
+def _about(confidence: float, question: str, note: str) -> dict:
+    extra = f" \u00b7 {escape(note)}" if note else ""
+    return _context(f"Confidence {confidence:.2f} \u00b7 Q: {escape(_one_line(question))}{extra}")
+
+
+def answer_blocks(result: Mapping[str, Any], note: str = "") -> list[dict]:
     best = result["answers"][0]
     question, text, citations = result["question"], best["text"], best["citations"]
-    sources = [_source_line(c, text) for c in citations[:MAX_SOURCES]]
+    blocks = [_section(f"*{escape(_one_line(text))}*")]
+    shown = _one_line(text)
+    if _one_line(best["context"]) != shown:  # the sentence only when it adds words around the answer
+        blocks.append(_section(marked_sentence(best["context"], text)))
+        shown = _one_line(best["context"])
+    sources = [_source_line(c, text, shown) for c in citations[:MAX_SOURCES]]
     if len(citations) > MAX_SOURCES:
         sources.append(f"_and {len(citations) - MAX_SOURCES} more_")
     first = citations[0] if citations else None
-    blocks = [_section(f"*{escape(_one_line(text))}*")]
-    if _one_line(best["context"]) != _one_line(text):  # the sentence only when it adds words around the answer
-        blocks.append(_section(marked_sentence(best["context"], text)))
     return blocks + [
         _section("*Sources*\n" + "\n".join(sources)),
-        _context(f"Confidence {best['score']:.2f} \u00b7 Q: {escape(_one_line(question))}"),
+        _about(best["score"], question, note),
         _buttons(feedback_value("correct", question, text, first), feedback_value("wrong", question, text, first)),
     ]
 
 
-def abstention_blocks(result: Mapping[str, Any], articles: Mapping[str, Any]) -> list[dict]:
+def abstention_blocks(result: Mapping[str, Any], articles: Mapping[str, Any], note: str = "") -> list[dict]:
     question = result["question"]
     blocks = [_section(":mag: *The articles don't answer this.*")]
     lines = []
     for p in result["passages"][:MAX_PASSAGES]:
-        date = getattr(articles.get(p["doc_id"]), "date", None)
-        when = f" \u00b7 {date}" if date else ""
-        lines.append(f"\u2022 *{escape(p['source'])}*{when} \u2014 \u201c{escape(_clip(p['text'], PASSAGE_CHARS))}\u201d")
+        article = articles.get(p["doc_id"])
+        about = {"source": p["source"], **{k: getattr(article, k, None) for k in ("outlet", "title", "url")}}
+        parts = [f"*{escape(source_name(about))}*"] + [x for x in (getattr(article, "date", None), _link(about["url"])) if x]
+        words = escape(_clip(p["text"], PASSAGE_CHARS))
+        lines.append("\u2022 " + " \u00b7 ".join(parts) + f" \u2014 \u201c{words}\u201d")
     if lines:
         blocks.append(_section("*You may be looking for:*\n" + "\n".join(lines)))
-    blocks.append(_context(f"Confidence {result['confidence']:.2f} \u00b7 Q: {escape(_one_line(question))}"))
+    blocks.append(_about(result["confidence"], question, note))
     blocks.append(_buttons(feedback_value("no_answer_expected", question, "", None),
                            feedback_value("wrong", question, "", None)))
     return blocks
@@ -199,9 +254,63 @@ def looking_text(question: str) -> str:
     return f":eyes: Looking for an answer to \u201c{escape(_one_line(question))}\u201d\u2026"
 
 
-def thanked_blocks(blocks: list[dict], verdict: str, user_id: str | None) -> list[dict]:
-    """The message's blocks with the feedback buttons replaced by a thank-you."""
+def voted_blocks(blocks: list[dict], tally: Mapping[str, int], verdict: str, user_id: str | None) -> list[dict]:
+    """The message's blocks with the vote count and the voter's thanks just above the buttons, which stay:
+    a voter may change their vote (the latest counts, one per person)."""
     who = f" <@{user_id}>" if user_id and _USER_ID_RE.match(user_id) else ""
-    thanks = _context(f"Thanks{who}! Recorded as *{VERDICT_WORDS.get(verdict, escape(verdict))}*.")
-    kept = [b for b in blocks if b.get("block_id") != FEEDBACK_BLOCK]
-    return kept + [thanks]
+    up = tally.get("correct", 0) + tally.get("no_answer_expected", 0)
+    votes = _context(f"\U0001f44d {up} \u00b7 \U0001f44e {tally.get('wrong', 0)} \u2014 Thanks{who}! "
+                     f"Recorded as *{VERDICT_WORDS.get(verdict, escape(verdict))}*; click again to change your vote.")
+    votes["block_id"] = VOTES_BLOCK
+    kept = [b for b in blocks if b.get("block_id") != VOTES_BLOCK]
+    at = next((i for i, b in enumerate(kept) if b.get("block_id") == FEEDBACK_BLOCK), len(kept))
+    return kept[:at] + [votes] + kept[at:]
+
+
+# ------------------------------------------------------------------ channel defaults and the App Home
+def _channel(channel_id: str) -> str:
+    return f"<#{channel_id}>" if _CHANNEL_ID_RE.match(channel_id) else escape(channel_id)
+
+
+def defaults_text(bound: Any) -> str:
+    """What a channel's defaults are and who set them. `bound` has channel, defaults (with describe()), set_by."""
+    described = bound.defaults.describe()
+    if not described:
+        return "This channel has no defaults: questions use the service's."
+    if bound.set_by is None:
+        origin = " (from the bot's settings)"
+    elif _USER_ID_RE.match(bound.set_by):
+        origin = f" (set by <@{bound.set_by}>)"
+    else:
+        origin = ""
+    return f"Questions in {_channel(bound.channel)} use *{escape(described)}*{origin}."
+
+
+HOW_TO_ASK = ("Mention me in a channel (`@newsqa what did Putin agree to?`), send me a direct message, or type "
+              "`/ask what did Putin agree to?` anywhere. I answer with the articles' own words and cite them; "
+              "\U0001f44d / \U0001f44e on an answer tell us whether it was right (click again to change your vote).")
+
+
+def home_view(recent: list[Any], bound: list[Any], default_mode: str | None) -> dict:
+    """The App Home tab: how to ask, the channels' defaults, and the person's last questions with their answers.
+    `recent` items have question, answer (None: not answered), channel, asked_at."""
+    service = f" (retrieval mode `{default_mode}`)" if default_mode else ""
+    if bound:
+        channels = "\n".join(f"\u2022 {_channel(b.channel)}: {escape(b.defaults.describe())}" for b in bound)
+        channels += f"\nOther channels use the service's defaults{service}."
+    else:
+        channels = f"No channel has defaults; every question uses the service's{service}."
+    channels += "\nAn admin sets a channel's with `/ask-defaults mode=bm25` in it."
+    blocks = [{"type": "header", "text": {"type": "plain_text", "text": "News QA"}},
+              _section(f"*How to ask*\n{HOW_TO_ASK}"),
+              _section(f"*Channel defaults*\n{channels}"),
+              {"type": "divider"}]
+    if not recent:
+        blocks.append(_section("*Your last questions*\nNone yet: ask one and it shows here with its answer."))
+        return {"type": "home", "blocks": blocks}
+    blocks.append(_section("*Your last questions*"))
+    for asked in recent[:RECENT_SHOWN]:
+        answer = f"*{escape(_clip(asked.answer, PASSAGE_CHARS))}*" if asked.answer else "_The articles don't answer this._"
+        blocks.append(_section(f"\u201c{escape(_clip(asked.question, PASSAGE_CHARS))}\u201d\n{answer}"))
+        blocks.append(_context(f"{_channel(asked.channel)} \u00b7 {escape(asked.asked_at)}"))
+    return {"type": "home", "blocks": blocks}

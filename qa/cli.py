@@ -173,8 +173,8 @@ def cmd_feedback(args: argparse.Namespace) -> int:
         return 0
     with open(out, "w", encoding="utf-8") as f:
         write_jsonl(rows, f)
-    print(f"wrote {len(rows)} gold-set candidates to {out}; review each before appending it to the gold set "
-          f"(docs/evaluation.md)", file=sys.stderr)
+    print(f"wrote {len(rows)} gold-set candidates to {out} (a Slack vote counts once per person and message, "
+          f"as last changed); review each before appending it to the gold set (docs/evaluation.md)", file=sys.stderr)
     return 0
 
 
@@ -203,7 +203,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, default=Path("eval", "out"), help="folder for report.json and report.html")
     s = sub.add_parser("feedback", help="work with stored feedback")
     fsub = s.add_subparsers(dest="feedback_command", required=True)
-    f = fsub.add_parser("export", help="write feedback as gold-set candidates (JSONL) for a person to review")
+    f = fsub.add_parser("export", help="write feedback as gold-set candidates (JSONL) for a person to review; "
+                                          "one per Slack voter and message, their latest vote")
     f.add_argument("--out", default=None, help="file to write (default <data_dir>/gold_candidates.jsonl; - for stdout)")
     return p
 

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "QA_SLACK_APP_TOKEN"))
     slack_api_base_url: str | None = Field(
         None, validation_alias=AliasChoices("SLACK_API_BASE_URL", "QA_SLACK_API_BASE_URL"))
+    # A Slack question waits this long for a slot before the bot says it is busy (HTTP is refused at once).
+    slack_queue_wait_s: float = Field(2.0, ge=0)
+    slack_admins: Annotated[list[str], NoDecode] = []  # comma-separated Slack user ids who may set channel defaults
+    # Channel defaults from the settings, as JSON: {"C0123ABCD": {"mode": "bm25"}}; an admin's /ask-defaults wins.
+    slack_channel_defaults: dict[str, dict[str, str]] = {}
 
     # Operations (see docs/operations.md). Keys come from the environment or a file outside the repo.
     api_key: SecretStr | None = None  # when set, every endpoint but /healthz and /readyz needs X-API-Key
@@ -120,7 +125,7 @@ class Settings(BaseSettings):
                              "the default must not exceed the maximum")
         return self
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "slack_admins", mode="before")
     @classmethod
     def _split_origins(cls, value):
         if isinstance(value, str):

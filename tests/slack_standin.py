@@ -34,6 +34,10 @@ class Call:
         return self.path.removeprefix("/api/")
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 64  # a burst of a dozen questions opens a few dozen connections at once
+
+
 class SlackStandIn:
     def __init__(self):
         self.calls: list[Call] = []
@@ -50,7 +54,7 @@ class SlackStandIn:
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # -------------------------------------------------------------- lifecycle
@@ -103,8 +107,9 @@ class SlackStandIn:
             params = json.loads(raw) if raw else {}
         else:
             params = dict(parse_qsl(raw))
-        if isinstance(params.get("blocks"), str):
-            params["blocks"] = json.loads(params["blocks"])
+        for key in ("blocks", "view"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
         path = req.path.split("?")[0]
         method = path.removeprefix("/api/")
         with self._cond:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -45,6 +46,82 @@ def test_store_survives_reopening(tmp_path):
     second = reopened.add(Feedback("Where was Putin?", "", "no_answer_expected"))
     assert [f.id for f in FeedbackStore(path).all()] == [1, 2] and second.citation is None
 
+
+
+def test_a_vote_replaces_the_same_voters_earlier_vote_on_the_same_message(tmp_path):
+    store = FeedbackStore(tmp_path / "f.sqlite3")
+    vote = lambda verdict, voter="U1", message="C1/1.000100": Feedback(  # noqa: E731
+        "Who is the press secretary?", "Karoline Leavitt", verdict, leavitt_citation(), None, "slack",
+        voter=voter, message=message)
+    first = store.add(vote("correct"))
+    double_click = store.add(vote("correct"))
+    changed = store.add(vote("wrong"))
+    assert first.id == double_click.id == changed.id == 1
+    other_voter, other_message = store.add(vote("correct", voter="U2")), store.add(vote("correct", message="C1/2.0"))
+    api = [store.add(Feedback("Who is the press secretary?", "Karoline Leavitt", "correct")) for _ in range(2)]
+    rows = store.all()
+    assert [(f.id, f.voter, f.message, f.verdict) for f in rows] == [
+        (1, "U1", "C1/1.000100", "wrong"), (other_voter.id, "U2", "C1/1.000100", "correct"),
+        (other_message.id, "U1", "C1/2.0", "correct"), (api[0].id, None, None, "correct"), (api[1].id, None, None, "correct")]
+    assert rows[0] == changed  # what add() returned is what is stored
+    assert store.tally("C1/1.000100") == {"correct": 1, "wrong": 1, "no_answer_expected": 0}
+    with pytest.raises(FeedbackError, match="a vote needs both voter and message"):
+        store.add(vote("correct", message=None))
+
+
+_LEGACY_SCHEMA = """CREATE TABLE feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL,
+    question TEXT NOT NULL, answer TEXT NOT NULL, citation TEXT,
+    verdict TEXT NOT NULL CHECK (verdict IN ('correct', 'wrong', 'no_answer_expected')), comment TEXT,
+    channel TEXT NOT NULL)"""
+
+
+def test_a_file_from_before_votes_had_keys_is_migrated_without_losing_a_row(tmp_path):
+    path = tmp_path / "f.sqlite3"
+    citation = json.dumps(leavitt_citation())
+    with sqlite3.connect(path) as db:  # the layout written before this change, with a double click in it
+        db.execute(_LEGACY_SCHEMA)
+        db.executemany("INSERT INTO feedback (created_at, question, answer, citation, verdict, comment, channel) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)", [
+                           ("2026-01-01T00:00:00Z", "Who is the press secretary?", "Karoline Leavitt", citation,
+                            "correct", None, "slack"),
+                           ("2026-01-01T00:00:01Z", "Who is the press secretary?", "Karoline Leavitt", citation,
+                            "correct", None, "slack"),
+                           ("2026-01-02T00:00:00Z", "Did Putin visit Paris?", "", None, "no_answer_expected", "no", "api")])
+    db.close()
+    store = FeedbackStore(path)
+    rows = store.all()
+    # They do not say who voted, so the two clicks stay two rows: nothing is merged on a guess.
+    assert [(f.id, f.created_at, f.verdict, f.channel, f.comment, f.voter, f.message) for f in rows] == [
+        (1, "2026-01-01T00:00:00Z", "correct", "slack", None, None, None),
+        (2, "2026-01-01T00:00:01Z", "correct", "slack", None, None, None),
+        (3, "2026-01-02T00:00:00Z", "no_answer_expected", "api", "no", None, None)]
+    assert rows[0].citation == leavitt_citation()
+    new = store.add(Feedback("Who is the press secretary?", "Karoline Leavitt", "wrong", None, None, "slack", voter="U1",
+                             message="C1/1.0"))
+    again = FeedbackStore(path).add(Feedback("Who is the press secretary?", "Karoline Leavitt", "correct", None, None,
+                                             "slack", voter="U1", message="C1/1.0"))
+    assert new.id == again.id == 4 and [f.verdict for f in FeedbackStore(path).all()] == [
+        "correct", "correct", "no_answer_expected", "correct"]
+
+
+def test_migration_keeps_the_latest_row_of_a_repeated_key(tmp_path):
+    """A file with vote keys but no unique index (so a key could repeat) keeps the latest row per key."""
+    path = tmp_path / "f.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(_LEGACY_SCHEMA)
+        db.execute("ALTER TABLE feedback ADD COLUMN voter TEXT")
+        db.execute("ALTER TABLE feedback ADD COLUMN message TEXT")
+        db.executemany("INSERT INTO feedback (created_at, question, answer, verdict, channel, voter, message) "
+                       "VALUES (?, 'Who spoke?', 'Trump', ?, 'slack', ?, ?)", [
+                           ("2026-01-01T00:00:00Z", "correct", "U1", "C1/1.0"),
+                           ("2026-01-01T00:00:05Z", "wrong", "U1", "C1/1.0"),
+                           ("2026-01-01T00:00:06Z", "correct", "U2", "C1/1.0"),
+                           ("2026-01-01T00:00:07Z", "correct", None, None),
+                           ("2026-01-01T00:00:08Z", "wrong", None, None)])
+    db.close()
+    rows = FeedbackStore(path).all()
+    assert [(f.id, f.verdict, f.voter) for f in rows] == [(2, "wrong", "U1"), (3, "correct", "U2"),
+                                                           (4, "correct", None), (5, "wrong", None)]
 
 @pytest.mark.parametrize(("fb", "message"), [
     (Feedback("Q?", "A", "maybe"), "verdict 'maybe' is unknown; choose one of correct, wrong, no_answer_expected"),

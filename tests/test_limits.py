@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import httpx
 from prometheus_client import generate_latest
@@ -206,3 +207,16 @@ def test_slack_events_are_not_rate_limited_and_may_be_larger(fake_service):
              for _ in range(3)]
     assert codes == [404, 404, 404]  # Slack is not configured here: no 429, no 413
     assert c.post("/ask", content=body, headers={"Content-Type": "application/json"}).status_code == 413
+
+
+def test_admission_waits_for_a_freed_slot_only_when_asked_to():
+    admission = Admission(1, 1)
+    assert admission.enter() and not admission.enter()  # HTTP: refused at once
+    started = time.monotonic()
+    assert not admission.enter(0.2) and time.monotonic() - started >= 0.2  # nobody left within the wait
+    freed = threading.Timer(0.1, admission.leave)
+    freed.start()
+    started = time.monotonic()
+    assert admission.enter(5.0) and time.monotonic() - started < 2.0  # taken as soon as it was freed
+    freed.join()
+    assert admission.in_flight == 1

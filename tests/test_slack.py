@@ -26,10 +26,10 @@ import yaml
 from api import slack_blocks as sb
 from api.app import create_app
 from api.limits import Admission
-from api.slack import SeenEvents, SlackBot, run_socket_mode, signature_problem, socket_mode_handler
+from api.slack import BUSY, SeenEvents, SlackBot, run_socket_mode, signature_problem, slack_result, socket_mode_handler
 from qa.config import Settings
+from qa.embed import HashingEmbedder
 from qa.feedback import FeedbackStore
-from qa.serialize import result_json
 from qa.service import QAService
 from tests.apps import GatedEmbedder
 from tests.conftest import make_settings
@@ -80,17 +80,31 @@ class Bot:
     def form(self, fields: dict, headers: dict | None = None) -> httpx.Response:
         return self.post(urlencode(fields).encode(), "application/x-www-form-urlencoded", headers)
 
-    def command(self, text: str, name: str) -> httpx.Response:
-        return self.form({"token": "legacy", "team_id": TEAM_ID, "channel_id": "C0TEST", "user_id": "U0ASKER",
-                          "command": "/ask", "text": text, "api_app_id": "A0TEST", "trigger_id": "1.2.3",
+    def command(self, text: str, name: str, command: str = "/ask", user: str = "U0ASKER",
+                channel: str = "C0TEST") -> httpx.Response:
+        return self.form({"token": "legacy", "team_id": TEAM_ID, "channel_id": channel, "user_id": user,
+                          "command": command, "text": text, "api_app_id": "A0TEST", "trigger_id": "1.2.3",
                           "response_url": self.slack.response_url(name)})
 
     def replies(self, ts: str, count: int = 1) -> list:
         return self.slack.wait_for(lambda c: c.method == "chat.postMessage" and c.params.get("thread_ts") == ts, count)
 
-    def expected_blocks(self, question: str) -> list[dict]:
-        articles = self.service.index.articles
-        return sb.result_blocks(result_json(self.service.ask(question), articles), articles)
+    def expected_blocks(self, question: str, note: str = "", **options) -> list[dict]:
+        return expected_blocks(self.service, question, note, **options)
+
+
+def expected_blocks(service, question: str, note: str = "", **options) -> list[dict]:
+    """The blocks the bot should post: the service's own answer, rendered."""
+    return sb.result_blocks(slack_result(service, service.ask(question, **options)), service.index.articles, note)
+
+
+def answered(slack: SlackStandIn, name: str):
+    """The answer posted to a slash command's response URL, once the private "Looking for an answer…"
+    was deleted (first, and alone: Slack's rule for delete_original)."""
+    delete, answer = slack.wait_for(lambda c: c.path == f"/respond/{name}", 2)
+    assert delete.params == {"delete_original": True}
+    assert answer.params["response_type"] == "in_channel" and answer.at >= delete.at
+    return answer
 
 
 def event_callback(event: dict, event_id: str | None = None) -> dict:
@@ -103,9 +117,9 @@ def new_ts() -> str:
     return f"1712345678.{next(_ids):06d}"
 
 
-def mention(text: str, ts: str, **extra) -> dict:
-    return {"type": "app_mention", "user": "U0ASKER", "text": f"<@{BOT_USER_ID}> {text}", "ts": ts,
-            "channel": "C0TEST", "event_ts": ts, **extra}
+def mention(text: str, ts: str, user: str = "U0ASKER", channel: str = "C0TEST", **extra) -> dict:
+    return {"type": "app_mention", "user": user, "text": f"<@{BOT_USER_ID}> {text}", "ts": ts,
+            "channel": channel, "event_ts": ts, **extra}
 
 
 def texts(blocks: list[dict]) -> str:
@@ -174,16 +188,17 @@ def test_direct_message_answered_and_own_messages_ignored(bot):
     assert bot.slack.find(lambda c: c.params.get("thread_ts") == own_ts or c.params.get("timestamp") == own_ts) == []
 
 
-def test_slash_command_is_acknowledged_fast_then_answered(bot):
+def test_slash_command_is_acknowledged_fast_then_the_looking_message_is_deleted_and_answered(bot):
     question = "who did Trump speak with?"
     started = time.monotonic()
     resp = bot.command(question, "slash-1")
     acked_in = time.monotonic() - started
     assert resp.status_code == 200 and acked_in < 3.0
     assert resp.json() == {"text": sb.looking_text(question), "response_type": "ephemeral"}
-    [answer] = bot.slack.wait_for(lambda c: c.path == "/respond/slash-1")
-    assert answer.params["response_type"] == "in_channel"
+    answer = answered(bot.slack, "slash-1")
     assert answer.params["blocks"] == bot.expected_blocks(question)
+    time.sleep(0.3)  # nothing more comes to that response URL (it allows five uses)
+    assert len(bot.slack.find(lambda c: c.path == "/respond/slash-1")) == 2
 
 
 def test_slash_command_bad_input_says_what_to_fix(bot):
@@ -191,11 +206,27 @@ def test_slash_command_bad_input_says_what_to_fix(bot):
     assert blank.status_code == 200 and "Ask a question in plain words" in blank.json()["text"]
     too_long = bot.command("why " * 300, "slash-long")
     assert too_long.status_code == 200
-    [answer] = bot.slack.wait_for(lambda c: c.path == "/respond/slash-long")
+    answer = answered(bot.slack, "slash-long")
     assert texts(answer.params["blocks"]) == ":warning: question is 1199 characters; the limit is 1000"
 
 
 # ------------------------------------------------------------------ feedback buttons
+def click(bot: Bot, blocks: list[dict], button: int, user: str, message_ts: str, name: str):
+    """A signed block_actions payload for a click on the answer's 👍 (0) or 👎 (1); the update it gets."""
+    pressed = blocks[-1]["elements"][button] if blocks[-1].get("block_id") == sb.FEEDBACK_BLOCK else \
+        next(b for b in blocks if b.get("block_id") == sb.FEEDBACK_BLOCK)["elements"][button]
+    payload = {"type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+               "api_app_id": "A0TEST", "token": "legacy", "trigger_id": "4.5.6", "team": {"id": TEAM_ID},
+               "container": {"type": "message", "message_ts": message_ts, "channel_id": "C0TEST"},
+               "channel": {"id": "C0TEST"}, "response_url": bot.slack.response_url(name),
+               "message": {"type": "message", "ts": message_ts, "bot_id": "BBOT0001", "blocks": blocks},
+               "actions": [{**pressed, "block_id": sb.FEEDBACK_BLOCK, "action_ts": str(time.time())}]}
+    assert bot.form({"payload": json.dumps(payload)}).status_code == 200
+    [update] = bot.slack.wait_for(lambda c: c.path == f"/respond/{name}")
+    assert update.params["replace_original"] is True
+    return update
+
+
 def test_button_click_stores_feedback_and_thanks(bot):
     ts, question = new_ts(), "who did Trump speak with?"
     bot.event(mention(question, ts))
@@ -203,25 +234,43 @@ def test_button_click_stores_feedback_and_thanks(bot):
     blocks = reply.params["blocks"]
     up = blocks[-1]["elements"][0]
     before = len(FeedbackStore(bot.settings.feedback_db).all())
-    payload = {"type": "block_actions", "user": {"id": "U0CLICKER", "username": "ann", "team_id": TEAM_ID},
-               "api_app_id": "A0TEST", "token": "legacy", "trigger_id": "4.5.6", "team": {"id": TEAM_ID},
-               "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": "C0TEST"},
-               "channel": {"id": "C0TEST"}, "response_url": bot.slack.response_url("click-1"),
-               "message": {"type": "message", "ts": "1700000000.000001", "bot_id": "BBOT0001", "blocks": blocks},
-               "actions": [{**up, "block_id": sb.FEEDBACK_BLOCK, "action_ts": str(time.time())}]}
-    assert bot.form({"payload": json.dumps(payload)}).status_code == 200
-    [update] = bot.slack.wait_for(lambda c: c.path == "/respond/click-1")
-    assert update.params["replace_original"] is True
-    assert update.params["blocks"] == sb.thanked_blocks(blocks, "correct", "U0CLICKER")
+    update = click(bot, blocks, 0, "U0CLICKER", "1700000000.000001", "click-1")
+    assert update.params["blocks"] == sb.voted_blocks(blocks, {"correct": 1, "wrong": 0, "no_answer_expected": 0},
+                                                      "correct", "U0CLICKER")
+    assert texts(update.params["blocks"][-2:-1]) == \
+        "\U0001f44d 1 \u00b7 \U0001f44e 0 \u2014 Thanks <@U0CLICKER>! Recorded as *correct*; click again to change your vote."
+    assert update.params["blocks"][-1] == blocks[-1]  # the buttons stay: the vote can be changed
     stored = FeedbackStore(bot.settings.feedback_db).all()
     assert len(stored) == before + 1
     fb = stored[-1]
     value = sb.parse_feedback_value(up["value"])
     c = value["citation"]
     assert (fb.question, fb.answer, fb.verdict, fb.channel) == (question, value["answer"], "correct", "slack")
+    assert (fb.voter, fb.message) == ("U0CLICKER", "C0TEST/1700000000.000001")
     source = c["doc_id"] + ".txt"
     assert fb.citation == {"doc_id": c["doc_id"], "source": source, "start": c["start"], "end": c["end"],
                            "quote": seed_text(source)[c["start"]:c["end"]]}
+
+
+def test_a_vote_is_one_per_person_and_message_and_the_latest_counts(bot):
+    ts, question = new_ts(), "who did Trump speak with?"
+    bot.event(mention(question, ts))
+    [reply] = bot.replies(ts)
+    message_ts, key = "1700000000.777001", "C0TEST/1700000000.777001"
+    store = FeedbackStore(bot.settings.feedback_db)
+    first = click(bot, reply.params["blocks"], 0, "U0VOTER", message_ts, "vote-up")
+    again = click(bot, first.params["blocks"], 0, "U0VOTER", message_ts, "vote-up-again")  # a double click
+    assert [(f.voter, f.verdict) for f in store.all() if f.message == key] == [("U0VOTER", "correct")]
+    changed = click(bot, again.params["blocks"], 1, "U0VOTER", message_ts, "vote-down")  # 👍 then 👎
+    votes = [f for f in store.all() if f.message == key]
+    assert [(f.voter, f.verdict, f.question) for f in votes] == [("U0VOTER", "wrong", question)]
+    assert texts(changed.params["blocks"]).count("Recorded as") == 1  # the thanks line is replaced, not added
+    assert "\U0001f44d 0 \u00b7 \U0001f44e 1 \u2014 Thanks <@U0VOTER>! Recorded as *wrong*" in texts(changed.params["blocks"])
+    other = click(bot, changed.params["blocks"], 0, "U0OTHER", message_ts, "vote-other")
+    assert "\U0001f44d 1 \u00b7 \U0001f44e 1 \u2014 Thanks <@U0OTHER>! Recorded as *correct*" in texts(other.params["blocks"])
+    assert sorted((f.voter, f.verdict) for f in store.all() if f.message == key) == [("U0OTHER", "correct"),
+                                                                                    ("U0VOTER", "wrong")]
+    assert store.tally(key) == {"correct": 1, "wrong": 1, "no_answer_expected": 0}
 
 
 # ------------------------------------------------------------------ Slack's retries and rate limits
@@ -252,9 +301,9 @@ def test_rate_limited_post_is_retried_after_retry_after(bot):
 
 # ------------------------------------------------------------------ admission control, shared with HTTP
 def test_slack_questions_take_a_slot_of_the_api_admission_limit(fake_service, slack, tmp_path):
-    """QA_MAX_IN_FLIGHT=1: while an HTTP question holds the slot, Slack questions are told at once that the
-    service is busy (not queued behind it); while a Slack question holds it, HTTP gets 503."""
-    settings = slack_settings(tmp_path, slack, max_in_flight=1)
+    """QA_MAX_IN_FLIGHT=1: while an HTTP question holds the slot, Slack questions wait QA_SLACK_QUEUE_WAIT_S
+    for it and are then told that the service is busy; while a Slack question holds it, HTTP gets 503 at once."""
+    settings = slack_settings(tmp_path, slack, max_in_flight=1, slack_queue_wait_s=0.5)
     embedder = GatedEmbedder()
     service = QAService(settings, fake_service.index, embedder)
     question = "who did Trump speak with?"
@@ -263,11 +312,12 @@ def test_slack_questions_take_a_slot_of_the_api_admission_limit(fake_service, sl
         bot = Bot(url, settings, slack, service)
         held = pool.submit(httpx.post, url + "/ask", json={"question": question}, timeout=20)
         assert embedder.entered.acquire(timeout=10)  # the HTTP question is in the encoder, holding the slot
-        ts = new_ts()
+        ts, sent = new_ts(), time.monotonic()
         bot.event(mention(question, ts))
-        [busy] = bot.replies(ts)
         bot.command(question, "slash-busy")
-        [busy_command] = slack.wait_for(lambda c: c.path == "/respond/slash-busy")
+        [busy] = bot.replies(ts)
+        busy_command = answered(slack, "slash-busy")
+        assert busy.at - sent >= 0.5 and busy_command.at - sent >= 0.5  # they waited for the slot, in vain
         assert not held.done()  # both were answered while the HTTP question still held the slot
         for blocks, text in ((busy.params["blocks"], busy.params["text"]),
                              (busy_command.params["blocks"], busy_command.params["text"])):
@@ -290,6 +340,121 @@ def test_slack_questions_take_a_slot_of_the_api_admission_limit(fake_service, sl
         assert answer.params["blocks"] == bot.expected_blocks(question)
         metrics = httpx.get(url + "/metrics", timeout=10).text
         assert 'qa_rejected_total{reason="overloaded"} 3.0' in metrics and "qa_questions_in_flight 0.0" in metrics
+
+
+class SlowEmbedder(HashingEmbedder):
+    """The hashing embedder taking `seconds` per query encoding, as a real model's answer takes time."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+
+    def embed_queries(self, texts):
+        time.sleep(self.seconds)
+        return super().embed_queries(texts)
+
+
+def burst(fake_service, slack, tmp_path, **over) -> tuple[list, float]:
+    """Twelve mentions sent at once to a bot whose answers take 0.12 s each (4 in flight, 2 computing);
+    the twelve replies and how long the last took."""
+    settings = slack_settings(tmp_path, slack, max_in_flight=4, max_computing=2, **over)
+    service = QAService(settings, fake_service.index, SlowEmbedder(0.12))
+    with uvicorn_in_thread(create_app(settings, service=service)) as url, ThreadPoolExecutor(12) as pool:
+        bot = Bot(url, settings, slack, service)
+        stamps = [new_ts() for _ in range(12)]
+        started = time.monotonic()
+        acks = list(pool.map(lambda ts: bot.event(mention("who did Trump speak with?", ts)), stamps))
+        assert [a.status_code for a in acks] == [200] * 12
+        replies = [bot.replies(ts)[0] for ts in stamps]
+        return replies, max(r.at for r in replies) - started
+
+
+def test_a_burst_of_twelve_mentions_is_all_answered_within_the_queue_wait(fake_service, slack, tmp_path):
+    replies, took = burst(fake_service, slack, tmp_path / "queued")  # QA_SLACK_QUEUE_WAIT_S: 2 s by default
+    expected = expected_blocks(fake_service, "who did Trump speak with?")
+    assert [r.params["blocks"] for r in replies] == [expected] * 12
+    assert took < 2.0 + 1.0, took  # each waited less than the queue's 2 s (plus sending and posting)
+    # Without the queue (as HTTP: refused at once) the same burst finds every slot taken for some.
+    refused, _ = burst(fake_service, slack, tmp_path / "unqueued", slack_queue_wait_s=0)
+    assert sum(r.params["text"] == BUSY for r in refused) >= 1
+
+
+# ------------------------------------------------------------------ channel defaults and the App Home
+def test_channel_defaults_set_by_an_admin_or_the_settings_are_applied_and_stated(fake_service, slack, tmp_path):
+    settings = slack_settings(tmp_path, slack, slack_admins=["U0ADMIN"],
+                              slack_channel_defaults={"C0CONF": {"mode": "bm25"}})
+    question = "what did Putin agree to?"
+    hybrid, bm25 = expected_blocks(fake_service, question), expected_blocks(fake_service, question, mode="bm25")
+    assert texts(hybrid) != texts(bm25), "the question must be answered differently by the two modes"
+    with uvicorn_in_thread(create_app(settings, service=fake_service)) as url:
+        bot = Bot(url, settings, slack, fake_service)
+        defaults = lambda text, user="U0ADMIN", channel="C0TEST": bot.command(  # noqa: E731
+            text, f"defaults-{next(_ids)}", "/ask-defaults", user, channel).json()
+
+        assert defaults("") == {"text": "This channel has no defaults: questions use the service's.",
+                                "response_type": "ephemeral"}
+        refused = defaults("mode=bm25", user="U0ASKER")["text"]
+        assert refused.startswith("Only the bot's admins (QA_SLACK_ADMINS) can change channel defaults.")
+        assert defaults("mode=fuzzy")["text"].startswith(":warning: mode 'fuzzy' is unknown; choose one of hybrid, bm25, dense.")
+        assert defaults("sources=reuters")["text"].startswith(
+            ":warning: 'sources' is not a channel default; the defaults are: mode.")
+        assert defaults("mode=bm25")["text"] == "Questions in <#C0TEST> use *mode=bm25* (set by <@U0ADMIN>)."
+        assert defaults("", user="U0ASKER")["text"] == "Questions in <#C0TEST> use *mode=bm25* (set by <@U0ADMIN>)."
+
+        ts, other, conf = new_ts(), new_ts(), new_ts()
+        bot.event(mention(question, ts))
+        bot.event(mention(question, other, channel="C0OTHER"))
+        bot.event(mention(question, conf, channel="C0CONF"))
+        bot.command(question, "defaults-slash")
+        stated = expected_blocks(fake_service, question, "channel defaults: mode=bm25", mode="bm25")
+        assert bot.replies(ts)[0].params["blocks"] == stated
+        assert answered(slack, "defaults-slash").params["blocks"] == stated
+        assert bot.replies(other)[0].params["blocks"] == hybrid  # no defaults there: none stated
+        assert bot.replies(conf)[0].params["blocks"] == stated  # from the settings
+        assert defaults("", channel="C0CONF")["text"] == "Questions in <#C0CONF> use *mode=bm25* (from the bot's settings)."
+
+        assert defaults("clear")["text"] == "This channel has no defaults: questions use the service's."
+        after = new_ts()
+        bot.event(mention(question, after))
+        assert bot.replies(after)[0].params["blocks"] == hybrid
+
+
+def test_app_home_shows_how_to_ask_the_defaults_and_the_persons_last_questions(fake_service, slack, tmp_path):
+    settings = slack_settings(tmp_path, slack, slack_channel_defaults={"C0CONF": {"mode": "bm25"}})
+    with uvicorn_in_thread(create_app(settings, service=fake_service)) as url:
+        bot = Bot(url, settings, slack, fake_service)
+        first, second, theirs = new_ts(), new_ts(), new_ts()
+        bot.event(mention("who did Trump speak with?", first, user="U0HOME", channel="C0CONF"))
+        bot.replies(first)
+        bot.event(mention("what did Putin agree to?", second, user="U0HOME"))
+        bot.replies(second)
+        bot.command("How many drones did Russia fire overnight?", "home-slash", user="U0HOME")
+        answered(slack, "home-slash")
+        bot.event(mention("Who is the White House press secretary?", theirs, user="U0ELSE"))
+        bot.replies(theirs)
+
+        opened = {"type": "app_home_opened", "user": "U0HOME", "channel": "D0HOME", "tab": "home",
+                  "event_ts": new_ts()}
+        assert bot.event(opened).status_code == 200
+        [published] = slack.wait_for(lambda c: c.method == "views.publish" and c.params.get("user_id") == "U0HOME")
+        assert bot.event({**opened, "tab": "messages", "event_ts": new_ts()}).status_code == 200
+    view = published.params["view"]
+    assert view["type"] == "home"
+    shown = texts(view["blocks"])
+    assert "*How to ask*\nMention me in a channel" in shown and "`/ask what did Putin agree to?`" in shown
+    assert "*Channel defaults*\n\u2022 <#C0CONF>: mode=bm25\nOther channels use the service's defaults " \
+           "(retrieval mode `hybrid`).\nAn admin sets a channel's with `/ask-defaults mode=bm25` in it." in shown
+    drones = fake_service.ask("How many drones did Russia fire overnight?").answers[0].text
+    trump = fake_service.ask("who did Trump speak with?", mode="bm25").answers[0].text  # C0CONF's default
+    assert fake_service.ask("what did Putin agree to?").abstained
+    assert shown.split("*Your last questions*\n", 1)[1].split("\n") == [  # newest first
+        "\u201cHow many drones did Russia fire overnight?\u201d", f"*{drones}*", view["blocks"][6]["elements"][0]["text"],
+        "\u201cwhat did Putin agree to?\u201d", "_The articles don't answer this._", view["blocks"][8]["elements"][0]["text"],
+        "\u201cwho did Trump speak with?\u201d", f"*{trump}*", view["blocks"][10]["elements"][0]["text"]]
+    assert view["blocks"][6]["elements"][0]["text"].startswith("<#C0TEST> \u00b7 20")
+    assert view["blocks"][10]["elements"][0]["text"].startswith("<#C0CONF> \u00b7 20")
+    assert "press secretary" not in shown  # another person's question
+    assert len(slack.find(lambda c: c.method == "views.publish" and c.params.get("user_id") == "U0HOME")) == 1
 
 
 # ------------------------------------------------------------------ signatures
@@ -359,7 +524,7 @@ def test_mentions_and_markup_in_the_question_come_back_escaped(bot):
         assert live not in shown and live not in reply.params["text"], live
     ack = bot.command("<!here> <script>x</script> who?", "slash-escape").json()["text"]
     assert ack == f":eyes: Looking for an answer to \u201c@{WJ}here &lt;script&gt;x&lt;/script&gt; who?\u201d\u2026"
-    bot.slack.wait_for(lambda c: c.path == "/respond/slash-escape")
+    answered(bot.slack, "slash-escape")
 
 
 # ------------------------------------------------------------------ the real model
@@ -375,7 +540,7 @@ def test_real_model_answers_and_abstains(real_bot):
 
     unanswerable = "What is the boiling point of tungsten?"
     real_bot.command(unanswerable, "real-abstain")
-    [answer] = real_bot.slack.wait_for(lambda c: c.path == "/respond/real-abstain")
+    answer = answered(real_bot.slack, "real-abstain")
     shown = texts(answer.params["blocks"])
     assert shown.startswith(":mag: *The articles don't answer this.*\n*You may be looking for:*\n\u2022 *")
     assert answer.params["blocks"] == real_bot.expected_blocks(unanswerable)
@@ -479,10 +644,9 @@ def test_socket_mode_answers_over_the_websocket(fake_service, slack, tmp_path):
                                  "user_id": "U0ASKER", "response_url": slack.response_url("socket-cmd")}})
             [ack] = ws.wait_for(lambda m: m.get("envelope_id") == "env-cmd")
             assert ack["payload"] == {"text": sb.looking_text(question), "response_type": "ephemeral"}
-            [answer] = slack.wait_for(lambda c: c.path == "/respond/socket-cmd")
+            answer = answered(slack, "socket-cmd")
             [reply] = slack.wait_for(lambda c: c.method == "chat.postMessage" and c.params.get("thread_ts") == ts)
-            articles = fake_service.index.articles
-            expected = sb.result_blocks(result_json(fake_service.ask(question), articles), articles)
+            expected = expected_blocks(fake_service, question)
             assert reply.params["blocks"] == answer.params["blocks"] == expected
             assert len(slack.find(lambda c: c.method == "chat.postMessage" and c.params.get("thread_ts") == ts)) == 1
         finally:
@@ -494,12 +658,14 @@ def test_socket_mode_answers_over_the_websocket(fake_service, slack, tmp_path):
 def test_manifest_matches_what_the_bot_handles():
     manifest = yaml.safe_load((ROOT / "deploy" / "slack-app-manifest.yml").read_text())
     settings = manifest["settings"]
-    assert sorted(settings["event_subscriptions"]["bot_events"]) == ["app_mention", "message.im"]
+    assert sorted(settings["event_subscriptions"]["bot_events"]) == ["app_home_opened", "app_mention", "message.im"]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
     assert settings["interactivity"]["is_enabled"] is True
     assert settings["interactivity"]["request_url"].endswith("/slack/events")
-    [cmd] = manifest["features"]["slash_commands"]
-    assert cmd["command"] == "/ask" and cmd["url"].endswith("/slack/events")
+    commands = manifest["features"]["slash_commands"]
+    assert [c["command"] for c in commands] == ["/ask", "/ask-defaults"]
+    assert all(c["url"].endswith("/slack/events") for c in commands)
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"app_mentions:read", "chat:write", "commands", "im:history", "reactions:write"} <= scopes
 

@@ -54,7 +54,7 @@ def test_answer_blocks_exact():
         {"type": "section", "text": {"type": "mrkdwn", "text": "*Putin &amp; &lt;Zelensky&gt;*"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "> Trump spoke with *Putin &amp; &lt;Zelensky&gt;*."}},
         {"type": "section", "text": {"type": "mrkdwn", "text":
-            "*Sources*\n\u2022 *d1.txt* \u00b7 2025-05-19 \u2014 \u201cTrump spoke with Putin &amp; &lt;Zelensky&gt;.\u201d"}},
+            "*Sources*\n\u2022 *T* \u00b7 2025-05-19"}},  # the quote is the sentence just above: not repeated
         {"type": "context", "elements": [{"type": "mrkdwn", "text":
             f"Confidence 0.81 \u00b7 Q: Who spoke with &lt;Trump&gt; @{WJ}here?"}]},
         {"type": "actions", "block_id": "qa_feedback", "elements": [
@@ -75,7 +75,7 @@ def test_whole_sentence_answer_is_not_repeated_and_sources_stop_at_five():
     lines = blocks[1]["text"]["text"].split("\n")
     assert lines[0] == "*Sources*"
     assert lines[1] == "\u2022 *Reuters* \u2014 \u201cTrump spoke with Putin &amp; &lt;Zelensky&gt;.\u201d"
-    assert lines[2].startswith("\u2022 *s1.txt* \u2014")
+    assert lines[2] == "\u2022 *T* \u2014 \u201cTrump spoke with Putin &amp; &lt;Zelensky&gt;.\u201d"
     assert lines[-1] == "_and 2 more_" and len(lines) == 1 + 5 + 1
 
 
@@ -85,13 +85,14 @@ def test_abstention_blocks_exact():
                 {"doc_id": "d2", "chunk_id": "d2#3", "source": "d2.txt", "start": 5, "end": 9, "text": "x " * 150,
                  "score": 0.05, "bm25_rank": None, "dense_rank": 1}]
     r = result(abstained=True, answers=[], confidence=0.1234, passages=passages, question="boiling <b>point</b>?")
-    articles = {"d1": SimpleNamespace(date="2025-05-19"), "d2": SimpleNamespace(date=None)}
+    articles = {"d1": SimpleNamespace(date="2025-05-19", title="Talks in Istanbul"),
+                "d2": SimpleNamespace(date=None, title="Ignored", outlet="Reuters", url="https://example.test/a?b=1&c=2")}
     down = json.dumps({"v": "wrong", "q": "boiling <b>point</b>?", "a": "", "c": None}, separators=(",", ":"))
     assert sb.result_blocks(r, articles) == [
         {"type": "section", "text": {"type": "mrkdwn", "text": ":mag: *The articles don't answer this.*"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "*You may be looking for:*\n"
-            "\u2022 *d1.txt* \u00b7 2025-05-19 \u2014 \u201cSome text &amp; more\u201d\n"
-            "\u2022 *d2.txt* \u2014 \u201c" + "x " * 99 + "x\u2026\u201d"}},
+            "\u2022 *Talks in Istanbul* \u00b7 2025-05-19 \u2014 \u201cSome text &amp; more\u201d\n"
+            "\u2022 *Reuters* \u00b7 <https://example.test/a?b=1&amp;c=2|link> \u2014 \u201c" + "x " * 99 + "x\u2026\u201d"}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "Confidence 0.12 \u00b7 Q: boiling &lt;b&gt;point&lt;/b&gt;?"}]},
         {"type": "actions", "block_id": "qa_feedback", "elements": [
             {"type": "button", "action_id": "qa_feedback_up",
@@ -103,12 +104,52 @@ def test_abstention_blocks_exact():
     assert sb.fallback_text(r) == "The articles don't answer this."
 
 
-def test_long_quote_shows_a_window_around_the_answer():
-    quote = "a" * 400 + " ANSWER " + "b" * 400
-    shown = sb._window(quote, "ANSWER", 100)
-    assert "ANSWER" in shown and shown.startswith("\u2026") and shown.endswith("\u2026")
-    assert len(shown) == 102
+def test_long_quote_shows_a_window_of_whole_words_around_the_answer():
+    before = "The delegations met for several hours in the old palace and talked about prisoners, " * 3
+    after = " while the ministers waited outside for the statements that came late in the evening, " * 3
+    quote = before + "Russia agreed to a memorandum on a future peace agreement" + after
+    shown = sb._window(quote, "a memorandum", 100)
+    assert shown.startswith("\u2026") and shown.endswith("\u2026") and "a memorandum" in shown
+    inner = shown[1:-1]
+    assert len(inner) <= 100 and inner in " ".join(quote.split())
+    at = " ".join(quote.split()).index(inner)  # cut where words end: a space (or the quote's edge) on both sides
+    assert " ".join(quote.split())[at - 1] == " " and " ".join(quote.split())[at + len(inner)] == " "
+    # the answer's place given by offsets wins over a search (the same words may come earlier)
+    twice = "agreement " * 40 + "AGREED agreement " + "word " * 60
+    cut = sb._window(twice, "agreement", 60, at=(twice.index("AGREED") + 7, twice.index("AGREED") + 16))
+    assert "AGREED agreement" in cut and cut.startswith("\u2026") and cut.endswith("\u2026")
     assert sb._window("short", "x", 100) == "short"
+    assert sb._window("a" * 400 + " ANSWER " + "b" * 400, "ANSWER", 100) == "\u2026ANSWER\u2026"  # no word is cut
+
+
+def test_sources_name_the_outlet_or_title_with_date_and_link_and_skip_the_repeated_sentence():
+    context = "Putin said Russia was ready to work with Ukraine on a memorandum about a future peace accord."
+    other = ("Moscow is ready to work on a memorandum with Ukraine on future peace talks, as well as a ceasefire, "
+             "but the two countries need to find compromises that suit both sides. ") * 3
+    cites = [citation(quote=context, title="Trump and Putin speak for more than two hours about the war in Ukraine"),
+             citation(doc_id="d2", source="d2.txt", date=None, quote=other, start=100, end=100 + len(other),
+                      answer_start=100 + other.index("a memorandum"), answer_end=100 + other.index("a memorandum") + 12,
+                      outlet="RIA Novosti", url="https://ria.test/a"),
+             citation(doc_id="d3", source="d3.txt", title="", url="javascript:alert(1)", quote="A memorandum.")]
+    r = result(answers=[{"text": "a memorandum", "score": 0.7, "context": context, "citations": cites}])
+    blocks = sb.result_blocks(r, {})
+    assert blocks[1]["text"]["text"] == ("> Putin said Russia was ready to work with Ukraine on *a memorandum* about a "
+                                         "future peace accord.")
+    lines = blocks[2]["text"]["text"].split("\n")
+    assert lines[1] == "\u2022 *Trump and Putin speak for more than two hours about the war\u2026* \u00b7 2025-05-19"
+    window = sb._window(other, "a memorandum", at=(other.index("a memorandum"), other.index("a memorandum") + 12))
+    assert window == ("Moscow is ready to work on a memorandum with Ukraine on future peace talks, as well as a "
+                      "ceasefire, but the two countries need to find compromises that suit both sides. Moscow is ready "
+                      "to work on a memorandum with Ukraine on future peace talks, as well as a ceasefire, but the two "
+                      "countries need to\u2026")  # 300 characters end inside "find": cut before it
+    assert lines[2] == f"\u2022 *RIA Novosti* \u00b7 <https://ria.test/a|link> \u2014 \u201c{window}\u201d"
+    assert lines[3] == "\u2022 *d3.txt* \u00b7 2025-05-19 \u2014 \u201cA memorandum.\u201d"  # no title; no odd link
+
+
+def test_channel_defaults_are_stated_under_the_answer():
+    blocks = sb.result_blocks(result(), {}, note="channel defaults: mode=bm25")
+    assert blocks[3] == {"type": "context", "elements": [{"type": "mrkdwn", "text":
+        f"Confidence 0.81 \u00b7 Q: Who spoke with &lt;Trump&gt; @{WJ}here? \u00b7 channel defaults: mode=bm25"}]}
 
 
 def test_marked_sentence():
@@ -129,16 +170,48 @@ def test_feedback_value_round_trip_and_limit():
             sb.parse_feedback_value(bad)
 
 
-def test_thanked_blocks_replace_the_buttons():
+def test_voted_blocks_keep_the_buttons_and_count_the_votes():
     blocks = sb.result_blocks(result(), {})
-    thanked = sb.thanked_blocks(blocks, "correct", "U123ABC")
-    assert thanked[:-1] == blocks[:-1]
-    assert thanked[-1] == {"type": "context", "elements": [{"type": "mrkdwn", "text": "Thanks <@U123ABC>! Recorded as *correct*."}]}
-    assert sb.thanked_blocks(blocks, "no_answer_expected", "<!channel>")[-1]["elements"][0]["text"] == \
-        "Thanks! Recorded as *rightly unanswered*."
+    voted = sb.voted_blocks(blocks, {"correct": 2, "wrong": 1, "no_answer_expected": 1}, "correct", "U123ABC")
+    votes = {"type": "context", "block_id": "qa_votes", "elements": [{"type": "mrkdwn", "text":
+             "\U0001f44d 3 \u00b7 \U0001f44e 1 \u2014 Thanks <@U123ABC>! Recorded as *correct*; click again to change your vote."}]}
+    assert voted == blocks[:-1] + [votes, blocks[-1]]
+    again = sb.voted_blocks(voted, {"correct": 1, "wrong": 2}, "no_answer_expected", "<!channel>")
+    assert again[:-2] == blocks[:-1] and again[-1] == blocks[-1]  # one votes line, replaced
+    assert again[-2]["elements"][0]["text"] == ("\U0001f44d 1 \u00b7 \U0001f44e 2 \u2014 Thanks! Recorded as "
+                                                "*rightly unanswered*; click again to change your vote.")
 
 
 def test_error_and_looking_texts_are_escaped():
     assert sb.error_blocks("question is <blank>") == [
         {"type": "section", "text": {"type": "mrkdwn", "text": ":warning: question is &lt;blank&gt;"}}]
     assert sb.looking_text("<!channel> @here x") == f":eyes: Looking for an answer to \u201c&lt;!channel&gt; @{WJ}here x\u201d\u2026"
+
+
+def test_defaults_text_and_home_view_exact():
+    bound = SimpleNamespace(channel="C0TEST", defaults=SimpleNamespace(describe=lambda: "mode=bm25"), set_by="U0ADMIN")
+    assert sb.defaults_text(bound) == "Questions in <#C0TEST> use *mode=bm25* (set by <@U0ADMIN>)."
+    assert sb.defaults_text(SimpleNamespace(**{**vars(bound), "set_by": None})) == \
+        "Questions in <#C0TEST> use *mode=bm25* (from the bot's settings)."
+    none = SimpleNamespace(channel="C0TEST", defaults=SimpleNamespace(describe=lambda: ""), set_by=None)
+    assert sb.defaults_text(none) == "This channel has no defaults: questions use the service's."
+    asked = [SimpleNamespace(question="Who <spoke>?", answer="Trump & Putin", channel="C0TEST", asked_at="2026-01-02T03:04:05Z"),
+             SimpleNamespace(question="Boiling point?", answer=None, channel="D0DM", asked_at="2026-01-01T00:00:00Z")]
+    view = sb.home_view(asked, [bound], "hybrid")
+    assert view == {"type": "home", "blocks": [
+        {"type": "header", "text": {"type": "plain_text", "text": "News QA"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*How to ask*\n" + sb.HOW_TO_ASK}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Channel defaults*\n\u2022 <#C0TEST>: mode=bm25\n"
+            "Other channels use the service's defaults (retrieval mode `hybrid`).\n"
+            "An admin sets a channel's with `/ask-defaults mode=bm25` in it."}},
+        {"type": "divider"},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Your last questions*"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "\u201cWho &lt;spoke&gt;?\u201d\n*Trump &amp; Putin*"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "<#C0TEST> \u00b7 2026-01-02T03:04:05Z"}]},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "\u201cBoiling point?\u201d\n_The articles don't answer this._"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "<#D0DM> \u00b7 2026-01-01T00:00:00Z"}]},
+    ]}
+    empty = sb.home_view([], [], None)
+    assert empty["blocks"][2]["text"]["text"] == ("*Channel defaults*\nNo channel has defaults; every question uses the "
+                                                   "service's.\nAn admin sets a channel's with `/ask-defaults mode=bm25` in it.")
+    assert empty["blocks"][-1]["text"]["text"] == "*Your last questions*\nNone yet: ask one and it shows here with its answer."
