@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 ARTIFACTS = ("articles.jsonl", "sentences.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy")
-_PACKAGES = ("newsqa", "numpy", "rank-bm25", "sentence-transformers", "torch", "transformers")
+_PACKAGES = ("newsqa", "numpy", "rank-bm25", "onnxruntime", "faiss-cpu", "sentence-transformers", "torch",
+             "transformers")
 
 
 @dataclass(frozen=True, slots=True)
