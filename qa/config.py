@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     fusion_alpha: float = Field(0.5, ge=0, le=1)  # weight of the dense leg in weighted fusion
     retrieve_depth: int = Field(1000, ge=1)  # how many passages each leg hands to fusion
     # Dense search: exact below this many chunks, an HNSW graph (faiss) from there (bench/scale.py).
-    dense_exact_below: int = Field(200_000, ge=1)
+    dense_exact_below: int = Field(100_000, ge=1)
     hnsw_m: int = Field(32, ge=2)
     hnsw_ef_search: int = Field(128, ge=1)
 

@@ -66,7 +66,7 @@ def ranked(scores: np.ndarray, positive_only: bool = False) -> list[tuple[int, f
 class EmbeddedRetriever:
     def __init__(self, index: Index, variant: str = "l", k1: float = 1.2, b: float = 0.75,
                  fusion: str = "rrf", rrf_k: int = 60, alpha: float = 0.5, depth: int = 1000,
-                 exact_below: int = 200_000, hnsw: HnswParams = HnswParams()):
+                 exact_below: int = 100_000, hnsw: HnswParams = HnswParams()):
         if variant not in BM25_VARIANTS:
             raise ValueError(f"unknown BM25 variant {variant!r}; choose one of {sorted(BM25_VARIANTS)}")
         self.index = index

@@ -29,7 +29,7 @@ class HnswParams:
 class VectorIndex:
     """`top_k(vector, k) -> (ids, scores)`: by descending score, ties by ascending id on the exact path."""
 
-    def __init__(self, vectors: np.ndarray, exact_below: int = 200_000, hnsw: HnswParams = HnswParams(),
+    def __init__(self, vectors: np.ndarray, exact_below: int = 100_000, hnsw: HnswParams = HnswParams(),
                  graph=None):
         if vectors.ndim != 2:
             raise ValueError(f"vectors must be a 2-D array, not {vectors.ndim}-D")
@@ -63,7 +63,7 @@ class VectorIndex:
             faiss.write_index(self.graph, str(path))
 
     @classmethod
-    def load(cls, vectors: np.ndarray, path: Path, exact_below: int = 200_000,
+    def load(cls, vectors: np.ndarray, path: Path, exact_below: int = 100_000,
              hnsw: HnswParams = HnswParams()) -> "VectorIndex":
         """`vectors` and, when the path exists and the index is not exact, the graph saved there."""
         import faiss
