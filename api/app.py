@@ -26,11 +26,11 @@ from api.schemas import MAX_QUESTION_CHARS, ErrorOut
 from api.security import ApiKey, Keys, client_id
 from qa import __version__
 from qa.config import Settings, get_settings
-from qa.embed import make_embedder, set_torch_threads
+from qa.embed import set_compute_threads
 from qa.errors import IndexError_
 from qa.feedback import FeedbackStore
 from qa.reindex import Reindexer
-from qa.service import QAService, optional_stages
+from qa.service import QAService, embedder_for, optional_stages
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        set_torch_threads(cfg.torch_threads)
+        set_compute_threads(cfg.torch_threads)
         if app.state.service is None:
             await asyncio.to_thread(_start, app, cfg)
         # Built lazily, the schema would be built on the event loop by the first request refused before
@@ -118,7 +118,7 @@ def _start(app: FastAPI, cfg: Settings) -> None:
     (corrupt, unreadable) leaves the server up but not ready, saying why on /readyz and in the log,
     until `POST /admin/reindex` rebuilds it."""
     try:
-        embedder = make_embedder(cfg.model, cfg.encode_batch_size)
+        embedder = embedder_for(cfg)
         getattr(embedder, "load", lambda: None)()
     except Exception as exc:
         log.critical("cannot start: %s", exc)

@@ -45,7 +45,7 @@ from api.errors import error_response
 from api.limits import Admission
 from api.slack_state import ChannelDefaults, DefaultsError, SlackState
 from qa.config import Settings, get_settings
-from qa.embed import set_torch_threads
+from qa.embed import set_compute_threads
 from qa.errors import IndexMissing, QAError
 from qa.feedback import Feedback, FeedbackStore
 from qa.serialize import result_json
@@ -422,7 +422,7 @@ def run_socket_mode(settings: Settings, open_service: Callable[[Settings], QASer
         bot = SlackBot.from_settings(settings, lambda: holder.get("service"), FeedbackStore(settings.feedback_db),
                                      admission)
         handler = socket_mode_handler(settings, bot)
-        set_torch_threads(settings.torch_threads)
+        set_compute_threads(settings.torch_threads)
         holder["service"] = open_service(settings)
         log.info("ready: %s", holder["service"].readiness())
         handler.connect()

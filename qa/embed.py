@@ -2,14 +2,17 @@
 
 `Embedder` is the seam: the service needs `embed_queries` and `embed_passages` and nothing else.
 `SentenceTransformerEmbedder` is the real one (any sentence-transformers model, by name or path);
-`HashingEmbedder` is a tiny deterministic fake for unit tests.
+`OnnxEmbedder` (qa/onnx_embed.py) runs the same model folder on onnxruntime; `QueryCache` remembers
+query vectors; `HashingEmbedder` is a tiny deterministic fake for unit tests.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import zlib
+from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -121,6 +124,16 @@ class HashingEmbedder:
         return self._encode(texts)
 
 
+def set_compute_threads(threads: int) -> None:
+    """Torch's threads per operation and numpy's BLAS threads (the exact dense search), set when a server
+    starts. Questions already run side by side: a BLAS matrix-vector product over 10k chunks took a median
+    12 ms with 2 threads on two busy cores against 0.17 ms with 1 (docs/operations.md, "Speed and scale")."""
+    from threadpoolctl import threadpool_limits
+
+    set_torch_threads(threads)
+    threadpool_limits(threads, user_api="blas")
+
+
 def set_torch_threads(threads: int) -> None:
     """The intra-op threads of every torch operation in this process. Call it at start-up, before any
     model runs: each thread reads the number the first time it runs an operation, and keeps it."""
@@ -129,5 +142,73 @@ def set_torch_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def make_embedder(name: str, batch_size: int = 32) -> Embedder:
-    return SentenceTransformerEmbedder(name, batch_size=batch_size)
+BACKENDS = ("torch", "onnx")
+
+
+class QueryCache:
+    """An embedder whose query vectors are remembered by normalized text (whitespace runs folded, ends
+    stripped: the model's tokenizer splits on whitespace, so these texts encode alike), the `size` most
+    recently used. Passages are never cached. Safe to share between threads."""
+
+    def __init__(self, embedder: Embedder, size: int):
+        if size < 1:
+            raise ValueError(f"query cache size is {size}; it must be at least 1")
+        self.embedder, self.size = embedder, size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    @property
+    def name(self) -> str:
+        return self.embedder.name
+
+    @property
+    def dim(self) -> int:
+        return self.embedder.dim
+
+    def load(self) -> "QueryCache":
+        getattr(self.embedder, "load", lambda: None)()
+        return self
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [" ".join(t.split()) for t in texts]
+        with self._lock:
+            found = {k: self._vectors[k] for k in keys if k in self._vectors}
+            for k in found:
+                self._vectors.move_to_end(k)
+            self.hits += sum(k in found for k in keys)
+            self.misses += sum(k not in found for k in keys)
+        missing = [k for k in dict.fromkeys(keys) if k not in found]
+        if missing:
+            vectors = self.embedder.embed_queries(missing)
+            found.update(zip(missing, vectors))
+            with self._lock:
+                for k, v in zip(missing, vectors):
+                    v.setflags(write=False)  # shared between callers: nobody may change it in place
+                    self._vectors[k] = v
+                    self._vectors.move_to_end(k)
+                while len(self._vectors) > self.size:
+                    self._vectors.popitem(last=False)
+        if not keys:
+            return np.zeros((0, self.dim), np.float32)
+        return np.stack([found[k] for k in keys])
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embedder.embed_passages(texts)
+
+
+def make_embedder(name: str, batch_size: int = 32, backend: str = "torch", cache_dir: Path | None = None,
+                  threads: int = 1, query_cache: int = 0) -> Embedder:
+    """The encoder for `name` on `backend`; onnx keeps its exported graph in `cache_dir`. With
+    `query_cache` > 0 the last that many distinct query texts are remembered."""
+    if backend not in BACKENDS:
+        raise ModelError(f"encoder backend {backend!r} is unknown; choose one of {', '.join(BACKENDS)}")
+    if backend == "onnx":
+        from qa.onnx_embed import OnnxEmbedder
+
+        if cache_dir is None:
+            raise ModelError("the onnx encoder needs a folder to keep its exported model in (cache_dir)")
+        embedder: Embedder = OnnxEmbedder(name, resolve_model(name), cache_dir, batch_size, threads)
+    else:
+        embedder = SentenceTransformerEmbedder(name, batch_size=batch_size)
+    return QueryCache(embedder, query_cache) if query_cache > 0 else embedder

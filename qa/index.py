@@ -46,7 +46,8 @@ FORMAT_VERSION = 2  # 2: the sentences' spaCy analysis (analysis.spacy) and the 
 MANIFEST = "manifest.json"
 ARTIFACTS = ("articles.jsonl", "sentences.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy",
              analysis.ARTIFACT)
-_PACKAGES = ("newsqa", "numpy", "rank-bm25", "sentence-transformers", "torch", "transformers", "spacy")
+_PACKAGES = ("newsqa", "numpy", "rank-bm25", "onnxruntime", "faiss-cpu", "sentence-transformers", "torch",
+             "transformers", "spacy")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 import numpy as np
-from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
+from qa.bm25 import VARIANTS as BM25_VARIANTS, BM25Matrix, BM25Params
 from qa.index import Index
 from qa.types import Hit
-
-BM25_VARIANTS = {"okapi": BM25Okapi, "plus": BM25Plus, "l": BM25L}
+from qa.vectors import HnswParams, VectorIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +65,16 @@ def ranked(scores: np.ndarray, positive_only: bool = False) -> list[tuple[int, f
 # ---------------------------------------------------------------- the embedded retriever
 class EmbeddedRetriever:
     def __init__(self, index: Index, variant: str = "l", k1: float = 1.2, b: float = 0.75,
-                 fusion: str = "rrf", rrf_k: int = 60, alpha: float = 0.5):
+                 fusion: str = "rrf", rrf_k: int = 60, alpha: float = 0.5, depth: int = 1000,
+                 exact_below: int = 100_000, hnsw: HnswParams = HnswParams()):
         if variant not in BM25_VARIANTS:
             raise ValueError(f"unknown BM25 variant {variant!r}; choose one of {sorted(BM25_VARIANTS)}")
         self.index = index
         corpus = [list(t) for t in index.chunk_tokens]
-        self.bm25 = BM25_VARIANTS[variant](corpus, k1=k1, b=b)
+        # rank-bm25's scores, from a term-document matrix (qa/bm25.py); each leg hands fusion its top `depth`.
+        self.bm25 = BM25Matrix.build(corpus, BM25Params(variant, k1, b))
+        self.vectors = VectorIndex(index.chunk_vectors, exact_below, hnsw)
+        self.depth = depth
         self.fusion, self.rrf_k, self.alpha = fusion, rrf_k, alpha
         n = len(corpus)
         # Reader-side idf (always positive, unlike Okapi's): log((N + 1) / (n_t + 0.5)).
@@ -86,10 +89,12 @@ class EmbeddedRetriever:
     def bm25_ranking(self, tokens: Sequence[str]) -> list[tuple[int, float]]:
         if not tokens or not self.index.chunks:
             return []
-        return ranked(self.bm25.get_scores(list(tokens)), positive_only=True)
+        ids, scores = self.bm25.top_k(tokens, self.depth)
+        return list(zip(ids.tolist(), scores.tolist()))
 
     def dense_ranking(self, vector: np.ndarray) -> list[tuple[int, float]]:
-        return ranked(self.index.chunk_vectors @ vector)
+        ids, scores = self.vectors.top_k(vector, self.depth)
+        return list(zip(ids.tolist(), scores.tolist()))
 
     def search(self, query: Query, k: int, mode: str) -> list[Hit]:
         lexical = self.bm25_ranking(query.tokens) if mode in ("bm25", "hybrid") else []

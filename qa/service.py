@@ -16,6 +16,7 @@ from qa.index import Index, build_index, build_lock, cleanup, load_index, nlp_fi
 from qa.ingest import load_articles
 from qa.read import Reader, ReaderParams, Reranker, SpanModel
 from qa.retrieve import EmbeddedRetriever, Query, Retriever
+from qa.vectors import HnswParams
 from qa.text import query_tokens, tokenize
 from qa.types import Article, Hit, Result
 
@@ -56,6 +57,12 @@ def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
         return load_index(settings.index_dir, pipeline.vocab)
 
 
+def embedder_for(settings: Settings) -> Embedder:
+    """The encoder the settings ask for, not loaded yet (an ONNX export is kept beside the index)."""
+    return make_embedder(settings.model, settings.encode_batch_size, settings.encoder_backend,
+                         settings.index_dir / "models", settings.torch_threads, settings.query_cache_size)
+
+
 def reader_params(settings: Settings) -> ReaderParams:
     s = settings
     return ReaderParams(s.dense_weight, s.abstain_threshold, s.relevance_floor, s.read_passages, s.read_sentences,
@@ -87,14 +94,15 @@ class QAService:
         self.settings, self.index, self.embedder = settings, index, embedder
         self.retriever = retriever or EmbeddedRetriever(
             index, settings.bm25_variant, settings.bm25_k1, settings.bm25_b,
-            settings.fusion, settings.rrf_k, settings.fusion_alpha)
+            settings.fusion, settings.rrf_k, settings.fusion_alpha, settings.retrieve_depth,
+            settings.dense_exact_below, HnswParams(settings.hnsw_m, ef_search=settings.hnsw_ef_search))
         self.reader = Reader(index, self.retriever.idf, reader_params(settings), tokenize, nlp.load(settings.nlp_model),
                              span_model=span_model, reranker=reranker)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None, rebuild: bool = False) -> "QAService":
         """Load the model and the index (building it if needed): the slow start-up step."""
-        embedder = embedder or make_embedder(settings.model, settings.encode_batch_size)
+        embedder = embedder or embedder_for(settings)
         load = getattr(embedder, "load", None)
         if load:
             load()

@@ -91,3 +91,15 @@ def test_search_reports_each_legs_rank(fake_service):
 def test_idf_is_positive_and_unseen_words_weigh_most(fake_service):
     r = fake_service.retriever
     assert 0 < r.idf("putin") < r.idf("memorandum") < r.idf("zzzunseen")
+
+
+def test_each_leg_hands_fusion_its_top_depth_and_the_full_ranking_agrees(fake_service):
+    index = fake_service.index
+    full = EmbeddedRetriever(index, depth=10_000)
+    short = EmbeddedRetriever(index, depth=3)
+    vector = fake_service.embedder.embed_queries(["drones fired overnight"])[0]
+    tokens = ("drone", "fire", "overnight")
+    assert short.bm25_ranking(tokens) == full.bm25_ranking(tokens)[:3]
+    assert short.dense_ranking(vector) == full.dense_ranking(vector)[:3]
+    assert full.dense_ranking(vector) == ranked(index.chunk_vectors @ vector)
+    assert len(full.dense_ranking(vector)) == len(index.chunks)

@@ -1,0 +1,254 @@
+"""Retrieval at 10k, 100k and 1M chunks on a synthetic corpus: build, disk, memory, load and query times.
+
+    .venv/bin/python bench/scale.py                      # 10k and 100k
+    .venv/bin/python bench/scale.py --sizes 1000000      # 1M: minutes (progress on stderr), ~3 GB on disk
+    .venv/bin/python bench/scale.py --sizes 0 --embed    # only the encoders' build throughput on real text
+
+The corpus: chunks of the seed chunks' token counts, drawn from the seeds' BM25 vocabulary with a Zipf law
+(word of frequency rank r drawn with weight 1/r), and a random unit vector per chunk (384 dims). Queries:
+the gold questions' BM25 tokens and random unit vectors. For each size it prints one JSON line: build times,
+bytes on disk, then, measured in a fresh process that loads the saved files (memory-mapped) and runs the
+queries: load time, resident memory, BM25 / dense / both-legs-and-fusion p50 and p95, and dense recall@10
+against exact search. Up to --oracle-max chunks the BM25 scores are also compared with rank-bm25's own.
+Timings on a shared machine are noisy: run it twice before trusting a difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa.bm25 import BM25Matrix, BM25Params  # noqa: E402
+from qa.chunk import ChunkParams, chunk_article  # noqa: E402
+from qa.ingest import load_articles  # noqa: E402
+from qa.retrieve import rrf  # noqa: E402
+from qa.text import query_tokens, tokenize  # noqa: E402
+from qa.vectors import HnswParams, VectorIndex, build_hnsw, recall_at_k  # noqa: E402
+
+DIM = 384
+DEPTH = 1000  # what each leg hands to fusion (QA_RETRIEVE_DEPTH's default)
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def seed_chunks() -> list[list[str]]:
+    chunks = []
+    for article in load_articles(ROOT / "seeds"):
+        chunks += [tokenize(c.text) for c in chunk_article(article, ChunkParams())]
+    return chunks
+
+
+def questions() -> list[list[str]]:
+    rows = [json.loads(line) for line in open(ROOT / "eval" / "gold.jsonl", encoding="utf-8") if line.strip()]
+    return [q for q in (query_tokens(r["question"]) for r in rows) if q]
+
+
+def synthetic(n: int, seeds: list[list[str]], seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(document of each token, term id of each token, vocabulary) with terms numbered by first appearance."""
+    rng = np.random.default_rng(seed)
+    counts = Counter(t for c in seeds for t in c)
+    words = [w for w, _ in counts.most_common()]
+    weights = 1.0 / np.arange(1, len(words) + 1)
+    lengths = rng.choice([len(c) for c in seeds], size=n)
+    terms = rng.choice(len(words), size=int(lengths.sum()), p=weights / weights.sum())
+    docs = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    # Renumber by first appearance (rank-bm25's order) and drop words never drawn.
+    seen, first = np.unique(terms, return_index=True)
+    order = seen[np.argsort(first)]
+    new_id = np.full(len(words), -1, dtype=np.int64)
+    new_id[order] = np.arange(len(order))
+    return docs, new_id[terms], [words[i] for i in order]
+
+
+def write_vectors(path: Path, n: int, seed: int = 1, batch: int = 100_000) -> None:
+    rng = np.random.default_rng(seed)
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, DIM))
+    for start in range(0, n, batch):
+        v = rng.standard_normal((min(batch, n - start), DIM), dtype=np.float32)
+        out[start : start + len(v)] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    out.flush()
+    del out
+
+
+def pct(values: list[float], p: float) -> float:
+    return float(np.percentile(values, p))
+
+
+def timed(fn, items) -> list[float]:
+    out = []
+    for item in items:
+        t = time.perf_counter()
+        fn(item)
+        out.append((time.perf_counter() - t) * 1e3)
+    return out
+
+
+def serve(folder: str, exact_below: int, ef_search: int, n_queries: int, result) -> None:
+    """In a fresh process: load what was saved, then query it (the figures a server would see)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")  # as a server sets it (qa.embed.set_compute_threads)
+    folder_ = Path(folder)
+    rss0 = _rss_mb()
+    t = time.perf_counter()
+    bm25 = BM25Matrix.load(folder_ / "bm25")
+    vectors = np.load(folder_ / "vectors.npy", mmap_mode="r")
+    dense = VectorIndex.load(vectors, folder_ / "dense.hnsw", exact_below, HnswParams(ef_search=ef_search))
+    load_s = time.perf_counter() - t
+    qs = questions()
+    qv = np.random.default_rng(2).standard_normal((n_queries, DIM), dtype=np.float32)
+    qv /= np.linalg.norm(qv, axis=1, keepdims=True)
+    token_queries = [qs[i % len(qs)] for i in range(n_queries)]
+    timed(lambda q: bm25.top_k(q, DEPTH), token_queries[:10])  # first touches of the memory map
+    bm25_ms = timed(lambda q: bm25.top_k(q, DEPTH), token_queries)
+    dense.top_k(qv[0], 10)
+    dense_ms = timed(lambda v: dense.top_k(v, 10), qv)
+    recall = [recall_at_k(dense.top_k(v, 10)[0], dense.exact_top_k(v, 10)[0]) for v in qv[: min(50, n_queries)]]
+
+    def both(i: int) -> None:
+        lexical, _ = bm25.top_k(token_queries[i], DEPTH)
+        semantic, _ = dense.top_k(qv[i], DEPTH)
+        rrf([lexical.tolist(), semantic.tolist()])
+
+    retrieval_ms = timed(both, range(n_queries))
+    result.update({
+        "dense_mode": "exact" if dense.exact else f"hnsw M={dense.hnsw.m} efSearch={ef_search}",
+        "load_s": round(load_s, 3), "rss_mb": round(_rss_mb() - rss0, 1), "rss_total_mb": round(_rss_mb(), 1),
+        "bm25_p50_ms": round(statistics.median(bm25_ms), 2), "bm25_p95_ms": round(pct(bm25_ms, 95), 2),
+        "dense_p50_ms": round(statistics.median(dense_ms), 3), "dense_p95_ms": round(pct(dense_ms, 95), 3),
+        "dense_recall@10": round(float(np.mean(recall)), 4),
+        "retrieval_p50_ms": round(statistics.median(retrieval_ms), 2), "retrieval_p95_ms": round(pct(retrieval_ms, 95), 2),
+    })
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def oracle_diff(docs: np.ndarray, terms: np.ndarray, vocab: list[str], n: int, bm25: BM25Matrix, variant: str) -> float:
+    from rank_bm25 import BM25L, BM25Okapi, BM25Plus
+
+    bounds = np.searchsorted(docs, np.arange(n + 1))
+    words = np.array(vocab, dtype=object)[terms]
+    corpus = [list(words[bounds[i] : bounds[i + 1]]) for i in range(n)]
+    oracle = {"okapi": BM25Okapi, "l": BM25L, "plus": BM25Plus}[variant](corpus, k1=bm25.params.k1, b=bm25.params.b)
+    return max(float(np.abs(bm25.scores(q) - oracle.get_scores(q)).max()) for q in questions()[:20])
+
+
+def one_size(n: int, args, seeds, work: Path) -> dict:
+    folder = work / f"n{n}"
+    folder.mkdir(parents=True)
+    log(f"{n:,} chunks: generating tokens")
+    t = time.perf_counter()
+    docs, terms, vocab = synthetic(n, seeds)
+    gen_s = time.perf_counter() - t
+    log(f"{n:,} chunks: {len(terms):,} tokens, {len(vocab):,} words; building BM25")
+    t = time.perf_counter()
+    bm25 = BM25Matrix.from_ids(docs, terms, vocab, BM25Params(args.variant), n)
+    bm25.save(folder / "bm25")
+    bm25_s = time.perf_counter() - t
+    row = {"chunks": n, "tokens": int(len(terms)), "vocabulary": len(vocab), "bm25_variant": args.variant,
+           "generate_s": round(gen_s, 1), "build_bm25_s": round(bm25_s, 1)}
+    if n <= args.oracle_max:
+        log(f"{n:,} chunks: comparing with rank-bm25")
+        row["bm25_max_abs_diff_vs_rank_bm25"] = oracle_diff(docs, terms, vocab, n, bm25, args.variant)
+    del docs, terms, bm25
+    log(f"{n:,} chunks: writing vectors")
+    t = time.perf_counter()
+    write_vectors(folder / "vectors.npy", n)
+    row["write_vectors_s"] = round(time.perf_counter() - t, 1)
+    if n >= args.exact_below:
+        log(f"{n:,} chunks: building the HNSW graph")
+        t = time.perf_counter()
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        graph = build_hnsw(vectors, HnswParams(m=args.hnsw_m, ef_construction=args.ef_construction),
+                           progress=lambda done, total: log(f"  hnsw {done:,}/{total:,}") if done % 200_000 == 0 else None)
+        VectorIndex(vectors, args.exact_below, HnswParams(m=args.hnsw_m), graph).save(folder / "dense.hnsw")
+        row["build_hnsw_s"] = round(time.perf_counter() - t, 1)
+        del graph, vectors
+    row["disk_mb"] = round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20, 1)
+    log(f"{n:,} chunks: loading and querying in a fresh process")
+    with multiprocessing.Manager() as manager:
+        result = manager.dict()
+        child = multiprocessing.get_context("spawn").Process(
+            target=serve, args=(str(folder), args.exact_below, args.ef_search, args.queries, result))
+        child.start()
+        child.join()
+        row.update(dict(result))
+    shutil.rmtree(folder, ignore_errors=True)
+    return row
+
+
+def embed_throughput(seconds_each: int = 20) -> list[dict]:
+    """Chunks per second for the build's embedding step, on the seed chunks' real text, per backend."""
+    from qa.embed import make_embedder
+
+    texts = []
+    for article in load_articles(ROOT / "seeds"):
+        texts += [c.text for c in chunk_article(article, ChunkParams())]
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        for backend in ("torch", "onnx"):
+            embedder = make_embedder("sentence-transformers/all-MiniLM-L6-v2", 32, backend, Path(cache), threads=2)
+            embedder.load()
+            if backend == "torch":
+                import torch
+
+                torch.set_num_threads(2)
+            embedder.embed_passages(texts[:32])
+            done, t = 0, time.perf_counter()
+            while time.perf_counter() - t < seconds_each:
+                embedder.embed_passages(texts)
+                done += len(texts)
+            rows.append({"backend": backend, "threads": 2, "chunks": done,
+                         "chunks_per_s": round(done / (time.perf_counter() - t), 1)})
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="10000,100000", help="comma list of chunk counts (0: none)")
+    p.add_argument("--variant", default="l", choices=("okapi", "l", "plus"))
+    p.add_argument("--queries", type=int, default=200)
+    p.add_argument("--exact-below", type=int, default=100_000, help="QA_DENSE_EXACT_BELOW: HNSW from this size on")
+    p.add_argument("--hnsw-m", type=int, default=32)
+    p.add_argument("--ef-construction", type=int, default=80)
+    p.add_argument("--ef-search", type=int, default=128)
+    p.add_argument("--oracle-max", type=int, default=100_000, help="compare BM25 with rank-bm25 up to this size")
+    p.add_argument("--embed", action="store_true", help="also the encoders' chunks per second on real text")
+    p.add_argument("--work", default=None, help="folder for the temporary index files (default: a temp folder)")
+    args = p.parse_args()
+    seeds = seed_chunks()
+    work = Path(tempfile.mkdtemp(prefix="qa-scale-", dir=args.work))
+    try:
+        for n in (int(s) for s in args.sizes.split(",") if int(s) > 0):
+            print(json.dumps(one_size(n, args, seeds, work)), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if args.embed:
+        for row in embed_throughput():
+            print(json.dumps({"embed_throughput": row}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Dense search: the k vectors with the largest inner product with a query (cosine: the rows are normalized).
+
+Below `exact_below` rows a matrix product over every row (exact, ~54 ms at a million rows); from there on
+a faiss HNSW graph (~0.3 ms at a million, recall@10 about 0.98 against exact: bench/scale.py prints it).
+The vectors may be a memory-mapped `.npy`; the graph is saved beside them with `save` and read back
+with `load`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.bm25 import top_k_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class HnswParams:
+    m: int = 32  # neighbours per node
+    ef_construction: int = 80
+    ef_search: int = 128  # candidates kept while searching: recall against time
+
+
+class VectorIndex:
+    """`top_k(vector, k) -> (ids, scores)`: by descending score, ties by ascending id on the exact path."""
+
+    def __init__(self, vectors: np.ndarray, exact_below: int = 100_000, hnsw: HnswParams = HnswParams(),
+                 graph=None):
+        if vectors.ndim != 2:
+            raise ValueError(f"vectors must be a 2-D array, not {vectors.ndim}-D")
+        self.vectors, self.exact_below, self.hnsw = vectors, exact_below, hnsw
+        self.graph = graph
+        if graph is None and not self.exact:
+            self.graph = build_hnsw(vectors, hnsw)
+        if self.graph is not None:
+            self.graph.hnsw.efSearch = hnsw.ef_search
+
+    @property
+    def exact(self) -> bool:
+        return len(self.vectors) < self.exact_below
+
+    def top_k(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.exact or self.graph is None:
+            return self.exact_top_k(vector, k)
+        k = min(k, len(self.vectors))
+        scores, ids = self.graph.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k)
+        found = ids[0] >= 0  # faiss pads with -1 when it finds fewer than k
+        return ids[0][found].astype(np.int64), scores[0][found].astype(np.float32)
+
+    def exact_top_k(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return top_k_of(self.vectors @ np.asarray(vector, dtype=np.float32), k)
+
+    def save(self, path: Path) -> None:
+        """The HNSW graph (nothing to save on the exact path)."""
+        import faiss
+
+        if self.graph is not None:
+            faiss.write_index(self.graph, str(path))
+
+    @classmethod
+    def load(cls, vectors: np.ndarray, path: Path, exact_below: int = 100_000,
+             hnsw: HnswParams = HnswParams()) -> "VectorIndex":
+        """`vectors` and, when the path exists and the index is not exact, the graph saved there."""
+        import faiss
+
+        graph = None
+        if len(vectors) >= exact_below and path.is_file():
+            graph = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+            if graph.ntotal != len(vectors):
+                raise ValueError(f"HNSW graph {str(path)!r} holds {graph.ntotal} vectors, not {len(vectors)}")
+        return cls(vectors, exact_below, hnsw, graph)
+
+
+def build_hnsw(vectors: np.ndarray, params: HnswParams, batch: int = 50_000, progress=None):
+    """A faiss HNSW graph over inner product, added in batches (a memory map is read a batch at a time)."""
+    import faiss
+
+    graph = faiss.IndexHNSWFlat(vectors.shape[1], params.m, faiss.METRIC_INNER_PRODUCT)
+    graph.hnsw.efConstruction = params.ef_construction
+    for start in range(0, len(vectors), batch):
+        graph.add(np.ascontiguousarray(vectors[start : start + batch], dtype=np.float32))
+        if progress:
+            progress(min(start + batch, len(vectors)), len(vectors))
+    return graph
+
+
+def recall_at_k(found: np.ndarray, exact: np.ndarray) -> float:
+    """Share of the exact top k that the approximate top k found."""
+    return len(set(found.tolist()) & set(exact.tolist())) / max(len(exact), 1)

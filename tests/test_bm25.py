@@ -1,0 +1,95 @@
+"""qa/bm25.py against rank-bm25's own scores (the oracle), on the seed chunks and on a synthetic corpus."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25L, BM25Okapi, BM25Plus
+
+from qa.bm25 import BM25Matrix, BM25Params, top_k_of
+
+ORACLES = {"okapi": BM25Okapi, "l": BM25L, "plus": BM25Plus}
+TINY = [["putin", "call", "trump"], ["call", "call", "hour"], ["drone", "kyiv", "putin", "putin"], []]
+
+
+def synthetic_corpus(n_docs: int, vocab: int, seed: int) -> list[list[str]]:
+    """Zipf-distributed words, lengths 0..40: common words in most documents (negative Okapi idf), rare ones once."""
+    rng = np.random.default_rng(seed)
+    ranks = np.arange(1, vocab + 1)
+    p = (1 / ranks) / (1 / ranks).sum()
+    return [[f"w{i}" for i in rng.choice(vocab, size=rng.integers(0, 41), p=p)] for _ in range(n_docs)]
+
+
+@pytest.mark.parametrize("variant", ["okapi", "l", "plus"])
+def test_tiny_corpus_scores_exactly(variant):
+    ours = BM25Matrix.build(TINY, BM25Params(variant, k1=1.2, b=0.75))
+    oracle = ORACLES[variant](TINY, k1=1.2, b=0.75)
+    for query in (["putin"], ["call", "call", "putin"], ["nothing"], [], ["hour", "kyiv", "trump"]):
+        assert np.abs(ours.scores(query) - oracle.get_scores(query)).max() <= 1e-9, query
+
+
+def test_tiny_corpus_l_values():
+    """Hand-checked: N=4, avgdl=10/4, "putin" in 2 docs -> idf = ln 5 - ln 2.5 = ln 2."""
+    scores = BM25Matrix.build(TINY, BM25Params("l", k1=1.2, b=0.75)).scores(["putin"])
+    c0 = 1 / (0.25 + 0.75 * 3 / 2.5)
+    c2 = 2 / (0.25 + 0.75 * 4 / 2.5)
+    expected = [np.log(2) * 1 * 2.2 * (c0 + 0.5) / (1.2 + c0 + 0.5), 0.0,
+                np.log(2) * 2 * 2.2 * (c2 + 0.5) / (1.2 + c2 + 0.5), 0.0]
+    assert scores.tolist() == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("variant", ["okapi", "l", "plus"])
+def test_seed_chunks_match_rank_bm25(fake_service, variant):
+    corpus = [list(t) for t in fake_service.index.chunk_tokens]
+    ours = BM25Matrix.build(corpus, BM25Params(variant, k1=1.2, b=0.75))
+    oracle = ORACLES[variant](corpus, k1=1.2, b=0.75)
+    queries = [list(t) for t in fake_service.index.chunk_tokens[::7]] + [["putin", "putin", "unseenword"]]
+    for query in queries:
+        assert np.abs(ours.scores(query) - oracle.get_scores(query)).max() <= 1e-9
+
+
+@pytest.mark.parametrize("variant", ["okapi", "l", "plus"])
+def test_synthetic_corpus_matches_rank_bm25_and_survives_saving(tmp_path, variant):
+    corpus = synthetic_corpus(2000, 300, seed=7)
+    params = BM25Params(variant, k1=1.5, b=0.6)
+    built = BM25Matrix.build(corpus, params)
+    built.save(tmp_path / "bm25")
+    loaded = BM25Matrix.load(tmp_path / "bm25")
+    assert isinstance(loaded.weights, np.memmap)
+    oracle = ORACLES[variant](corpus, k1=1.5, b=0.6)
+    rng = np.random.default_rng(3)
+    for _ in range(25):
+        query = [f"w{i}" for i in rng.integers(0, 320, size=rng.integers(1, 8))]  # some beyond the vocabulary
+        expected = oracle.get_scores(query)
+        assert np.abs(built.scores(query) - expected).max() <= 1e-9
+        assert np.array_equal(loaded.scores(query), built.scores(query))
+
+
+def test_okapi_floors_negative_idf_like_rank_bm25():
+    corpus = [["a", "b"], ["a", "c"], ["a"], ["d"]]  # "a" is in 3 of 4 documents: negative idf, floored
+    ours = BM25Matrix.build(corpus, BM25Params("okapi"))
+    oracle = BM25Okapi(corpus, k1=1.2, b=0.75)
+    assert ours.idf[0] == pytest.approx(oracle.idf["a"], abs=1e-15) and ours.idf[0] > 0
+
+
+def test_top_k_orders_by_score_then_id_and_keeps_positive_only():
+    scores = np.array([0.5, 2.0, 0.0, 2.0, 1.0, -1.0, 0.5])
+    ids, values = top_k_of(scores, 4, positive_only=True)
+    assert ids.tolist() == [1, 3, 4, 0] and values.tolist() == [2.0, 2.0, 1.0, 0.5]
+    assert top_k_of(scores, 10, positive_only=True)[0].tolist() == [1, 3, 4, 0, 6]
+    assert top_k_of(scores, 2)[0].tolist() == [1, 3]
+    assert top_k_of(scores, 0)[0].tolist() == []
+
+
+def test_top_k_equals_a_full_sort_on_ties():
+    rng = np.random.default_rng(1)
+    scores = rng.integers(0, 5, size=500).astype(float)
+    full = sorted(range(500), key=lambda i: (-scores[i], i))
+    full = [i for i in full if scores[i] > 0]
+    for k in (1, 10, 99, 1000):
+        assert top_k_of(scores, k, positive_only=True)[0].tolist() == full[:k]
+
+
+def test_unknown_variant_names_the_choices():
+    with pytest.raises(ValueError, match="unknown BM25 variant 'bm26'; choose one of okapi, l, plus"):
+        BM25Params("bm26")

@@ -1,0 +1,52 @@
+"""qa/vectors.py: exact search on small data, the HNSW graph against it, saving and loading the graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.vectors import HnswParams, VectorIndex, recall_at_k
+
+SMALL = np.array([[1, 0], [0.6, 0.8], [0, 1], [-1, 0], [0.6, 0.8]], dtype=np.float32)
+
+
+def unit_rows(n: int, dim: int, seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_exact_top_k_orders_by_score_then_id():
+    index = VectorIndex(SMALL, exact_below=100)
+    ids, scores = index.top_k(np.array([0.8, 0.6], dtype=np.float32), 4)
+    assert index.exact and index.graph is None
+    assert ids.tolist() == [1, 4, 0, 2]  # 0.96, 0.96 (tie: lower id first), 0.8, 0.6
+    assert scores.tolist() == pytest.approx([0.96, 0.96, 0.8, 0.6])
+    assert index.top_k(np.array([1, 0], dtype=np.float32), 10)[0].tolist() == [0, 1, 4, 2, 3]
+
+
+def test_hnsw_finds_the_exact_neighbours_and_survives_a_save(tmp_path):
+    vectors = unit_rows(3000, 32, seed=5)
+    approx = VectorIndex(vectors, exact_below=1000, hnsw=HnswParams(m=16, ef_construction=80, ef_search=64))
+    assert not approx.exact and approx.graph is not None
+    queries = unit_rows(50, 32, seed=6)
+    recalls = [recall_at_k(approx.top_k(q, 10)[0], approx.exact_top_k(q, 10)[0]) for q in queries]
+    assert np.mean(recalls) >= 0.95
+    ids, scores = approx.top_k(queries[0], 10)
+    assert scores.tolist() == pytest.approx((vectors[ids] @ queries[0]).tolist(), abs=1e-5)
+    assert scores.tolist() == sorted(scores.tolist(), reverse=True)
+    approx.save(tmp_path / "dense.hnsw")
+    np.save(tmp_path / "v.npy", vectors)
+    loaded = VectorIndex.load(np.load(tmp_path / "v.npy", mmap_mode="r"), tmp_path / "dense.hnsw", exact_below=1000,
+                              hnsw=HnswParams(m=16, ef_search=64))
+    assert loaded.top_k(queries[0], 10)[0].tolist() == ids.tolist()
+
+
+def test_a_graph_of_another_size_is_refused(tmp_path):
+    vectors = unit_rows(300, 8, seed=1)
+    VectorIndex(vectors, exact_below=10).save(tmp_path / "g")
+    with pytest.raises(ValueError, match="holds 300 vectors, not 200"):
+        VectorIndex.load(vectors[:200], tmp_path / "g", exact_below=10)
+
+
+def test_recall_at_k():
+    assert recall_at_k(np.array([1, 2, 3]), np.array([3, 4, 1])) == pytest.approx(2 / 3)
