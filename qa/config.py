@@ -56,11 +56,15 @@ class Settings(BaseSettings):
     chunk_max_words: int = Field(120, ge=10)
     chunk_overlap: int = Field(1, ge=0)
 
-    # Retrieval and fusion.
+    # Retrieval and fusion. The defaults of the fusion, its dense weight and the dense leg's passage
+    # share were fitted on the dev split only (eval/gold.jsonl and bench/dev_questions.jsonl, with
+    # bench/retrieval.py; docs/evaluation.md, "Retrieval's top ranks"), and reported on the test split.
     default_mode: Mode = "hybrid"
-    fusion: Literal["rrf", "weighted"] = "rrf"
+    fusion: Literal["rrf", "weighted"] = "weighted"
     rrf_k: int = Field(60, ge=1)
     fusion_alpha: float = Field(0.5, ge=0, le=1)  # weight of the dense leg in weighted fusion
+    # Dense passage score = (1 - share) * its best sentence's cosine + share * the whole passage's cosine.
+    dense_passage_share: float = Field(0.2, ge=0, le=1)
 
     # Reading.
     read_passages: int = Field(5, ge=1, le=50)  # passages whose sentences the reader scores
