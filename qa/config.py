@@ -57,8 +57,8 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(1, ge=0)
 
     # Retrieval and fusion. The defaults of the fusion, its dense weight and the dense leg's passage
-    # share were fitted on the dev split only (eval/gold.jsonl and bench/dev_questions.jsonl, with
-    # bench/retrieval.py; docs/evaluation.md, "Retrieval's top ranks"), and reported on the test split.
+    # share were fitted on the dev split only (the gold set of eval/README.md and bench/dev_questions.jsonl,
+    # with bench/retrieval.py; docs/evaluation.md, "Retrieval's top ranks"), and reported on the test split.
     default_mode: Mode = "hybrid"
     fusion: Literal["rrf", "weighted"] = "weighted"
     rrf_k: int = Field(60, ge=1)
