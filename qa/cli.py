@@ -5,8 +5,8 @@
     qa ask "question" [--json] [--mode M] [--top-k K]
     qa serve [--host H] [--port P]           the HTTP API under uvicorn (builds the index if needed)
     qa slack                                 the Slack bot in Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN)
-    qa eval [--gold PATH] [--modes bm25,dense,hybrid] [--url URL] [--out DIR]
-                                             score the service on the gold set (docs/evaluation.md)
+    qa eval [--set NAME=GOLD[:CORPUS]]... [--gold FILE [--seeds DIR]]... [--modes bm25,dense,hybrid]
+            [--url URL] [--out DIR]          score the service on question sets, side by side (docs/evaluation.md)
     qa feedback export [--out PATH]          feedback as gold-set candidates (JSONL) for review
 """
 
@@ -24,10 +24,10 @@ from qa.errors import QAError
 
 log = logging.getLogger("qa")
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
-# The evaluation's default gold file. Only `qa eval` uses it; the answering stages never import the
-# harness (tests/test_eval.py checks). Spelled in two parts because tests/test_gold.py keeps the file
-# name itself out of qa/ and api/.
-GOLD_DEFAULT = Path("eval", "gold").with_suffix(".jsonl")
+# The question sets `qa eval` scores when none is named: a file beside the gold sets, naming each with
+# its corpus (dev, and the test split). Only `qa eval` reads it; the answering stages never import the
+# harness (tests/test_eval.py checks), and no code here names a gold file (tests/test_gold.py).
+SETS_DEFAULT = Path("eval", "sets.json")
 
 
 def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -136,24 +136,67 @@ def _modes(value: str) -> list[str]:
     return list(dict.fromkeys(modes))
 
 
+class _SetSpec(argparse.Action):
+    """Keeps --set, --gold and --seeds in command-line order, so a --seeds belongs to the --gold before it."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        items = list(getattr(namespace, self.dest) or [])
+        items.append((option_string.lstrip("-"), value))
+        setattr(namespace, self.dest, items)
+
+
+def eval_sets(items: list[tuple[str, str]], default_corpus: Path) -> list:
+    """The sets named on the command line: `set` NAME=GOLD[:CORPUS], `gold` FILE (named by its stem, over
+    `default_corpus` unless a `seeds` DIR follows it)."""
+    from qa.errors import EvalError
+    from qa.eval import EvalSet, parse_set, unique_sets
+
+    sets: list[EvalSet] = []
+    open_gold = False  # the last set came from --gold and has no --seeds yet
+    for option, value in items:
+        if option == "seeds":
+            if not open_gold:
+                raise EvalError(f"--seeds {value} must follow the --gold FILE whose corpus it is")
+            sets[-1] = EvalSet(sets[-1].name, sets[-1].gold, Path(value))
+        elif option == "gold":
+            sets.append(EvalSet(Path(value).stem, Path(value), default_corpus))
+        else:
+            sets.append(parse_set(value, default_corpus))
+        open_gold = option == "gold"
+    return unique_sets(sets)
+
+
 @command
 def cmd_eval(args: argparse.Namespace) -> int:
     from qa import report
-    from qa.eval import evaluate, load_gold
-    from qa.eval_backend import LocalBackend, http_backend
+    from qa.eval import SetReport, evaluate, load_gold, load_sets
 
     settings = get_settings()
-    gold = load_gold(args.gold)
+    sets = eval_sets(args.sets, settings.seeds_dir) if args.sets else load_sets(args.sets_file)
+    if args.url and not args.sets:
+        # A server answers over its own corpus: of the default sets, those over QA_SEEDS_DIR.
+        skipped = [s.name for s in sets if s.corpus.resolve() != settings.seeds_dir.resolve()]
+        sets = [s for s in sets if s.name not in skipped]
+        if skipped:
+            print(f"not asking {args.url} the set(s) over another corpus: {', '.join(skipped)}", file=sys.stderr)
+    golds = [load_gold(s.gold) for s in sets]  # every file is checked before the slow part starts
+    results = []
     if args.url:
-        with http_backend(args.url, settings) as backend:
-            result = evaluate(backend, gold, args.modes, str(args.gold), _eval_progress)
-    else:
-        from qa.service import QAService
+        from qa.eval_backend import http_backend
 
-        result = evaluate(LocalBackend(QAService.open(settings)), gold, args.modes, str(args.gold), _eval_progress)
-    print(report.table(result))
-    json_path, html_path = report.write(result, args.out)
-    seconds = ", ".join(f"{r.mode} {r.seconds:.1f} s" for r in result.runs)
+        with http_backend(args.url, settings) as backend:
+            for s, gold in zip(sets, golds):
+                results.append(SetReport(s, evaluate(backend, gold, args.modes, str(s.gold), _eval_progress)))
+    else:
+        from qa.embed import make_embedder
+        from qa.eval_backend import CorpusBackends
+
+        backends = CorpusBackends(settings, make_embedder(settings.model, settings.encode_batch_size).load())
+        for s, gold in zip(sets, golds):
+            results.append(SetReport(s, evaluate(backends(s.corpus), gold, args.modes, str(s.gold), _eval_progress)))
+    print(report.table(results))
+    json_path, html_path = report.write(results, args.out)
+    seconds = ", ".join(f"{s.set.name}/{r.mode} {r.seconds:.1f} s" for s in results for r in s.report.runs)
     print(f"wrote {json_path} and {html_path} ({seconds})")
     return 0
 
@@ -194,8 +237,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--log-level", default="info")
     sub.add_parser("slack", help="run the Slack bot in Socket Mode (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN)")
-    s = sub.add_parser("eval", help="score the service on the gold set, per retrieval mode")
-    s.add_argument("--gold", type=Path, default=GOLD_DEFAULT, help=f"gold set (JSONL; default {GOLD_DEFAULT})")
+    s = sub.add_parser("eval", help="score the service on question sets, per retrieval mode, side by side")
+    s.add_argument("--set", dest="sets", action=_SetSpec, metavar="NAME=GOLD[:CORPUS]",
+                   help="a named gold file (JSONL) and the folder of articles it asks about (default QA_SEEDS_DIR); "
+                        "may repeat")
+    s.add_argument("--gold", dest="sets", action=_SetSpec, metavar="FILE",
+                   help="a gold file named by its stem, over QA_SEEDS_DIR or the --seeds after it; may repeat")
+    s.add_argument("--seeds", dest="sets", action=_SetSpec, metavar="DIR", help="the corpus of the --gold before it")
+    s.add_argument("--sets-file", type=Path, default=SETS_DEFAULT,
+                   help=f"the sets scored when none is named (default {SETS_DEFAULT}: dev and the test split)")
     s.add_argument("--modes", type=_modes, default=["bm25", "dense", "hybrid"],
                    help="comma-separated retrieval modes (default bm25,dense,hybrid)")
     s.add_argument("--url", default=None, help="evaluate a running server (e.g. http://127.0.0.1:8000) instead")

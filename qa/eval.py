@@ -26,12 +26,13 @@ from pathlib import Path
 
 from qa.errors import DocumentNotFound, EvalError
 from qa.eval_backend import Backend
-from qa.metrics import (GOLD_KINDS, abstention_scores, best_threshold, exact_match, mrr_at_k, ndcg_at_k,
+from qa.metrics import (GOLD_KINDS, abstention_scores, best_threshold, exact_match, hit_at_k, mrr_at_k, ndcg_at_k,
                         percentile, recall_at_k, token_f1)
 from qa.text import normalize_answer
 
 RANK_DEPTH = 10
 RECALL_KS = (1, 3, 5, 10)
+HIT_KS = (1, 3, 5)
 GOLD_FIELDS = ("id", "question", "answers", "support", "kind")
 Progress = Callable[[Iterable, int, str], Iterable]
 
@@ -162,7 +163,8 @@ def context_hit(q: GoldQuestion, abstained: bool, context: str) -> float:
 
 
 def retrieval_metrics(prefix: str, ranked: Sequence[str], relevant: set[str]) -> dict[str, float]:
-    out = {f"{prefix}.recall@{k}": recall_at_k(ranked, relevant, k) for k in RECALL_KS}
+    out = {f"{prefix}.hit@{k}": hit_at_k(ranked, relevant, k) for k in HIT_KS}
+    out |= {f"{prefix}.recall@{k}": recall_at_k(ranked, relevant, k) for k in RECALL_KS}
     out[f"{prefix}.mrr@{RANK_DEPTH}"] = mrr_at_k(ranked, relevant, RANK_DEPTH)
     out[f"{prefix}.ndcg@{RANK_DEPTH}"] = ndcg_at_k(ranked, relevant, RANK_DEPTH)
     return out
@@ -266,7 +268,8 @@ def summarize(rows: Sequence[QuestionScore]) -> dict:
     answerable = [r for r in rows if r.answerable]
     groups = {"all": rows, "answerable": answerable, "unanswerable": [r for r in rows if not r.answerable]}
     retrieval = {level: {name: _mean(r.metrics[f"{level}.{name}"] for r in answerable)
-                         for name in [f"recall@{k}" for k in RECALL_KS] + [f"mrr@{RANK_DEPTH}", f"ndcg@{RANK_DEPTH}"]}
+                         for name in [f"hit@{k}" for k in HIT_KS] + [f"recall@{k}" for k in RECALL_KS]
+                         + [f"mrr@{RANK_DEPTH}", f"ndcg@{RANK_DEPTH}"]}
                  for level in ("passage", "article")}
     answers = {g: {m: _mean(r.metrics[m] for r in rs) for m in ("exact_match", "f1", "context_hit")}
                for g, rs in groups.items()}
@@ -316,6 +319,53 @@ class Report:
         return {"backend": self.backend, "gold": self.gold, "created_at": self.created_at,
                 "summary": {r.mode: {**r.summary, "seconds": round(r.seconds, 3)} for r in self.runs},
                 "questions": [asdict(row) for r in self.runs for row in r.rows]}
+
+
+# ---------------------------------------------------------------- several sets side by side
+@dataclass(frozen=True, slots=True)
+class EvalSet:
+    """A gold file and the corpus (a folder of articles) its questions are about."""
+
+    name: str
+    gold: Path
+    corpus: Path
+
+
+@dataclass(frozen=True, slots=True)
+class SetReport:
+    set: EvalSet
+    report: Report
+
+
+def parse_set(spec: str, default_corpus: Path) -> EvalSet:
+    """`NAME=GOLD` or `NAME=GOLD:CORPUS` (the corpus defaults to `default_corpus`)."""
+    name, eq, rest = spec.partition("=")
+    gold, _, corpus = rest.partition(":")
+    if not eq or not name.strip() or not gold.strip():
+        raise EvalError(f"set {spec!r} is not NAME=GOLD or NAME=GOLD:CORPUS (e.g. dev=eval/dev.jsonl:seeds)")
+    return EvalSet(name.strip(), Path(gold), Path(corpus) if corpus else default_corpus)
+
+
+def load_sets(path: Path) -> list[EvalSet]:
+    """The named sets of a JSON file {"sets": [{"name", "gold", "corpus"}, ...]}; paths as written
+    (relative ones from the current folder, like QA_SEEDS_DIR)."""
+    try:
+        rows = json.loads(Path(path).read_text(encoding="utf-8"))["sets"]
+        sets = [EvalSet(r["name"], Path(r["gold"]), Path(r["corpus"])) for r in rows]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise EvalError(f"sets file {str(path)!r} is not {{\"sets\": [{{\"name\", \"gold\", \"corpus\"}}]}}: {exc}") from exc
+    return unique_sets(sets)
+
+
+def unique_sets(sets: Sequence[EvalSet]) -> list[EvalSet]:
+    """The sets, checked to be at least one and to have distinct names (they label the table's columns)."""
+    names = [s.name for s in sets]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise EvalError(f"set name(s) {', '.join(twice)} used twice; name each set once (--set NAME=GOLD[:CORPUS])")
+    if not sets:
+        raise EvalError("no question set to evaluate; give --gold FILE or --set NAME=GOLD[:CORPUS]")
+    return list(sets)
 
 
 def evaluate(backend: Backend, gold: Sequence[GoldQuestion], modes: Sequence[str], gold_name: str = "",

@@ -6,6 +6,9 @@ Both backends answer in the one JSON shape of `qa.serialize` (the API's shape), 
 
 from __future__ import annotations
 
+import hashlib
+import re
+from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -167,3 +170,33 @@ class HttpBackend:
 
 def http_backend(base_url: str, settings: Settings) -> HttpBackend:
     return HttpBackend(base_url, chunk_params(settings))
+
+
+# ---------------------------------------------------------------- one index per corpus
+def corpus_index_dir(settings: Settings, corpus: Path) -> Path:
+    """Where the index of `corpus` lives: the service's own index for QA_SEEDS_DIR, otherwise a folder
+    under QA_INDEX_DIR named by the corpus folder and a digest of its full path (two folders of one
+    name never share an index)."""
+    if corpus.resolve() == settings.seeds_dir.resolve():
+        return settings.index_dir
+    path = str(corpus.resolve())
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", corpus.resolve().name).strip("-") or "corpus"
+    return settings.index_dir / "corpora" / f"{slug}-{hashlib.sha256(path.encode()).hexdigest()[:10]}"
+
+
+class CorpusBackends:
+    """In-process backends, one QAService per corpus, all sharing one loaded embedder. Each corpus's
+    index is built on first use (or when stale) in `corpus_index_dir`, then reused."""
+
+    def __init__(self, settings: Settings, embedder: Embedder):
+        self.settings, self.embedder = settings, embedder
+        self._backends: dict[Path, LocalBackend] = {}
+
+    def __call__(self, corpus: Path) -> LocalBackend:
+        key = corpus.resolve()
+        if key not in self._backends:
+            if not key.is_dir():
+                raise EvalError(f"corpus folder {str(corpus)!r} does not exist; give a folder of *.txt articles")
+            settings = self.settings.model_copy(update={"seeds_dir": corpus, "index_dir": corpus_index_dir(self.settings, corpus)})
+            self._backends[key] = LocalBackend(QAService.open(settings, embedder=self.embedder))
+        return self._backends[key]

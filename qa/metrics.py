@@ -102,6 +102,12 @@ def recall_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> flo
     return sum(1 for doc in top if doc in relevant) / len(relevant)
 
 
+def hit_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
+    """1.0 if any relevant id is in the top k, else 0.0 (trec_eval success_k). Unlike recall it does not
+    ask for every relevant passage: a fact two overlapping passages hold is found by either."""
+    return float(any(doc in relevant for doc in _top_k(ranked, k)))
+
+
 def mrr_at_k(ranked: Sequence[str], relevant: Collection[str], k: int = 10) -> float:
     """Reciprocal rank of the first relevant id within the top k, else 0.0 (trec_eval recip_rank on a cut run)."""
     for rank, doc in enumerate(_top_k(ranked, k), start=1):

@@ -1,16 +1,23 @@
-"""An evaluation report as a terminal table, report.json and a self-contained report.html."""
+"""Evaluation reports as a terminal table, report.json and a self-contained report.html.
+
+Every function takes the question sets evaluated (`SetReport`s, one or several): the table puts the
+sets side by side, each with a column per retrieval mode."""
 
 from __future__ import annotations
 
 import html
 import json
 from pathlib import Path
+from typing import Sequence
 
-from qa.eval import Report, flatten
+from qa.eval import Report, SetReport, flatten
 
 # (dotted summary name, label) in the order the table prints them; None starts a section.
 TABLE: tuple[tuple[str | None, str], ...] = (
     (None, "retrieval: passages (answerable questions)"),
+    ("retrieval.passage.hit@1", "Hit@1 (relevant passage first)"),
+    ("retrieval.passage.hit@3", "Hit@3"),
+    ("retrieval.passage.hit@5", "Hit@5"),
     ("retrieval.passage.recall@1", "Recall@1"),
     ("retrieval.passage.recall@3", "Recall@3"),
     ("retrieval.passage.recall@5", "Recall@5"),
@@ -67,29 +74,56 @@ def _fmt(name: str, value: float | None) -> str:
     return f"{value:.3f}"
 
 
-def table(report: Report) -> str:
-    modes = [r.mode for r in report.runs]
-    values = {r.mode: flatten(r.summary) for r in report.runs}
+COL = 9  # width of a value column
+
+
+def _columns(sets: Sequence[SetReport]) -> list[tuple[str, str, dict[str, float]]]:
+    """(set name, mode, flattened summary) for every column, sets in order, modes in run order."""
+    return [(s.set.name, r.mode, flatten(r.summary)) for s in sets for r in s.report.runs]
+
+
+def table(sets: Sequence[SetReport]) -> str:
+    """The metrics as rows, a column per set and mode; with several sets a first line names them."""
+    cols = _columns(sets)
     width = max(len(label) for name, label in TABLE if name) + 4
-    lines = [f"{'metric':<{width}}" + "".join(f"{m:>9}" for m in modes)]
+    lines = []
+    if len(sets) > 1:
+        lines.append(" " * width + "".join(f"{s.set.name[:COL * len(s.report.runs) - 1]:>{COL * len(s.report.runs)}}"
+                                           for s in sets))
+    lines.append(f"{'metric':<{width}}" + "".join(f"{mode:>{COL}}" for _, mode, _ in cols))
     for name, label in TABLE:
         if name is None:
             lines.append(label)
             continue
-        lines.append(f"  {label:<{width - 2}}" + "".join(f"{_fmt(name, values[m].get(name)):>9}" for m in modes))
-    counts = report.runs[0].summary["questions"] if report.runs else {}
-    basis = ", ".join(f"{r.mode}: {r.summary['abstention']['sweep_basis']}" for r in report.runs)
-    lines.append(f"{counts.get('all', 0)} questions ({counts.get('answerable', 0)} answerable), {report.backend}; "
-                 f"threshold sweep basis: {basis}")
+        lines.append(f"  {label:<{width - 2}}" + "".join(f"{_fmt(name, values.get(name)):>{COL}}" for _, _, values in cols))
+    lines.extend(_footer(s, len(sets) > 1) for s in sets)
     return "\n".join(lines)
 
 
-def write(report: Report, out_dir: Path) -> tuple[Path, Path]:
+def _footer(s: SetReport, named: bool) -> str:
+    report = s.report
+    counts = report.runs[0].summary["questions"] if report.runs else {}
+    basis = ", ".join(f"{r.mode}: {r.summary['abstention']['sweep_basis']}" for r in report.runs)
+    where = f"{s.set.name} ({s.set.gold} over {s.set.corpus}): " if named else ""
+    return (f"{where}{counts.get('all', 0)} questions ({counts.get('answerable', 0)} answerable), {report.backend}; "
+            f"threshold sweep basis: {basis}")
+
+
+def to_json(sets: Sequence[SetReport]) -> dict:
+    """Each set's summary per mode, and every question's row (marked with its set)."""
+    return {"created_at": sets[0].report.created_at if sets else "",
+            "backend": sets[0].report.backend if sets else "",
+            "sets": [{"name": s.set.name, "gold": str(s.set.gold), "corpus": str(s.set.corpus),
+                      "summary": s.report.to_json()["summary"]} for s in sets],
+            "questions": [{"set": s.set.name, **row} for s in sets for row in s.report.to_json()["questions"]]}
+
+
+def write(sets: Sequence[SetReport], out_dir: Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, html_path = out_dir / "report.json", out_dir / "report.html"
-    json_path.write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    html_path.write_text(to_html(report), encoding="utf-8")
+    json_path.write_text(json.dumps(to_json(sets), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    html_path.write_text(to_html(sets), encoding="utf-8")
     return json_path, html_path
 
 
@@ -150,16 +184,16 @@ def _misses_table(run) -> str:
             f"{n} misses of {len(run.rows)}</summary><table>{head}{''.join(body)}</table></details>")
 
 
-def _summary_table(report: Report) -> str:
-    modes = [r.mode for r in report.runs]
-    values = {r.mode: flatten(r.summary) for r in report.runs}
-    rows = ["<tr><th>metric</th>" + "".join(f"<th>{html.escape(m)}</th>" for m in modes) + "</tr>"]
+def _summary_table(sets: Sequence[SetReport]) -> str:
+    cols = _columns(sets)
+    rows = ["<tr><th></th>" + "".join(f'<th colspan="{len(s.report.runs)}">{html.escape(s.set.name)}</th>' for s in sets)
+            + "</tr>", "<tr><th>metric</th>" + "".join(f"<th>{html.escape(m)}</th>" for _, m, _ in cols) + "</tr>"]
     for name, label in TABLE:
         if name is None:
-            rows.append(f'<tr class="section"><td colspan="{len(modes) + 1}">{html.escape(label)}</td></tr>')
+            rows.append(f'<tr class="section"><td colspan="{len(cols) + 1}">{html.escape(label)}</td></tr>')
         else:
             rows.append(f"<tr><td>{html.escape(label)}</td>"
-                        + "".join(f"<td>{_fmt(name, values[m].get(name))}</td>" for m in modes) + "</tr>")
+                        + "".join(f"<td>{_fmt(name, values.get(name))}</td>" for _, _, values in cols) + "</tr>")
     return "<table>" + "".join(rows) + "</table>"
 
 
@@ -168,12 +202,17 @@ table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}td,th{border:1
 vertical-align:top;text-align:left}tr.section td{background:#eee;font-weight:bold}summary{cursor:pointer;margin:.5em 0}"""
 
 
-def to_html(report: Report) -> str:
-    misses = "".join(_misses_table(r) for r in report.runs)
+def to_html(sets: Sequence[SetReport]) -> str:
+    created = html.escape(sets[0].report.created_at) if sets else ""
+    backend = html.escape(sets[0].report.backend) if sets else ""
+    listed = "".join(f"<li><strong>{html.escape(s.set.name)}</strong>: gold {html.escape(str(s.set.gold))} over "
+                     f"{html.escape(str(s.set.corpus))}, {len(s.report.runs[0].rows) if s.report.runs else 0} questions</li>"
+                     for s in sets)
+    charts = "".join(f"<h3>{html.escape(s.set.name)}</h3>{chart_svg(s.report)}" for s in sets)
+    misses = "".join(f"<h3>{html.escape(s.set.name)}</h3>" + "".join(_misses_table(r) for r in s.report.runs) for s in sets)
     return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>QA evaluation</title>"
             f"<style>{_CSS}</style></head><body><h1>QA evaluation</h1>"
-            f"<p>{html.escape(report.created_at)} &middot; {html.escape(report.backend)} &middot; gold "
-            f"{html.escape(report.gold)} &middot; {len(report.runs[0].rows) if report.runs else 0} questions</p>"
-            f"<h2>Modes compared</h2>{chart_svg(report)}<h2>All metrics</h2>{_summary_table(report)}"
+            f"<p>{created} &middot; {backend}</p><ul>{listed}</ul>"
+            f"<h2>Modes compared</h2>{charts}<h2>All metrics</h2>{_summary_table(sets)}"
             f"<h2>Misses</h2><p>A miss: no gold answer in the top answer's context (answerable questions), "
             f"or an answer where the articles have none (unanswerable).</p>{misses}</body></html>\n")

@@ -56,6 +56,17 @@ def weighted(legs: Sequence[dict[int, float]], weights: Sequence[float]) -> list
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
+def pooled(sentence_scores: np.ndarray, passage_scores: np.ndarray, spans: Sequence[tuple[int, int]],
+           passage_share: float) -> np.ndarray:
+    """A passage's dense score from its sentences: (1 - share) * its best sentence's score + share * the
+    whole passage's score. `spans[i]` is passage i's [first, last) range of rows in `sentence_scores`.
+    MiniLM was trained on texts up to 128 word pieces; most passages are longer, most sentences are not,
+    so a sentence's vector says what it is about and the passage's vector what is around it."""
+    best = np.array([sentence_scores[a:b].max() if b > a else passage_scores[i] for i, (a, b) in enumerate(spans)],
+                    dtype=np.float64)
+    return (1.0 - passage_share) * best + passage_share * passage_scores.astype(np.float64)
+
+
 def ranked(scores: np.ndarray, positive_only: bool = False) -> list[tuple[int, float]]:
     """(id, score) by descending score, ties by id."""
     order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
@@ -65,8 +76,8 @@ def ranked(scores: np.ndarray, positive_only: bool = False) -> list[tuple[int, f
 # ---------------------------------------------------------------- the embedded retriever
 class EmbeddedRetriever:
     def __init__(self, index: Index, variant: str = "l", k1: float = 1.2, b: float = 0.75,
-                 fusion: str = "rrf", rrf_k: int = 60, alpha: float = 0.5, depth: int = 1000,
-                 exact_below: int = 100_000, hnsw: HnswParams = HnswParams()):
+                 fusion: str = "weighted", rrf_k: int = 60, alpha: float = 0.5, depth: int = 1000,
+                 exact_below: int = 100_000, hnsw: HnswParams = HnswParams(), passage_share: float = 0.2):
         if variant not in BM25_VARIANTS:
             raise ValueError(f"unknown BM25 variant {variant!r}; choose one of {sorted(BM25_VARIANTS)}")
         self.index = index
@@ -74,8 +85,9 @@ class EmbeddedRetriever:
         # rank-bm25's scores, from a term-document matrix (qa/bm25.py); each leg hands fusion its top `depth`.
         self.bm25 = BM25Matrix.build(corpus, BM25Params(variant, k1, b))
         self.vectors = VectorIndex(index.chunk_vectors, exact_below, hnsw)
-        self.depth = depth
-        self.fusion, self.rrf_k, self.alpha = fusion, rrf_k, alpha
+        self.depth, self.exact_below = depth, exact_below
+        self.fusion, self.rrf_k, self.alpha, self.passage_share = fusion, rrf_k, alpha, passage_share
+        self._spans = [c.sentences for c in index.chunks]
         n = len(corpus)
         # Reader-side idf (always positive, unlike Okapi's): log((N + 1) / (n_t + 0.5)).
         self._df = _doc_freqs(corpus)
@@ -93,8 +105,14 @@ class EmbeddedRetriever:
         return list(zip(ids.tolist(), scores.tolist()))
 
     def dense_ranking(self, vector: np.ndarray) -> list[tuple[int, float]]:
-        ids, scores = self.vectors.top_k(vector, self.depth)
-        return list(zip(ids.tolist(), scores.tolist()))
+        if not self.index.chunks:
+            return []
+        if self.passage_share >= 1.0 or len(self.index.chunks) >= self.exact_below:
+            # whole passages only, or a corpus large enough for the HNSW graph: no sentence is scored
+            ids, scores = self.vectors.top_k(vector, self.depth)
+            return list(zip(ids.tolist(), scores.tolist()))
+        passages = self.index.chunk_vectors @ vector
+        return ranked(pooled(self.index.sentence_vectors @ vector, passages, self._spans, self.passage_share))[: self.depth]
 
     def search(self, query: Query, k: int, mode: str) -> list[Hit]:
         lexical = self.bm25_ranking(query.tokens) if mode in ("bm25", "hybrid") else []

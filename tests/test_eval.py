@@ -15,11 +15,12 @@ import pytrec_eval
 from qa import cli, report
 from qa.chunk import ChunkParams
 from qa.errors import EvalError
-from qa.eval import (GoldQuestion, QuestionScore, Span, Support, check_citations, citation_ok, context_hit, contains,
-                     evaluate, flatten, load_floors, load_gold, prediction, shortfalls, summarize, support_spans)
+from qa.eval import (EvalSet, GoldQuestion, QuestionScore, SetReport, Span, Support, check_citations, citation_ok,
+                     context_hit, contains, evaluate, flatten, load_floors, load_gold, prediction, shortfalls, summarize,
+                     support_spans)
 from qa.eval_backend import HttpBackend, LocalBackend
 from qa.metrics import token_f1
-from tests.helpers import ROOT, free_port, live_server, seed_text
+from tests.helpers import ROOT, SEEDS, free_port, live_server, seed_text
 
 GOLD = ROOT / "eval" / "gold.jsonl"
 S001 = "001_031c8477739e64ff.txt"
@@ -120,7 +121,8 @@ def _row(id, answerable, f1, abstained, confidence, would=None, checked=1, valid
                "top_citation_supported": supported if answerable and not abstained else None}
     if answerable:
         metrics |= {f"{lvl}.{m}": 0.5 for lvl in ("passage", "article")
-                    for m in ("recall@1", "recall@3", "recall@5", "recall@10", "mrr@10", "ndcg@10")}
+                    for m in ("hit@1", "hit@3", "hit@5", "recall@1", "recall@3", "recall@5", "recall@10", "mrr@10",
+                              "ndcg@10")}
     return QuestionScore(id, "what" if answerable else "unanswerable", "Q?", "hybrid", answerable,
                          ("Sochi",) if answerable else (), "", None, "", abstained, confidence, would, (), (), (),
                          (), (), metrics, checked, valid, latency, latency)
@@ -195,13 +197,16 @@ def test_ranking_metrics_agree_with_trec_eval(fake_report, level):
     qrels = {qid: {doc: 1 for doc in docs} for qid, docs in relevant.items()}
     # Strictly decreasing scores: trec_eval sorts by score, so ties would reorder the ranking.
     run = {qid: {doc: float(len(docs) - i) for i, doc in enumerate(docs)} for qid, docs in ranked.items()}
-    measures = {"recall_1", "recall_3", "recall_5", "recall_10", "recip_rank", "ndcg_cut_10"}
+    measures = {"recall_1", "recall_3", "recall_5", "recall_10", "recip_rank", "ndcg_cut_10", "success.1,3,5"}
     per_query = pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(run)
     assert len(per_query) == len(rows) == 67
-    theirs = {m: sum(v[m] for v in per_query.values()) / len(per_query) for m in measures}
+    names = ["recall_1", "recall_3", "recall_5", "recall_10", "recip_rank", "ndcg_cut_10", "success_1", "success_3",
+             "success_5"]
+    theirs = {m: sum(v[m] for v in per_query.values()) / len(per_query) for m in names}
     ours = fake_report.run("hybrid").summary["retrieval"][level]
     for mine, trec in [("recall@1", "recall_1"), ("recall@3", "recall_3"), ("recall@5", "recall_5"),
-                       ("recall@10", "recall_10"), ("mrr@10", "recip_rank"), ("ndcg@10", "ndcg_cut_10")]:
+                       ("recall@10", "recall_10"), ("mrr@10", "recip_rank"), ("ndcg@10", "ndcg_cut_10"),
+                       ("hit@1", "success_1"), ("hit@3", "success_3"), ("hit@5", "success_5")]:
         assert ours[mine] == pytest.approx(theirs[trec], abs=1e-9), mine
 
 
@@ -229,7 +234,8 @@ def test_load_floors(tmp_path):
 
 # ---------------------------------------------------------------- report files
 def test_table_and_files(fake_report, tmp_path):
-    text = report.table(fake_report)
+    named = [SetReport(EvalSet("gold", GOLD, SEEDS), fake_report)]
+    text = report.table(named)
     lines = text.splitlines()
     assert lines[0].split() == ["metric", "bm25", "hybrid"]
     f1 = fake_report.run("hybrid").summary["answers"]["answerable"]["f1"]
@@ -237,11 +243,12 @@ def test_table_and_files(fake_report, tmp_path):
     basis = {m: fake_report.run(m).summary["abstention"]["sweep_basis"] for m in ("bm25", "hybrid")}
     assert lines[-1] == ("82 questions (67 answerable), in-process; threshold sweep basis: "
                          f"bm25: {basis['bm25']}, hybrid: {basis['hybrid']}")
-    json_path, html_path = report.write(fake_report, tmp_path / "out")
+    json_path, html_path = report.write(named, tmp_path / "out")
     data = json.loads(json_path.read_text(encoding="utf-8"))
-    assert set(data["summary"]) == {"bm25", "hybrid"} and len(data["questions"]) == 2 * 82
+    assert [s["name"] for s in data["sets"]] == ["gold"] and set(data["sets"][0]["summary"]) == {"bm25", "hybrid"}
+    assert len(data["questions"]) == 2 * 82
     row = data["questions"][0]
-    assert {"question", "answer", "citations", "metrics", "mode", "gold"} <= set(row)
+    assert {"set", "question", "answer", "citations", "metrics", "mode", "gold"} <= set(row)
     page = html_path.read_text(encoding="utf-8")
     assert page.count("<svg") == 1 and "<script" not in page and "src=" not in page  # self-contained
     misses = sum(report.is_miss(r) for r in fake_report.run("hybrid").rows)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from qa.retrieve import EmbeddedRetriever, Query, ranked, rrf, weighted
+from qa.retrieve import EmbeddedRetriever, Query, pooled, ranked, rrf, weighted
 
 
 def test_rrf_exact_order_and_scores():
@@ -23,6 +23,15 @@ def test_rrf_breaks_ties_by_id():
 def test_weighted_fusion_normalizes_each_leg():
     fused = weighted([{0: 10.0, 1: 5.0, 2: 0.0}, {1: 0.9, 3: 0.1}], [0.5, 0.5])
     assert fused == [(1, pytest.approx(0.75)), (0, 0.5), (2, 0.0), (3, 0.0)]  # ties by id
+
+
+def test_pooled_blends_the_best_sentence_with_the_passage():
+    sentences = np.array([0.1, 0.9, 0.3, 0.5, 0.7])
+    passages = np.array([0.4, 0.2, 0.6])
+    spans = [(0, 2), (2, 4), (4, 4)]  # the last passage has no sentence rows: its own score stands
+    assert pooled(sentences, passages, spans, 0.25).tolist() == pytest.approx([0.775, 0.425, 0.6])
+    assert pooled(sentences, passages, spans, 0.0).tolist() == pytest.approx([0.9, 0.5, 0.6])
+    assert pooled(sentences, passages, spans, 1.0).tolist() == pytest.approx([0.4, 0.2, 0.6])
 
 
 def test_ranked_is_strict_and_can_drop_zeros():
@@ -72,6 +81,7 @@ def test_okapi_floors_common_terms_which_bm25l_does_not(fake_service):
 
 def test_search_reports_each_legs_rank(fake_service):
     r = fake_service.retriever
+    assert isinstance(r, EmbeddedRetriever) and (r.fusion, r.alpha, r.passage_share) == ("weighted", 0.5, 0.2)
     vector = fake_service.embedder.embed_queries(["drones fired overnight"])[0]
     q = Query("drones fired overnight", ("drone", "fire", "overnight"), vector)
     bm25 = r.search(q, 5, "bm25")
@@ -81,11 +91,31 @@ def test_search_reports_each_legs_rank(fake_service):
     assert [h.bm25_rank for h in bm25] == list(range(1, len(bm25) + 1)) and all(h.dense_rank is None for h in bm25)
     assert all(h.score > 0 for h in bm25) and 1 <= len(bm25) <= 5
     assert [h.dense_rank for h in dense] == [1, 2, 3, 4, 5] and all(h.bm25_rank is None for h in dense)
-    for h in hybrid:
-        expected = sum(1 / (60 + rank) for rank in (h.bm25_rank, h.dense_rank) if rank is not None)
-        assert h.score == pytest.approx(expected)
-    assert [h.score for h in hybrid] == sorted((h.score for h in hybrid), reverse=True)
+    expected = weighted([dict(r.bm25_ranking(q.tokens)), dict(r.dense_ranking(vector))], [0.5, 0.5])[:5]
+    assert [(h.chunk.ordinal, h.chunk.doc_id, h.score) for h in hybrid] == \
+        [(fake_service.index.chunks[d].ordinal, fake_service.index.chunks[d].doc_id, s) for d, s in expected]
     assert "112 drones" in bm25[0].chunk.text
+
+
+def test_rrf_fusion_sums_reciprocal_ranks(fake_service):
+    r = EmbeddedRetriever(fake_service.index, fusion="rrf", rrf_k=60)
+    vector = fake_service.embedder.embed_queries(["drones fired overnight"])[0]
+    hybrid = r.search(Query("drones fired overnight", ("drone", "fire", "overnight"), vector), 5, "hybrid")
+    for h in hybrid:
+        assert h.score == pytest.approx(sum(1 / (60 + rank) for rank in (h.bm25_rank, h.dense_rank) if rank is not None))
+    assert [h.score for h in hybrid] == sorted((h.score for h in hybrid), reverse=True)
+
+
+def test_dense_leg_scores_a_passage_by_its_best_sentence_and_a_share_of_itself(fake_service):
+    index = fake_service.index
+    vector = fake_service.embedder.embed_queries(["drones fired overnight"])[0]
+    scores = dict(EmbeddedRetriever(index, passage_share=0.2).dense_ranking(vector))
+    for i, chunk in enumerate(index.chunks):
+        a, b = chunk.sentences
+        best = max(float(index.sentence_vectors[k] @ vector) for k in range(a, b))
+        assert scores[i] == pytest.approx(0.8 * best + 0.2 * float(index.chunk_vectors[i] @ vector))
+    whole = EmbeddedRetriever(index, passage_share=1.0).dense_ranking(vector)
+    assert whole == ranked(index.chunk_vectors @ vector)
 
 
 def test_idf_is_positive_and_unseen_words_weigh_most(fake_service):
