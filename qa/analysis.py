@@ -50,3 +50,20 @@ def load_docs(data: bytes, vocab, expected: Sequence[str]) -> tuple:
         if doc.text != text:
             raise IndexCorrupt(ARTIFACT, f"doc {n}", "analysed text differs from the sentence it belongs to")
     return docs
+
+
+CLAUSE_VECTORS = "clause_vectors.npy"
+_CLAUSE_DEPS = frozenset({"nsubj", "nsubjpass", "dobj", "ccomp", "xcomp", "attr", "prep", "agent", "dative", "acomp"})
+
+
+def clauses(docs) -> list[tuple[int, int, int, int]]:
+    """(sentence, verb token, start, end) of every clause: a verb with an argument, and the words it
+    governs. The reader compares each with the question (its embedding is in clause_vectors.npy, in
+    this order), so a candidate is judged by what is said around it, not by the whole sentence."""
+    out = []
+    for n, doc in enumerate(docs):
+        for t in doc:
+            if t.pos_ in ("VERB", "AUX") and any(c.dep_ in _CLAUSE_DEPS for c in t.children):
+                tokens = list(t.subtree)
+                out.append((n, t.i, tokens[0].idx, tokens[-1].idx + len(tokens[-1].text)))
+    return out

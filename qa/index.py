@@ -10,6 +10,7 @@ Layout of `index_dir`:
     builds/<build-id>/chunks.jsonl      chunk id, offsets, sentence range and BM25 tokens
     builds/<build-id>/chunk_vectors.npy, sentence_vectors.npy   normalized float32 embeddings
     builds/<build-id>/analysis.spacy    spaCy's analysis of every sentence (a DocBin; qa/analysis.py)
+    builds/<build-id>/clause_vectors.npy   normalized float32 embeddings of every clause (qa/analysis.clauses)
 A build is written to `builds/<build-id>.partial` and renamed when complete, so a crash leaves
 at most a `.partial` folder, which the next start removes. Builds and clean-ups hold `build_lock`,
 so a `qa index` run and a server's reindex never write or clean the same folder at once.
@@ -42,10 +43,11 @@ from qa.types import Article, Chunk, Sentence
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: the sentences' spaCy analysis (analysis.spacy) and the pipeline in the manifest
+# 2: the sentences' spaCy analysis (analysis.spacy) and the pipeline in the manifest; 3: clause vectors
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 ARTIFACTS = ("articles.jsonl", "sentences.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy",
-             analysis.ARTIFACT)
+             analysis.ARTIFACT, analysis.CLAUSE_VECTORS)
 _PACKAGES = ("newsqa", "numpy", "rank-bm25", "onnxruntime", "faiss-cpu", "sentence-transformers", "torch",
              "transformers", "spacy")
 
@@ -64,6 +66,7 @@ class Index:
     manifest: dict
     path: Path | None = None
     docs: tuple = ()  # spaCy Docs, one per sentence (the analysis stored in the index)
+    clause_vectors: np.ndarray | None = None  # rows line up with analysis.clauses(docs)
 
 
 # ---------------------------------------------------------------- build
@@ -89,9 +92,12 @@ def build_index(
     sentence_vectors = _embed(embedder, [s.text for s in sentences], wrap, "sentences")
     texts = [s.text for s in sentences]
     data = analysis.analyse(nlp, texts, wrap)
+    docs = analysis.load_docs(data, nlp.vocab, texts)
+    found = analysis.clauses(docs)
+    clause_vectors = _embed(embedder, [texts[n][a:b] for n, _, a, b in found], wrap, "clauses")
     manifest = _manifest(articles, embedder, params, len(sentences), len(chunks), nlp_fingerprint(nlp))
     return Index({a.doc_id: a for a in articles}, tuple(sentences), tuple(chunks), tokens,
-                 chunk_vectors, sentence_vectors, manifest, None, analysis.load_docs(data, nlp.vocab, texts))
+                 chunk_vectors, sentence_vectors, manifest, None, docs, clause_vectors)
 
 
 def _default_nlp():
@@ -165,6 +171,7 @@ def save_index(index: Index, index_dir: Path) -> Path:
     np.save(partial / "chunk_vectors.npy", index.chunk_vectors, allow_pickle=False)
     np.save(partial / "sentence_vectors.npy", index.sentence_vectors, allow_pickle=False)
     (partial / analysis.ARTIFACT).write_bytes(_docbin(index.docs))
+    np.save(partial / analysis.CLAUSE_VECTORS, index.clause_vectors, allow_pickle=False)
     manifest = dict(index.manifest, files={name: _sha256(partial / name) for name in ARTIFACTS})
     _write_json(partial / MANIFEST, manifest)
     _fsync_dir(partial)
@@ -297,7 +304,9 @@ def load_index(index_dir: Path, vocab=None) -> Index:
 
         vocab = spacy.blank("en").vocab
     docs = analysis.load_docs((build / analysis.ARTIFACT).read_bytes(), vocab, [s.text for s in sentences])
-    index = Index(articles, sentences, chunks, tokens, chunk_vectors, sentence_vectors, manifest, build, docs)
+    clause_vectors = _read_npy(build, analysis.CLAUSE_VECTORS)
+    index = Index(articles, sentences, chunks, tokens, chunk_vectors, sentence_vectors, manifest, build, docs,
+                  clause_vectors)
     _check_consistent(index)
     return index
 
@@ -355,6 +364,7 @@ def _check_consistent(index: Index) -> None:
         ("chunks.jsonl", "counts.chunks", len(index.chunks), counts["chunks"]),
         ("chunk_vectors.npy", "shape", index.chunk_vectors.shape, (counts["chunks"], dim)),
         ("sentence_vectors.npy", "shape", index.sentence_vectors.shape, (counts["sentences"], dim)),
+        (analysis.CLAUSE_VECTORS, "shape", index.clause_vectors.shape, (len(analysis.clauses(index.docs)), dim)),
     )
     for name, field, found, expected in checks:
         if found != expected:

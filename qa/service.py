@@ -97,7 +97,7 @@ class QAService:
             settings.fusion, settings.rrf_k, settings.fusion_alpha, settings.retrieve_depth,
             settings.dense_exact_below, HnswParams(settings.hnsw_m, ef_search=settings.hnsw_ef_search),
             settings.dense_passage_share)
-        self.reader = Reader(index, self.retriever.idf, reader_params(settings), tokenize, nlp.load(settings.nlp_model),
+        self.reader = Reader(index, self.retriever.idf, reader_params(settings), tokenize, nlp.load_for_questions(settings.nlp_model),
                              span_model=span_model, reranker=reranker)
 
     @classmethod

@@ -15,7 +15,7 @@ verb of saying, "according to X") the speaker. Offsets are into the sentence's t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qa.text import strip_edges
 
@@ -36,6 +36,17 @@ class Candidate:
     verb: int | None  # token index of the verb governing the span
     parts: tuple[tuple[int, int], ...] = ()  # a list's items
     speaker: tuple[int, int] | None = None  # who says these words, when they are reported
+    # What scoring reads, worked out once per candidate (the analysis is fixed; a question only looks up):
+    tokens: tuple[int, ...] = ()  # its word tokens (punctuation left out)
+    lemmas: frozenset[str] = frozenset()  # lemmas of its content words
+    verb_lemma: str | None = None
+    verb_subject: frozenset[str] = frozenset()  # lemmas of the governing verb's subject
+    speaker_lemmas: frozenset[str] = frozenset()
+    role: str = ""  # its dependency: "dobj", "ccomp", "pobj", …
+    nearby: frozenset[str] = frozenset()  # lemmas within three tokens of it ("envoy" in "envoy Steve Wikoff")
+    modifies: int | None = None  # the token it modifies, when it is a compound, possessive or adjective to it
+    labels: frozenset[str] = frozenset()  # entity labels of the words inside it
+    duration: bool = False  # a date or time expression counting units ("two hours", "three years")
 
     def text(self, doc) -> str:
         return doc.text[self.start : self.end]
@@ -50,7 +61,37 @@ def candidates(doc) -> tuple[Candidate, ...]:
               _whole(doc)):
         if c is not None and c.end > c.start and c.start >= body:
             found.setdefault((c.start, c.end, c.kind), c)
-    return tuple(found.values())
+    return tuple(_described(doc, c) for c in found.values())
+
+
+_CONTENT = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "NUM"})
+
+
+def _described(doc, c: Candidate) -> Candidate:
+    words = [t for t in doc if c.start <= t.idx < c.end and not t.is_punct]
+    verb = doc[c.verb] if c.verb is not None else None
+    lo = words[0].i if words else c.root
+    hi = words[-1].i + 1 if words else c.root + 1
+    return replace(
+        c,
+        tokens=tuple(t.i for t in words),
+        lemmas=frozenset(t.lemma_.lower() for t in words if t.pos_ in _CONTENT),
+        verb_lemma=verb.lemma_.lower() if verb is not None else None,
+        verb_subject=frozenset(t.lemma_.lower() for s in (verb.children if verb is not None else ())
+                               if s.dep_ in ("nsubj", "nsubjpass") for t in s.subtree),
+        speaker_lemmas=frozenset(t.lemma_.lower() for t in doc if c.speaker and c.speaker[0] <= t.idx < c.speaker[1]),
+        role=c.label[4:] if c.label.startswith("arg:") else doc[c.root].dep_,
+        nearby=frozenset(t.lemma_.lower() for t in doc[max(0, lo - 3) : min(len(doc), hi + 3)]),
+        modifies=doc[c.root].head.i if doc[c.root].dep_ in _MODIFIER else None,
+        labels=frozenset(doc[i].ent_type_ for i in (t.i for t in words) if doc[i].ent_type_),
+        duration=any(t.lemma_.lower() in TIME_UNITS for t in words) and any(t.like_num for t in words),
+    )
+
+
+TIME_UNITS = frozenset("second minute hour day week month year decade century".split())
+
+
+_MODIFIER = frozenset({"compound", "poss", "amod", "nmod"})
 
 
 def dateline_end(doc) -> int:

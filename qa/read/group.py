@@ -23,11 +23,16 @@ from qa.types import Answer, Citation, Mention, Sentence
 VALUED = frozenset({"DATE", "TIME", "CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
 
 
+GROUPED = 40  # candidates grouped at most, best first: far below the best they change no answer
+
+
 def answers(index, q: Question, ranked: list, top_k: int, params) -> list[Answer]:
     groups: list[list] = []
-    for r in ranked:
+    top = ranked[:GROUPED]
+    norm = {id(r): normalize_answer(_text(index, r)) for r in top}
+    for r in top:
         for g in groups:
-            if _same(index, g[0], r):
+            if _same(index, g[0], r, norm):
                 if r.sentence.doc_id not in {x.sentence.doc_id for x in g}:
                     g.append(r)
                 break
@@ -59,9 +64,9 @@ def yes_no(index, q: Question, sentence: Sentence, doc, relevance: float) -> Ans
 
 
 # ---------------------------------------------------------------- helpers
-def _same(index, a, b) -> bool:
+def _same(index, a, b, norm: dict) -> bool:
     ta, tb = _text(index, a), _text(index, b)
-    na, nb = normalize_answer(ta), normalize_answer(tb)
+    na, nb = norm[id(a)], norm[id(b)]
     if not na or not nb:
         return False
     if na == nb:
