@@ -95,6 +95,9 @@ def fit(dev: list[dict]):
         mk = LogisticRegression(C=model.C_[0], max_iter=5000, fit_intercept=False).fit(Xk, yk)
         for r in held:
             oof[r["id"]] = mk.coef_[0]
+    cv = [float(len(r["f1"]) > 0 and r["f1"][int(np.argmax(r["X"] @ oof[r["id"]]))] >= POSITIVE_F1)
+          for r in folds if r["answerable"]]
+    print(f"dev out-of-fold top-1 (F1 >= {POSITIVE_F1}, before abstention): {np.mean(cv):.3f} of {len(cv)}")
     G = np.stack([question_vector(r, oof[r["id"]]) for r in folds])
     outcome = np.array([outcome_of(r, oof[r["id"]]) for r in folds])
     abstention = LogisticRegression(C=1.0, max_iter=5000, fit_intercept=False).fit(G, outcome)

@@ -23,7 +23,8 @@ NAMES = ("bias", "rel", "dense", "lexical", "rank", "type", "loose", "untyped_fo
          "type_x_near", "type_x_rel", "arg_for_untyped", "np_for_untyped", "verb_x_arg", "verb_x_role",
          "speaker_x_reported", "subject_x_verb", "ent_x_in_question", "rel_ratio", "modifies_asked",
          "window4", "window10", "window_x_type", "contains_type", "duration_for_how_long", "point_for_when",
-         "clause_dense", "clause_x_type")
+         "clause_dense", "clause_x_type",
+         "coarse_role", "verb_x_coarse_role")
 SCORER_FILE = Path(__file__).with_name("scorer.json")
 _REPORTED = ("arg:ccomp", "quote")
 
@@ -101,6 +102,9 @@ def vector(q: Question, c: Candidate, s: SentenceView, reporting: frozenset[str]
     f["ent_x_in_question"] = f["in_question"] * (f["kind_ent"] + f["kind_list"])
     f["window_x_type"] = f["window10"] * f["type"]
     f["clause_x_type"] = f["clause_dense"] * f["type"]
+    f["coarse_role"] = float(q.role is not None and _COARSE.get(c.role) is not None
+                             and _COARSE.get(c.role) == _COARSE.get(q.role))
+    f["verb_x_coarse_role"] = f["verb"] * f["coarse_role"]
     return np.array([f[n] for n in NAMES], dtype=np.float64)
 
 
@@ -155,6 +159,13 @@ class Scorer:
             raise ValueError(f"{path}: its abstention model does not match this reader's; refit with bench/fit_scorer.py")
         return cls(np.array(data["weights"], dtype=np.float64), data,
                    None if abstention is None else np.array(abstention["weights"], dtype=np.float64))
+
+
+# Dependency roles grouped: what does the verb (subject) and what the verb takes (complement), so
+# "what did X agree to" (pobj) meets "agreed to work …" (xcomp).
+_COARSE = {**dict.fromkeys(("nsubj", "nsubjpass", "agent", "csubj"), "subject"),
+           **dict.fromkeys(("dobj", "pobj", "attr", "oprd", "dative", "xcomp", "ccomp", "acomp", "prep"), "complement"),
+           **dict.fromkeys(("advmod", "npadvmod", "advcl"), "modifier")}
 
 
 # ---------------------------------------------------------------- helpers
