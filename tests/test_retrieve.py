@@ -131,5 +131,9 @@ def test_each_leg_hands_fusion_its_top_depth_and_the_full_ranking_agrees(fake_se
     tokens = ("drone", "fire", "overnight")
     assert short.bm25_ranking(tokens) == full.bm25_ranking(tokens)[:3]
     assert short.dense_ranking(vector) == full.dense_ranking(vector)[:3]
-    assert full.dense_ranking(vector) == ranked(index.chunk_vectors @ vector)
+    spans = [c.sentences for c in index.chunks]
+    assert full.dense_ranking(vector) == ranked(pooled(index.sentence_vectors @ vector, index.chunk_vectors @ vector,
+                                                       spans, full.passage_share))
+    whole = EmbeddedRetriever(index, depth=10_000, passage_share=1.0)  # whole passages: the vector index's ranking
+    assert whole.dense_ranking(vector) == ranked(index.chunk_vectors @ vector)
     assert len(full.dense_ranking(vector)) == len(index.chunks)

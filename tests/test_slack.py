@@ -383,7 +383,7 @@ def test_a_burst_of_twelve_mentions_is_all_answered_within_the_queue_wait(fake_s
 def test_channel_defaults_set_by_an_admin_or_the_settings_are_applied_and_stated(fake_service, slack, tmp_path):
     settings = slack_settings(tmp_path, slack, slack_admins=["U0ADMIN"],
                               slack_channel_defaults={"C0CONF": {"mode": "bm25"}})
-    question = "what did Putin agree to?"
+    question = "who did Trump speak with?"
     hybrid, bm25 = expected_blocks(fake_service, question), expected_blocks(fake_service, question, mode="bm25")
     assert texts(hybrid) != texts(bm25), "the question must be answered differently by the two modes"
     with uvicorn_in_thread(create_app(settings, service=fake_service)) as url:
@@ -426,7 +426,7 @@ def test_app_home_shows_how_to_ask_the_defaults_and_the_persons_last_questions(f
         first, second, theirs = new_ts(), new_ts(), new_ts()
         bot.event(mention("who did Trump speak with?", first, user="U0HOME", channel="C0CONF"))
         bot.replies(first)
-        bot.event(mention("what did Putin agree to?", second, user="U0HOME"))
+        bot.event(mention("What did she say about it?", second, user="U0HOME"))
         bot.replies(second)
         bot.command("How many drones did Russia fire overnight?", "home-slash", user="U0HOME")
         answered(slack, "home-slash")
@@ -446,10 +446,10 @@ def test_app_home_shows_how_to_ask_the_defaults_and_the_persons_last_questions(f
            "(retrieval mode `hybrid`).\nAn admin sets a channel's with `/ask-defaults mode=bm25` in it." in shown
     drones = fake_service.ask("How many drones did Russia fire overnight?").answers[0].text
     trump = fake_service.ask("who did Trump speak with?", mode="bm25").answers[0].text  # C0CONF's default
-    assert fake_service.ask("what did Putin agree to?").abstained
+    assert fake_service.ask("What did she say about it?").abstained  # whom "she" means, the articles cannot tell
     assert shown.split("*Your last questions*\n", 1)[1].split("\n") == [  # newest first
         "\u201cHow many drones did Russia fire overnight?\u201d", f"*{drones}*", view["blocks"][6]["elements"][0]["text"],
-        "\u201cwhat did Putin agree to?\u201d", "_The articles don't answer this._", view["blocks"][8]["elements"][0]["text"],
+        "\u201cWhat did she say about it?\u201d", "_The articles don't answer this._", view["blocks"][8]["elements"][0]["text"],
         "\u201cwho did Trump speak with?\u201d", f"*{trump}*", view["blocks"][10]["elements"][0]["text"]]
     assert view["blocks"][6]["elements"][0]["text"].startswith("<#C0TEST> \u00b7 20")
     assert view["blocks"][10]["elements"][0]["text"].startswith("<#C0CONF> \u00b7 20")

@@ -217,7 +217,7 @@ def answers_as(q: Question, c: Candidate) -> bool:
         return c.label in q.types or c.label in q.loose
     if c.kind == "np" and q.names:  # "Turkey's foreign minister", "the sidelines of the summit"
         return True
-    return c.label == "arg:prep" and bool(c.labels & q.types)  # "in Rome", "after less than two hours"
+    return c.label == "arg:prep" and c.head_label in q.types  # "in Rome", "after less than two hours"
 
 
 def _positions(doc, asked: frozenset[str]) -> dict[str, list[int]]:
