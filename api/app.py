@@ -21,6 +21,7 @@ from api.cors import CORSMiddleware
 from api.limits import Admission, AdmissionMiddleware, BodyLimitMiddleware, RateLimitMiddleware, TimeBudgetMiddleware
 from api.observability import Metrics, ObserveMiddleware, configure_logging
 from api.operations import admin, metrics_router
+from api.page import page
 from api.routes import probes, router
 from api.schemas import MAX_QUESTION_CHARS, ErrorOut
 from api.security import ApiKey, Keys, client_id
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app.include_router(metrics_router, dependencies=keyed, responses=keyed_responses)
     app.include_router(admin, responses={**KEYED, **NOT_READY})
     app.include_router(probes)
+    app.include_router(page)  # GET /: open, like the probes; the page asks for the key the API needs
     slack.mount(app, cfg)  # POST /slack/events, only when the Slack bot token and signing secret are set
     _docs(app, keyed)
     _schema_from_settings(app, cfg)
