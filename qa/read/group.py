@@ -52,9 +52,31 @@ def answers(index, q: Question, ranked: list, top_k: int, params) -> list[Answer
     return out
 
 
+# Closed-class words that negate what they attach to ("*no* sanctions have been imposed"), and the
+# negative implicative verbs: "failed to agree" says they did not agree.
+NEGATORS = frozenset({"no", "never", "none", "nobody", "nothing", "neither", "nor"})
+NEGATIVE_IMPLICATIVES = frozenset({"fail", "refuse", "decline"})
+
+
+def negates(doc, q: Question) -> bool:
+    """Whether the sentence says the asked thing did not happen: a negation on the asked verb (or a
+    word of the question, or the sentence's root), a negative determiner on its subject, or a negative
+    implicative governing it."""
+    asked = q.content | ({q.verb} if q.verb else set())
+    for t in doc:
+        head = t.head
+        if t.dep_ == "neg" or (t.lower_ in NEGATORS and t.dep_ in ("det", "advmod", "neg")):
+            target = head.head if head.dep_ in ("nsubj", "nsubjpass") else head
+            if target.lemma_.lower() in asked or head.lemma_.lower() in asked or target.dep_ == "ROOT":
+                return True
+        if t.lemma_.lower() in NEGATIVE_IMPLICATIVES and any(c.dep_ == "xcomp" and c.lemma_.lower() in asked
+                                                             for c in t.children):
+            return True
+    return False
+
+
 def yes_no(index, q: Question, sentence: Sentence, doc, relevance: float) -> Answer:
-    negated = any(t.dep_ == "neg" and (t.head.lemma_.lower() == q.verb or t.head.lemma_.lower() in q.content
-                                       or t.head.dep_ == "ROOT") for t in doc)
+    negated = negates(doc, q)
     label = "No" if negated != q.negated else "Yes"
     a = index.articles[sentence.doc_id]
     text = sentence.text.strip()
