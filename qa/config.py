@@ -63,8 +63,9 @@ class Settings(BaseSettings):
     fusion: Literal["rrf", "weighted"] = "weighted"
     rrf_k: int = Field(60, ge=1)
     fusion_alpha: float = Field(0.5, ge=0, le=1)  # weight of the dense leg in weighted fusion
-    # Dense passage score = (1 - share) * its best sentence's cosine + share * the whole passage's cosine.
-    dense_passage_share: float = Field(0.2, ge=0, le=1)
+    # A passage's score in each leg = (1 - share) * its best sentence's + share * its own (1: the passage's alone).
+    dense_passage_share: float = Field(0.2, ge=0, le=1)  # cosines
+    bm25_passage_share: float = Field(0.0, ge=0, le=1)  # BM25 scores, sentences scored as documents of their own
 
     # Reading.
     read_passages: int = Field(5, ge=1, le=50)  # passages whose sentences the reader scores

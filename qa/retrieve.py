@@ -14,6 +14,7 @@ import numpy as np
 from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
 from qa.index import Index
+from qa.text import tokenize
 from qa.types import Hit
 
 BM25_VARIANTS = {"okapi": BM25Okapi, "plus": BM25Plus, "l": BM25L}
@@ -59,10 +60,10 @@ def weighted(legs: Sequence[dict[int, float]], weights: Sequence[float]) -> list
 
 def pooled(sentence_scores: np.ndarray, passage_scores: np.ndarray, spans: Sequence[tuple[int, int]],
            passage_share: float) -> np.ndarray:
-    """A passage's dense score from its sentences: (1 - share) * its best sentence's score + share * the
-    whole passage's score. `spans[i]` is passage i's [first, last) range of rows in `sentence_scores`.
-    MiniLM was trained on texts up to 128 word pieces; most passages are longer, most sentences are not,
-    so a sentence's vector says what it is about and the passage's vector what is around it."""
+    """A passage's score from its sentences: (1 - share) * its best sentence's score + share * the whole
+    passage's score. `spans[i]` is passage i's [first, last) range of rows in `sentence_scores`.
+    For the dense leg: MiniLM was trained on texts up to 128 word pieces; most passages are longer, most
+    sentences are not, so a sentence's vector says what it is about and the passage's what is around it."""
     best = np.array([sentence_scores[a:b].max() if b > a else passage_scores[i] for i, (a, b) in enumerate(spans)],
                     dtype=np.float64)
     return (1.0 - passage_share) * best + passage_share * passage_scores.astype(np.float64)
@@ -77,13 +78,21 @@ def ranked(scores: np.ndarray, positive_only: bool = False) -> list[tuple[int, f
 # ---------------------------------------------------------------- the embedded retriever
 class EmbeddedRetriever:
     def __init__(self, index: Index, variant: str = "l", k1: float = 1.2, b: float = 0.75,
-                 fusion: str = "weighted", rrf_k: int = 60, alpha: float = 0.5, passage_share: float = 0.2):
+                 fusion: str = "weighted", rrf_k: int = 60, alpha: float = 0.5, passage_share: float = 0.2,
+                 bm25_passage_share: float = 0.0):
         if variant not in BM25_VARIANTS:
             raise ValueError(f"unknown BM25 variant {variant!r}; choose one of {sorted(BM25_VARIANTS)}")
         self.index = index
         corpus = [list(t) for t in index.chunk_tokens]
         self.bm25 = BM25_VARIANTS[variant](corpus, k1=k1, b=b)
-        self.fusion, self.rrf_k, self.alpha, self.passage_share = fusion, rrf_k, alpha, passage_share
+        # Each leg scores a passage by its best sentence (plus a share of the passage's own score): in
+        # passages of a hundred words on one event, the sentence that holds the question's words stands out.
+        self.sentence_bm25 = None
+        if bm25_passage_share < 1.0 and index.sentences:
+            sentences = [tokenize(s.text) for s in index.sentences]
+            self.sentence_bm25 = BM25_VARIANTS[variant](sentences, k1=k1, b=b)
+        self.fusion, self.rrf_k, self.alpha = fusion, rrf_k, alpha
+        self.passage_share, self.bm25_passage_share = passage_share, bm25_passage_share
         self._spans = [c.sentences for c in index.chunks]
         n = len(corpus)
         # Reader-side idf (always positive, unlike Okapi's): log((N + 1) / (n_t + 0.5)).
@@ -98,7 +107,11 @@ class EmbeddedRetriever:
     def bm25_ranking(self, tokens: Sequence[str]) -> list[tuple[int, float]]:
         if not tokens or not self.index.chunks:
             return []
-        return ranked(self.bm25.get_scores(list(tokens)), positive_only=True)
+        passages = self.bm25.get_scores(list(tokens))
+        if self.sentence_bm25 is None:
+            return ranked(passages, positive_only=True)
+        sentences = self.sentence_bm25.get_scores(list(tokens))
+        return ranked(pooled(sentences, passages, self._spans, self.bm25_passage_share), positive_only=True)
 
     def dense_ranking(self, vector: np.ndarray) -> list[tuple[int, float]]:
         if not self.index.chunks:

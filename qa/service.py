@@ -85,7 +85,8 @@ class QAService:
         self.settings, self.index, self.embedder = settings, index, embedder
         self.retriever = retriever or EmbeddedRetriever(
             index, settings.bm25_variant, settings.bm25_k1, settings.bm25_b,
-            settings.fusion, settings.rrf_k, settings.fusion_alpha, settings.dense_passage_share)
+            settings.fusion, settings.rrf_k, settings.fusion_alpha, settings.dense_passage_share,
+            settings.bm25_passage_share)
         self.reader = Reader(index, self.retriever.idf, reader_params(settings), tokenize,
                              embed=embedder.embed_passages, span_model=span_model, reranker=reranker)
 

@@ -5,6 +5,7 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from qa.retrieve import EmbeddedRetriever, Query, pooled, ranked, rrf, weighted
+from qa.text import tokenize
 
 
 def test_rrf_exact_order_and_scores():
@@ -60,14 +61,27 @@ def bm25l_by_hand(corpus, query, k1=1.2, b=0.75, delta=0.5):
 
 
 def test_bm25_leg_matches_rank_bm25_and_the_formula(fake_service):
-    r = fake_service.retriever
-    assert isinstance(r, EmbeddedRetriever)
+    r = EmbeddedRetriever(fake_service.index, bm25_passage_share=1.0)  # passages scored as wholes
     corpus = [list(t) for t in fake_service.index.chunk_tokens]
     query = ["putin", "agre", "memorandum"]
     expected = bm25l_by_hand(corpus, query)
     got = dict(r.bm25_ranking(query))
     for i, score in enumerate(expected):
         assert got.get(i, 0.0) == pytest.approx(score, rel=1e-9)
+
+
+def test_bm25_leg_scores_a_passage_by_its_best_sentence(fake_service):
+    index = fake_service.index
+    r = fake_service.retriever
+    assert r.bm25_passage_share == 0.0
+    sentences = [tokenize(s.text) for s in index.sentences]  # each sentence a document of its own
+    query = ["putin", "agre", "memorandum"]
+    by_sentence = bm25l_by_hand(sentences, query)
+    expected = {i: max(by_sentence[c.sentences[0]:c.sentences[1]]) for i, c in enumerate(index.chunks)}
+    got = dict(r.bm25_ranking(query))
+    assert set(got) == {i for i, v in expected.items() if v > 0}
+    for i, score in got.items():
+        assert score == pytest.approx(expected[i], rel=1e-9)
 
 
 def test_okapi_floors_common_terms_which_bm25l_does_not(fake_service):
