@@ -38,7 +38,8 @@ def dev_sets(service: QAService) -> dict[str, list[tuple[str, set[str]]]]:
     for g in load_gold(ROOT / "eval" / "gold.jsonl"):
         if g.answerable:
             spans = support_spans(g, backend)
-            gold.append((g.question, {c.chunk_id for c in chunks if any(s.overlaps(c.doc_id, c.start, c.end) for s in spans)}))
+            relevant = {c.chunk_id for c in chunks if any(s.overlaps(c.doc_id, c.start, c.end) for s in spans)}
+            gold.append((g.question, relevant))
     rows = [json.loads(line) for line in (ROOT / "bench" / "dev_questions.jsonl").read_text().splitlines() if line]
     dev = [(r["question"], {c.chunk_id for c in chunks if r["expect"] in c.text}) for r in rows if r["expect"]]
     return {"gold": gold, "dev_questions": dev}
@@ -85,7 +86,7 @@ def main() -> None:
         for (fusion, k, alpha), unit, share in rows:
             retriever = EmbeddedRetriever(indexes[unit], variant, fusion="rrf" if fusion == "rrf" else "weighted",
                                           rrf_k=k or 60, alpha=alpha if alpha is not None else 0.5,
-                                          passage_share=share, bm25_passage_share=lexical)
+                                          dense_passage_share=share, bm25_passage_share=lexical)
             mode = fusion if fusion in ("bm25", "dense") else "hybrid"
             label = fusion if k is None and alpha is None else f"{fusion} {'k' if k else 'alpha'}={k or alpha}"
             name = "-" if fusion == "bm25" else "passage" if share == 1.0 else unit

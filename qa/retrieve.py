@@ -78,7 +78,7 @@ def ranked(scores: np.ndarray, positive_only: bool = False) -> list[tuple[int, f
 # ---------------------------------------------------------------- the embedded retriever
 class EmbeddedRetriever:
     def __init__(self, index: Index, variant: str = "l", k1: float = 1.2, b: float = 0.75,
-                 fusion: str = "weighted", rrf_k: int = 60, alpha: float = 0.5, passage_share: float = 0.2,
+                 fusion: str = "weighted", rrf_k: int = 60, alpha: float = 0.5, dense_passage_share: float = 0.2,
                  bm25_passage_share: float = 0.0):
         if variant not in BM25_VARIANTS:
             raise ValueError(f"unknown BM25 variant {variant!r}; choose one of {sorted(BM25_VARIANTS)}")
@@ -92,7 +92,7 @@ class EmbeddedRetriever:
             sentences = [tokenize(s.text) for s in index.sentences]
             self.sentence_bm25 = BM25_VARIANTS[variant](sentences, k1=k1, b=b)
         self.fusion, self.rrf_k, self.alpha = fusion, rrf_k, alpha
-        self.passage_share, self.bm25_passage_share = passage_share, bm25_passage_share
+        self.dense_passage_share, self.bm25_passage_share = dense_passage_share, bm25_passage_share
         self._spans = [c.sentences for c in index.chunks]
         n = len(corpus)
         # Reader-side idf (always positive, unlike Okapi's): log((N + 1) / (n_t + 0.5)).
@@ -117,9 +117,9 @@ class EmbeddedRetriever:
         if not self.index.chunks:
             return []
         passages = self.index.chunk_vectors @ vector
-        if self.passage_share >= 1.0:  # the whole passage only: no sentence needs scoring
+        if self.dense_passage_share >= 1.0:  # the whole passage only: no sentence needs scoring
             return ranked(passages)
-        return ranked(pooled(self.index.sentence_vectors @ vector, passages, self._spans, self.passage_share))
+        return ranked(pooled(self.index.sentence_vectors @ vector, passages, self._spans, self.dense_passage_share))
 
     def search(self, query: Query, k: int, mode: str) -> list[Hit]:
         lexical = self.bm25_ranking(query.tokens) if mode in ("bm25", "hybrid") else []

@@ -95,7 +95,7 @@ def test_okapi_floors_common_terms_which_bm25l_does_not(fake_service):
 
 def test_search_reports_each_legs_rank(fake_service):
     r = fake_service.retriever
-    assert isinstance(r, EmbeddedRetriever) and (r.fusion, r.alpha, r.passage_share) == ("weighted", 0.5, 0.2)
+    assert isinstance(r, EmbeddedRetriever) and (r.fusion, r.alpha, r.dense_passage_share) == ("weighted", 0.5, 0.2)
     vector = fake_service.embedder.embed_queries(["drones fired overnight"])[0]
     q = Query("drones fired overnight", ("drone", "fire", "overnight"), vector)
     bm25 = r.search(q, 5, "bm25")
@@ -123,12 +123,12 @@ def test_rrf_fusion_sums_reciprocal_ranks(fake_service):
 def test_dense_leg_scores_a_passage_by_its_best_sentence_and_a_share_of_itself(fake_service):
     index = fake_service.index
     vector = fake_service.embedder.embed_queries(["drones fired overnight"])[0]
-    scores = dict(EmbeddedRetriever(index, passage_share=0.2).dense_ranking(vector))
+    scores = dict(EmbeddedRetriever(index, dense_passage_share=0.2).dense_ranking(vector))
     for i, chunk in enumerate(index.chunks):
         a, b = chunk.sentences
         best = max(float(index.sentence_vectors[k] @ vector) for k in range(a, b))
         assert scores[i] == pytest.approx(0.8 * best + 0.2 * float(index.chunk_vectors[i] @ vector))
-    whole = EmbeddedRetriever(index, passage_share=1.0).dense_ranking(vector)
+    whole = EmbeddedRetriever(index, dense_passage_share=1.0).dense_ranking(vector)
     assert whole == ranked(index.chunk_vectors @ vector)
 
 
