@@ -17,10 +17,13 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from qa.config import MODES, get_settings
 from qa.errors import QAError
+
+if TYPE_CHECKING:
+    from qa.eval import EvalSet
 
 log = logging.getLogger("qa")
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -145,7 +148,7 @@ class _SetSpec(argparse.Action):
         setattr(namespace, self.dest, items)
 
 
-def eval_sets(items: list[tuple[str, str]], default_corpus: Path) -> list:
+def eval_sets(items: list[tuple[str, str]], default_corpus: Path) -> list[EvalSet]:
     """The sets named on the command line: `set` NAME=GOLD[:CORPUS], `gold` FILE (named by its stem, over
     `default_corpus` unless a `seeds` DIR follows it)."""
     from qa.errors import EvalError

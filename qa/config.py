@@ -74,9 +74,10 @@ class Settings(BaseSettings):
     dense_exact_below: int = Field(100_000, ge=1)
     hnsw_m: int = Field(32, ge=2)
     hnsw_ef_search: int = Field(128, ge=1)
-    # Dense passage score = (1 - share) * its best sentence's cosine + share * the whole passage's cosine
-    # (below dense_exact_below chunks; above it the HNSW graph ranks whole passages).
-    dense_passage_share: float = Field(0.2, ge=0, le=1)
+    # A passage's score in each leg = (1 - share) * its best sentence's + share * its own (1: the passage's
+    # alone). Sentences are scored below dense_exact_below chunks; above it each leg ranks whole passages.
+    dense_passage_share: float = Field(0.2, ge=0, le=1)  # cosines
+    bm25_passage_share: float = Field(0.0, ge=0, le=1)  # BM25 scores, sentences scored as documents of their own
 
     # Reading (qa/read/). The scorer's weights are fitted on the dev split (bench/fit_scorer.py); the
     # thresholds below were chosen by that script's sweep on the dev split, never on the test split.

@@ -14,6 +14,7 @@ import numpy as np
 
 from qa.bm25 import VARIANTS as BM25_VARIANTS, BM25Matrix, BM25Params
 from qa.index import Index
+from qa.text import tokenize
 from qa.types import Hit
 from qa.vectors import HnswParams, VectorIndex
 
@@ -58,10 +59,10 @@ def weighted(legs: Sequence[dict[int, float]], weights: Sequence[float]) -> list
 
 def pooled(sentence_scores: np.ndarray, passage_scores: np.ndarray, spans: Sequence[tuple[int, int]],
            passage_share: float) -> np.ndarray:
-    """A passage's dense score from its sentences: (1 - share) * its best sentence's score + share * the
-    whole passage's score. `spans[i]` is passage i's [first, last) range of rows in `sentence_scores`.
-    MiniLM was trained on texts up to 128 word pieces; most passages are longer, most sentences are not,
-    so a sentence's vector says what it is about and the passage's vector what is around it."""
+    """A passage's score from its sentences: (1 - share) * its best sentence's score + share * the whole
+    passage's score. `spans[i]` is passage i's [first, last) range of rows in `sentence_scores`.
+    For the dense leg: MiniLM was trained on texts up to 128 word pieces; most passages are longer, most
+    sentences are not, so a sentence's vector says what it is about and the passage's what is around it."""
     best = np.array([sentence_scores[a:b].max() if b > a else passage_scores[i] for i, (a, b) in enumerate(spans)],
                     dtype=np.float64)
     return (1.0 - passage_share) * best + passage_share * passage_scores.astype(np.float64)
@@ -77,7 +78,8 @@ def ranked(scores: np.ndarray, positive_only: bool = False) -> list[tuple[int, f
 class EmbeddedRetriever:
     def __init__(self, index: Index, variant: str = "l", k1: float = 1.2, b: float = 0.75,
                  fusion: str = "weighted", rrf_k: int = 60, alpha: float = 0.5, depth: int = 1000,
-                 exact_below: int = 100_000, hnsw: HnswParams = HnswParams(), passage_share: float = 0.2):
+                 exact_below: int = 100_000, hnsw: HnswParams = HnswParams(), dense_passage_share: float = 0.2,
+                 bm25_passage_share: float = 0.0):
         if variant not in BM25_VARIANTS:
             raise ValueError(f"unknown BM25 variant {variant!r}; choose one of {sorted(BM25_VARIANTS)}")
         self.index = index
@@ -86,7 +88,15 @@ class EmbeddedRetriever:
         self.bm25 = BM25Matrix.build(corpus, BM25Params(variant, k1, b))
         self.vectors = VectorIndex(index.chunk_vectors, exact_below, hnsw)
         self.depth, self.exact_below = depth, exact_below
-        self.fusion, self.rrf_k, self.alpha, self.passage_share = fusion, rrf_k, alpha, passage_share
+        # Below `exact_below` passages each leg scores a passage by its best sentence (plus a share of the
+        # passage's own score): in passages of a hundred words on one event, the sentence that holds the
+        # question's words stands out. Above it, whole passages (the HNSW graph and top-k stay sublinear).
+        self.pooling = len(index.chunks) < exact_below
+        self.sentence_bm25 = None
+        if self.pooling and bm25_passage_share < 1.0 and index.sentences:
+            self.sentence_bm25 = BM25Matrix.build([tokenize(s.text) for s in index.sentences], BM25Params(variant, k1, b))
+        self.fusion, self.rrf_k, self.alpha = fusion, rrf_k, alpha
+        self.dense_passage_share, self.bm25_passage_share = dense_passage_share, bm25_passage_share
         self._spans = [c.sentences for c in index.chunks]
         n = len(corpus)
         # Reader-side idf (always positive, unlike Okapi's): log((N + 1) / (n_t + 0.5)).
@@ -101,18 +111,23 @@ class EmbeddedRetriever:
     def bm25_ranking(self, tokens: Sequence[str]) -> list[tuple[int, float]]:
         if not tokens or not self.index.chunks:
             return []
-        ids, scores = self.bm25.top_k(tokens, self.depth)
-        return list(zip(ids.tolist(), scores.tolist()))
+        if self.sentence_bm25 is None:
+            ids, scores = self.bm25.top_k(tokens, self.depth)
+            return list(zip(ids.tolist(), scores.tolist()))
+        pooled_scores = pooled(self.sentence_bm25.scores(tokens), self.bm25.scores(tokens), self._spans,
+                               self.bm25_passage_share)
+        return ranked(pooled_scores, positive_only=True)[: self.depth]
 
     def dense_ranking(self, vector: np.ndarray) -> list[tuple[int, float]]:
         if not self.index.chunks:
             return []
-        if self.passage_share >= 1.0 or len(self.index.chunks) >= self.exact_below:
+        if self.dense_passage_share >= 1.0 or not self.pooling:
             # whole passages only, or a corpus large enough for the HNSW graph: no sentence is scored
             ids, scores = self.vectors.top_k(vector, self.depth)
             return list(zip(ids.tolist(), scores.tolist()))
         passages = self.index.chunk_vectors @ vector
-        return ranked(pooled(self.index.sentence_vectors @ vector, passages, self._spans, self.passage_share))[: self.depth]
+        return ranked(pooled(self.index.sentence_vectors @ vector, passages, self._spans,
+                             self.dense_passage_share))[: self.depth]
 
     def search(self, query: Query, k: int, mode: str) -> list[Hit]:
         lexical = self.bm25_ranking(query.tokens) if mode in ("bm25", "hybrid") else []

@@ -96,7 +96,7 @@ class QAService:
             index, settings.bm25_variant, settings.bm25_k1, settings.bm25_b,
             settings.fusion, settings.rrf_k, settings.fusion_alpha, settings.retrieve_depth,
             settings.dense_exact_below, HnswParams(settings.hnsw_m, ef_search=settings.hnsw_ef_search),
-            settings.dense_passage_share)
+            settings.dense_passage_share, settings.bm25_passage_share)
         self.reader = Reader(index, self.retriever.idf, reader_params(settings), tokenize, nlp.load_for_questions(settings.nlp_model),
                              span_model=span_model, reranker=reranker)
 
