@@ -36,6 +36,9 @@ _NUMBER_TYPES = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
 _MODIFIERS = frozenset({"det", "compound", "amod", "nummod", "poss", "nmod", "case", "quantmod"})
 _WH_WORDS = frozenset("who whom whose what which when where why how".split())
 _CIRCUMSTANCE = frozenset({"when", "where", "why", "how"})  # wh-words that ask about an event's circumstances
+# A longer answer (a clause, a quotation) is no phrase to put in a pronoun's place: the follow-up then
+# takes a phrase of the previous question instead.
+MAX_ANSWER_WORDS = 12
 _WEEKDAYS = frozenset(d.lower() for d in calendar.day_name)
 _MONTHS = frozenset(m.lower() for m in calendar.month_name if m)
 
@@ -73,16 +76,22 @@ class _Mention:
     plural: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _Previous:
+    """The previous turn, analysed: its question's parse, wh-phrase and noun phrases; its answer and the answer's kind."""
+
+    doc: object  # the spaCy Doc
+    skip: frozenset[int]  # the wh-phrase's token indexes
+    mentions: tuple[_Mention, ...]
+    answer: str | None
+    kind: str | None
+
+
 def read_followup(nlp, question: str, previous: Turn) -> Reading:
     """`question` read with the previous turn of its thread (`nlp`: the question pipeline, qa.nlp)."""
-    doc, before = nlp(question), nlp(previous.question)
-    asked = analyse(before)
-    answer = previous.answer.strip() if previous.answer and previous.answer.strip() else None
-    kind = _answer_kind(asked) if answer else None
-    mentions = _mentions(before)
-
+    doc, prev = nlp(question), _analyse_previous(nlp, previous)
     event = _event_reference(doc)
-    statement = _statement(before, answer, kind, nlp) if event is not None else None
+    statement = _statement(prev, nlp) if event is not None else None
     if statement is not None:
         wh, subject = event
         end = "?" if question.rstrip().endswith("?") else ""
@@ -90,7 +99,7 @@ def read_followup(nlp, question: str, previous: Turn) -> Reading:
 
     replaced: dict[int, str] = {}
     for token in doc:
-        phrase = _antecedent(token, doc, answer, kind, mentions, before, nlp)
+        phrase = _antecedent(token, doc, prev, nlp)
         if phrase is not None:
             replaced[token.i] = phrase
     if not replaced:
@@ -102,7 +111,16 @@ def read_followup(nlp, question: str, previous: Turn) -> Reading:
     return Reading(question, text, tuple((doc[i].text, p) for i, p in sorted(replaced.items())))
 
 
-# ------------------------------------------------------------------ what the previous answer is
+# ------------------------------------------------------------------ the previous turn
+def _analyse_previous(nlp, turn: Turn) -> _Previous:
+    doc = nlp(turn.question)
+    answer = " ".join((turn.answer or "").split()) or None
+    if answer is not None and len(answer.split()) > MAX_ANSWER_WORDS:
+        answer = None
+    skip = frozenset(_wh_phrase(doc))
+    return _Previous(doc, skip, tuple(_mentions(doc, skip)), answer, _answer_kind(analyse(doc)) if answer else None)
+
+
 def _answer_kind(asked: Question) -> str:
     """What the previous question asked for: person, place, time, duration, number, thing or fact."""
     types = asked.types
@@ -137,7 +155,7 @@ def _wh_phrase(doc) -> set[int]:
     return ids
 
 
-def _phrase(head, skip: set[int]) -> str:
+def _phrase(head, skip: frozenset[int]) -> str:
     """The noun phrase headed by `head`: its modifiers to the left and an "of" phrase to the right."""
     start = head.i
     while start > 0:
@@ -156,9 +174,8 @@ def _phrase(head, skip: set[int]) -> str:
     return text
 
 
-def _mentions(doc) -> list[_Mention]:
+def _mentions(doc, skip: frozenset[int]) -> list[_Mention]:
     """The previous question's noun phrases outside its wh-phrase, subjects first, then objects, then the rest."""
-    skip = _wh_phrase(doc)
     found = []
     for t in doc:
         if t.i in skip or t.pos_ not in ("NOUN", "PROPN") or t.dep_ in _MODIFIERS:
@@ -175,14 +192,14 @@ def _mentions(doc) -> list[_Mention]:
 
 
 # ------------------------------------------------------------------ pronouns
-def _antecedent(token, doc, answer: str | None, kind: str | None, mentions: list[_Mention], before, nlp) -> str | None:
+def _antecedent(token, doc, prev: _Previous, nlp) -> str | None:
     """What a referring word of the follow-up stands for, or None when it is not one (or nothing fits)."""
     morph = token.morph
     if token.pos_ == "ADV" and "Dem" in morph.get("PronType"):
         if token.lower_ == "there":
-            return _where(answer, kind, before)
+            return _where(prev)
         if token.lower_ == "then":
-            return _when(answer, kind, before, nlp)
+            return _when(prev, nlp)
         return None
     demonstrative = token.pos_ == "PRON" and token.tag_ == "DT" and token.dep_ != "det"
     personal = token.tag_ in ("PRP", "PRP$") and morph.get("Person") == ["3"] and token.dep_ != "expl"
@@ -198,7 +215,7 @@ def _antecedent(token, doc, answer: str | None, kind: str | None, mentions: list
         want = "thing"
     if possessive and _bound_inside(token, doc, want):
         return None
-    phrase = _pick(want, answer, kind, mentions, nlp)
+    phrase = _pick(want, prev, nlp)
     if phrase is None:
         return None
     return _possessive(phrase) if possessive else phrase
@@ -215,8 +232,9 @@ def _bound_inside(token, doc, want: str) -> bool:
     return False
 
 
-def _pick(want: str, answer: str | None, kind: str | None, mentions: list[_Mention], nlp) -> str | None:
+def _pick(want: str, prev: _Previous, nlp) -> str | None:
     """The previous answer when it is of the wanted kind, else the first noun phrase of the previous question that is."""
+    answer, kind, mentions = prev.answer, prev.kind, prev.mentions
     if answer is not None:
         if want == "person" and kind == "person" or want == "thing" and kind == "thing":
             return answer
@@ -242,24 +260,26 @@ def _possessive(phrase: str) -> str:
 
 
 # ------------------------------------------------------------------ there, then
-def _where(answer: str | None, kind: str | None, before) -> str | None:
-    if answer is not None and kind == "place":
-        return answer if _starts_with_preposition(answer) else "in " + answer
-    skip = _wh_phrase(before)
-    for t in before:
-        if t.dep_ == "pobj" and t.head.lower_ in LOCATIVE and t.i not in skip and t.pos_ in ("PROPN", "NOUN"):
-            return t.head.text + " " + _phrase(t, skip)
+def _where(prev: _Previous) -> str | None:
+    if prev.answer is not None and prev.kind == "place":
+        return _place_phrase(prev.answer)
+    for t in prev.doc:
+        if t.dep_ == "pobj" and t.head.lower_ in LOCATIVE and t.i not in prev.skip and t.pos_ in ("PROPN", "NOUN"):
+            return t.head.text + " " + _phrase(t, prev.skip)
     return None
 
 
-def _when(answer: str | None, kind: str | None, before, nlp) -> str | None:
-    if answer is not None and kind == "time":
-        return _time_phrase(nlp(answer))
-    skip = _wh_phrase(before)
-    for t in before:
-        if t.dep_ == "pobj" and t.i not in skip and _datelike(t):
-            return t.head.text + " " + before[t.left_edge.i: t.right_edge.i + 1].text
+def _when(prev: _Previous, nlp) -> str | None:
+    if prev.answer is not None and prev.kind == "time":
+        return _time_phrase(nlp(prev.answer))
+    for t in prev.doc:
+        if t.dep_ == "pobj" and t.i not in prev.skip and _datelike(t):
+            return t.head.text + " " + prev.doc[t.left_edge.i: t.right_edge.i + 1].text
     return None
+
+
+def _place_phrase(answer: str) -> str:
+    return answer if _starts_with_preposition(answer) else "in " + answer
 
 
 def _datelike(token) -> bool:
@@ -301,17 +321,17 @@ def _event_reference(doc):
     return None if others else (wh, subject)
 
 
-def _statement(before, answer: str | None, kind: str | None, nlp) -> str | None:
+def _statement(prev: _Previous, nlp) -> str | None:
     """The previous question as the inverted clause of a new question, its gap filled with the answer:
     "who chaired the inquiry?" + Rubio -> "did Rubio chair the inquiry"; None when it cannot be built."""
+    before, skip, answer, kind = prev.doc, prev.skip, prev.answer, prev.kind
     words = [t for t in before if not t.is_punct]
-    skip = _wh_phrase(before)
     if not words or not skip:  # a yes/no question is already inverted: "did the board approve the levy"
         return _render(words) if words and _inverted(words[0]) else None
     if answer is None:
         return None
     wh = next(t for t in before if t.i in skip and t.lower_ in _WH_WORDS)
-    nouns = [before[i] for i in skip if before[i].pos_ in ("NOUN", "PROPN")]
+    nouns = [before[i] for i in sorted(skip) if before[i].pos_ in ("NOUN", "PROPN")]
     head = nouns[0] if nouns else wh
     rest = [t for t in words if t.i not in skip]
     if head.dep_ in ("nsubj", "nsubjpass"):
@@ -322,7 +342,7 @@ def _statement(before, answer: str | None, kind: str | None, nlp) -> str | None:
         if kind == "time":
             return _render(rest, {rest[-1].i: _time_phrase(nlp(answer))})
         if kind == "place":
-            return _render(rest, {rest[-1].i: answer if _starts_with_preposition(answer) else "in " + answer})
+            return _render(rest, {rest[-1].i: _place_phrase(answer)})
         return None
     if head.dep_ == "pobj" and head.head.i > head.i:  # a stranded preposition: "agree to ___"
         gap = head.head

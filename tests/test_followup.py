@@ -96,6 +96,14 @@ def test_a_follow_up_naming_its_own_subject_is_asked_as_it_is(read):
         assert not read(own, before, answer).changed
 
 
+def test_an_answer_too_long_for_a_phrase_gives_way_to_the_previous_questions_own(read):
+    quote = "the pier would stay shut until the inspectors had checked every one of its timber piles again"
+    r = read("who objected to it?", "What did the Saltmere harbour board announce about the old pier?", quote)
+    assert (r.text, r.resolved) == ("who objected to the old pier?", (("it", "the old pier"),))
+    r = read("who objected to it?", "What did the Saltmere harbour board announce about the old pier?", "a closure")
+    assert r.text == "who objected to a closure?"
+
+
 def test_a_pronoun_with_nothing_of_its_kind_before_it_is_left_as_it_is(read):
     # The previous turn named no person: "she" stays, and the question is asked as typed.
     r = read("what did she decide?", "When did the Velmora council vote on the bridge levy?", "3 March")
