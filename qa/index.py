@@ -343,7 +343,7 @@ def _read_jsonl(build: Path, name: str) -> list[dict]:
 
 def _read_npy(build: Path, name: str) -> np.ndarray:
     try:
-        array = np.load(build / name, allow_pickle=False)
+        array = np.load(build / name, mmap_mode="r", allow_pickle=False)  # pages shared between processes
     except ValueError as exc:
         raise IndexCorrupt(name, "-", f"not a readable .npy array ({exc})") from None
     if array.dtype != np.float32 or array.ndim != 2:
