@@ -60,7 +60,7 @@ def rows(service: QAService, gold) -> list[dict]:
             "id": g.id, "kind": g.kind, "answerable": g.answerable, "yes_no": q.yes_no or g.yes_no,
             "relevance": scored[0].score if scored else 0.0,
             "lexical": scored[0].lexical if scored else 0.0, "dense": scored[0].dense if scored else 0.0,
-            "q": q,
+            "q": q, "missing": reader.missing(query.tokens, scored) if scored else 0.0,
             "X": np.stack([r.features for r in ranked]) if ranked else np.zeros((0, len(features.NAMES))),
             "f1": np.array([token_f1(r.sentence.text[r.candidate.start:r.candidate.end], golds) if golds else 0.0
                             for r in ranked]),
@@ -100,6 +100,7 @@ def fit(dev: list[dict]):
     print(f"dev out-of-fold top-1 (F1 >= {POSITIVE_F1}, before abstention): {np.mean(cv):.3f} of {len(cv)}")
     G = np.stack([question_vector(r, oof[r["id"]]) for r in folds])
     outcome = np.array([outcome_of(r, oof[r["id"]]) for r in folds])
+    print(f"dev out-of-fold F1 (all, abstention model included): {_oof_f1(folds, G, outcome, oof):.3f}")
     abstention = LogisticRegression(C=1.0, max_iter=5000, fit_intercept=False).fit(G, outcome)
     # classes_ are sorted outcome indexes; lay the weights out in OUTCOMES order (a missing class can never win)
     W = np.full((len(features.OUTCOMES), len(features.ABSTAIN_NAMES)), 0.0)
@@ -112,13 +113,34 @@ def fit(dev: list[dict]):
                         "C": float(model.C_[0]), "abstention_outcomes": counts}
 
 
+def _oof_f1(folds: list[dict], G: np.ndarray, outcome: np.ndarray, oof: dict) -> float:
+    """Mean F1 over the dev questions with both models fitted without the question's fold."""
+    from sklearn.linear_model import LogisticRegression
+
+    f1s = []
+    for k in range(5):
+        train = [n for n in range(len(folds)) if n % 5 != k]
+        model = LogisticRegression(C=1.0, max_iter=5000, fit_intercept=False).fit(G[train], outcome[train])
+        for n in (n for n in range(len(folds)) if n % 5 == k):
+            p = dict(zip(model.classes_, model.predict_proba(G[n : n + 1])[0]))
+            right, none = p.get(0, 0.0), p.get(2, 0.0)
+            answer = right + none > 0 and right / (right + none) >= 0.5
+            r = folds[n]
+            if not r["answerable"]:
+                f1s.append(0.0 if answer else 1.0)
+            else:
+                probs = _probabilities(r, oof[r["id"]])
+                f1s.append(float(r["f1"][int(np.argmax(probs))]) if answer and len(probs) else 0.0)
+    return float(np.mean(f1s))
+
+
 def _probabilities(r: dict, weights: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-(r["X"] @ weights))) if len(r["X"]) else np.zeros(0)
 
 
 def question_vector(r: dict, weights: np.ndarray) -> np.ndarray:
     p = np.sort(_probabilities(r, weights))[::-1]
-    return features.abstain_vector(r["q"], list(p[:2]), r["relevance"], r["lexical"], r["dense"])
+    return features.abstain_vector(r["q"], list(p[:2]), r["relevance"], r["lexical"], r["dense"], r["missing"])
 
 
 def outcome_of(r: dict, weights: np.ndarray) -> int:

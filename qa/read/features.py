@@ -110,18 +110,21 @@ def vector(q: Question, c: Candidate, s: SentenceView, reporting: frozenset[str]
 
 # Question-level features for abstention: how good the best candidate is, and how much the best
 # sentence is about the question.
-ABSTAIN_NAMES = ("bias", "top", "second", "margin", "rel", "lexical", "dense", "typed_question", "candidates")
+ABSTAIN_NAMES = ("bias", "top", "second", "margin", "rel", "lexical", "dense", "typed_question", "candidates",
+                 "missing")
 # What the abstention model tells apart: the top answer right, wrong, or the question unanswerable.
 OUTCOMES = ("correct", "wrong", "unanswerable")
 
 
 def abstain_vector(q: Question, probabilities: Sequence[float], best_rel: float, best_lexical: float,
-                   best_dense: float) -> np.ndarray:
+                   best_dense: float, missing: float = 0.0) -> np.ndarray:
+    """`missing`: the weight of the rarest question word no sentence read contains (idf over the largest
+    idf): a question about something the articles never mention ("security guarantees") misses one."""
     top = probabilities[0] if probabilities else 0.0
     second = probabilities[1] if len(probabilities) > 1 else 0.0
     f = {"bias": 1.0, "top": top, "second": second, "margin": top - second, "rel": best_rel,
          "lexical": best_lexical, "dense": max(0.0, best_dense), "typed_question": float(q.typed),
-         "candidates": min(1.0, len(probabilities) / 100)}
+         "candidates": min(1.0, len(probabilities) / 100), "missing": missing}
     return np.array([f[n] for n in ABSTAIN_NAMES], dtype=np.float64)
 
 

@@ -177,7 +177,7 @@ class Reader:
             answer = group.yes_no(self.index, q, scored[0].sentence, self.index.docs[scored[0].sentence.index], best)
             return Reading((answer,), best, False, tuple(scored))
         ranked = self.rank(q, scored, vector)
-        confidence = self.confidence(q, ranked, scored)
+        confidence = self.confidence(q, ranked, scored, self.missing(tokens, scored))
         if not ranked or confidence < self.params.abstain_threshold:
             # nothing of the asked kind in sentences about the question, or something, but not likely right
             reason = "not_in_corpus" if not ranked or scored[0].lexical < 0.5 else "low_confidence"
@@ -185,11 +185,19 @@ class Reader:
         answers = group.answers(self.index, q, ranked, top_k, self.params)
         return Reading(tuple(answers), round(confidence, 4), False, tuple(scored))
 
-    def confidence(self, q: Question, ranked: Sequence[Scored], scored: Sequence[ScoredSentence]) -> float:
+    def confidence(self, q: Question, ranked: Sequence[Scored], scored: Sequence[ScoredSentence],
+                   missing: float = 0.0) -> float:
         """How likely the top answer is right rather than the question unanswerable (features.Scorer)."""
         best = scored[0]
-        g = features.abstain_vector(q, [r.probability for r in ranked[:2]], best.score, best.lexical, best.dense)
+        g = features.abstain_vector(q, [r.probability for r in ranked[:2]], best.score, best.lexical, best.dense, missing)
         return self.scorer.confidence(g)
+
+    def missing(self, tokens: Sequence[str], scored: Sequence[ScoredSentence]) -> float:
+        """The idf of the rarest question token that no sentence read contains, over the idf of a token
+        the corpus never uses (0: every question word is somewhere in what was read)."""
+        read = [self._tokens[s.sentence.index] for s in scored[: self.params.read_sentences]]
+        absent = [self.idf(t) for t in set(tokens) if not any(t in r for r in read)]
+        return max(absent, default=0.0) / self.idf("\x00never-a-token")
 
     def _model_candidates(self, q: Question, scored: Sequence[ScoredSentence]) -> list[Scored]:
         """The optional extractive model's span in each sentence read, at the model's own probability."""
