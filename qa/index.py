@@ -123,6 +123,7 @@ def _manifest(articles: list[Article], embedder: Embedder, params: ChunkParams, 
         "chunking": asdict(params),
         "code": code_fingerprint(),
         "corpus": {a.source: a.sha256 for a in articles},
+        "metadata": metadata_fingerprint(articles),
         "counts": {"articles": len(articles), "sentences": n_sentences, "chunks": n_chunks},
     }
 
@@ -210,7 +211,16 @@ def cleanup(index_dir: Path) -> list[str]:
 
 def _article_row(a: Article) -> dict:
     return {"doc_id": a.doc_id, "source": a.source, "date": a.date, "title": a.title, "sha256": a.sha256,
+            "outlet": a.outlet, "url": a.url, "published": a.published, "language": a.language,
             "excluded": [list(r) for r in a.excluded], "sentences": [list(s) for s in a.sentences], "text": a.text}
+
+
+def metadata_fingerprint(articles: Iterable[Article]) -> str:
+    """One digest of every article's metadata (a change re-labels citations without touching vectors)."""
+    digest = hashlib.sha256()
+    for a in articles:
+        digest.update(json.dumps([a.source, a.title, a.date, a.outlet, a.url, a.published, a.language]).encode())
+    return digest.hexdigest()[:16]
 
 
 def _chunk_row(c: Chunk, tokens: tuple[str, ...]) -> dict:
@@ -344,7 +354,8 @@ def _read_npy(build: Path, name: str) -> np.ndarray:
 
 def _article_from_row(row: dict) -> Article:
     return Article(row["doc_id"], row["source"], row["text"], row["date"], row["title"],
-                   tuple(tuple(r) for r in row["excluded"]), tuple(tuple(s) for s in row["sentences"]), row["sha256"])
+                   tuple(tuple(r) for r in row["excluded"]), tuple(tuple(s) for s in row["sentences"]), row["sha256"],
+                   row.get("outlet"), row.get("url"), row.get("published"), row.get("language"))
 
 
 def _check_consistent(index: Index) -> None:
@@ -369,6 +380,8 @@ def stale_reason(manifest: dict, articles: list[Article], model_name: str, param
     if manifest["corpus"] != corpus:
         changed = sorted(set(corpus.items()) ^ set(manifest["corpus"].items()))
         return f"corpus changed ({', '.join(sorted({name for name, _ in changed}))})"
+    if manifest.get("metadata") != metadata_fingerprint(articles):
+        return "article metadata changed"
     if manifest["model"]["name"] != model_name:
         return f"model changed ({manifest['model']['name']!r} -> {model_name!r})"
     if manifest["tokenizer"] != tokenizer_fingerprint():

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
 from qa.chunk import ChunkParams
 from qa.config import MODES, Settings
 from qa.embed import Embedder, make_embedder
 from qa.errors import DocumentNotFound, IndexError_, IndexMissing, InvalidQuestion, ModelError
-from qa import nlp
-from qa.index import Index, build_index, build_lock, cleanup, load_index, nlp_fingerprint, save_index, stale_reason
+from qa import filters as filtering, nlp
+from qa.index import (MANIFEST, Index, build_index, build_lock, cleanup, load_index, nlp_fingerprint, save_index,
+                      stale_reason)
 from qa.ingest import load_articles
 from qa.read import Reader, ReaderParams, Reranker, SpanModel
 from qa.retrieve import EmbeddedRetriever, Query, Retriever
+from qa.update import reusable, update_index
 from qa.vectors import HnswParams
 from qa.text import query_tokens, tokenize
-from qa.types import Article, Hit, Result
+from qa.types import Article, Filters, Hit, Result
 
 log = logging.getLogger(__name__)
 
@@ -31,30 +34,46 @@ def chunk_params(settings: Settings) -> ChunkParams:
 
 
 def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
-                 progress: Callable[[Iterable, int, str], Iterable] | None = None) -> Index:
-    """Load the index, building it first when it is missing, stale or `rebuild` is asked for.
-    A corrupt index is an error to report, never silently replaced."""
-    articles = load_articles(settings.seeds_dir)
+                 progress: Callable[[Iterable, int, str], Iterable] | None = None, live: Index | None = None) -> Index:
+    """Load the index, bringing it up to date with the corpus first: when only articles (or their metadata)
+    changed, incrementally from `live` (else the index on disk): unchanged texts keep their vectors and
+    analysis (qa/update.py); when it is missing, built with other settings or code, or `rebuild` is asked
+    for, by a full build. A corrupt index is an error to report, never silently replaced."""
     params = chunk_params(settings)
     pipeline = nlp.load(settings.nlp_model)
     with build_lock(settings.index_dir):
         cleanup(settings.index_dir)
         reason = "rebuild requested" if rebuild else None
-        if reason is None:
+        base = live
+        if reason is None and base is None:
             try:
-                index = load_index(settings.index_dir, pipeline.vocab)
-                reason = stale_reason(index.manifest, articles, embedder.name, params, nlp_fingerprint(pipeline))
+                base = load_index(settings.index_dir, pipeline.vocab)
             except IndexMissing:
                 reason = "no index yet"
             except IndexError_ as exc:
                 if exc.code != "index_stale":
                     raise
                 reason = str(exc)
+        known = {a.sha256: a for a in base.articles.values()} if base is not None else None
+        articles = load_articles(settings.seeds_dir, known)  # inside the lock: the corpus as this build sees it
+        if reason is None:
+            fingerprint = nlp_fingerprint(pipeline)
+            reason = stale_reason(base.manifest, articles, embedder.name, params, fingerprint)
             if reason is None:
-                return index
+                return base
+            if reusable(base, articles, embedder.name, params, fingerprint) is None:
+                log.info("updating the index: %s", reason)
+                index, _ = update_index(base, articles, embedder, params, pipeline, progress)
+                return saved(index, settings.index_dir)
         log.info("building the index: %s", reason)
         save_index(build_index(articles, embedder, params, progress, pipeline), settings.index_dir)
         return load_index(settings.index_dir, pipeline.vocab)
+
+
+def saved(index: Index, index_dir) -> Index:
+    """`index` written as a new build and swapped in; the same index, now with its path and full manifest."""
+    path = save_index(index, index_dir)
+    return replace(index, path=path, manifest=json.loads((path / MANIFEST).read_text(encoding="utf-8")))
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -111,9 +130,12 @@ class QAService:
         return cls(settings, ensure_index(settings, embedder, rebuild), embedder, span_model=span_model, reranker=reranker)
 
     # ------------------------------------------------------------ queries
-    def ask(self, question: str, top_k: int | None = None, mode: str | None = None) -> Result:
+    def ask(self, question: str, top_k: int | None = None, mode: str | None = None,
+            filters: Filters | None = None) -> Result:
+        """`filters`: answer from these articles only (sources, publication dates); None: from all."""
         t0 = time.perf_counter()
         question, top_k, mode = self._validate(question, top_k, mode)
+        filters = filtering.check(filters, self.index.articles)
         degraded = None
         try:
             query, t_embed = self._query(question)
@@ -122,7 +144,8 @@ class QAService:
             log.warning("query encoder failed, answering from BM25 alone: %s", exc)
             query, t_embed, degraded = Query(question, tuple(query_tokens(question)), None), 0.0, DENSE_UNAVAILABLE
         t1 = time.perf_counter()
-        hits = self.retriever.search(query, max(top_k, self.settings.read_passages), "bm25" if degraded else mode)
+        hits = self.retriever.search(query, max(top_k, self.settings.read_passages), "bm25" if degraded else mode,
+                                     filters)
         t2 = time.perf_counter()
         reading = self.reader.read(question, query.tokens, query.vector, hits, top_k)
         t3 = time.perf_counter()
@@ -131,12 +154,19 @@ class QAService:
                       round((t3 - t0) * 1e3, 3), round(reading.confidence, 4), timings, reading.abstain_reason,
                       degraded)
 
-    def search(self, question: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
+    def search(self, question: str, k: int | None = None, mode: str | None = None,
+               filters: Filters | None = None) -> list[Hit]:
         question, k, mode = self._validate(question, k, mode)
+        filters = filtering.check(filters, self.index.articles)
         if mode == "bm25":  # no encoder call: BM25 search keeps working when the model does not
-            return self.retriever.search(Query(question, tuple(query_tokens(question)), None), k, mode)
+            return self.retriever.search(Query(question, tuple(query_tokens(question)), None), k, mode, filters)
         query, _ = self._query(question)
-        return self.retriever.search(query, k, mode)
+        return self.retriever.search(query, k, mode, filters)
+
+    def documents(self, offset: int = 0, limit: int = 20) -> tuple[int, list[Article]]:
+        """(how many articles are served, those at [offset, offset + limit) by doc id)."""
+        ids = sorted(self.index.articles)
+        return len(ids), [self.index.articles[i] for i in ids[offset : offset + limit]]
 
     def document(self, doc_id: str) -> Article:
         try:

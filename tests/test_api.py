@@ -29,7 +29,7 @@ def test_ask_returns_answers_with_checkable_citations(client):
     assert set(body["passages"][0]) == {"doc_id", "chunk_id", "source", "start", "end", "text", "score",
                                         "bm25_rank", "dense_rank"}
     assert set(body["answers"][0]["citations"][0]) == {"doc_id", "source", "title", "date", "start", "end", "quote",
-                                                       "answer_start", "answer_end"}
+                                                       "answer_start", "answer_end", "outlet", "url", "published"}
     assert assert_citation_rule(body) >= 2
     assert r.headers["x-request-id"]
 

@@ -39,7 +39,7 @@ def test_an_existing_document_is_never_replaced(seeds):
 @pytest.mark.parametrize("name,text,message", [
     ("../escape", TEXT, "name must be 1-100 letters"),
     (".hidden", TEXT, "name must be 1-100 letters"),
-    ("ok", "   \n  ", "text cannot be indexed: seed file 'ok.txt' has no text to index"),
+    ("ok", "   \n  ", "document 'ok': text is empty; send the article's text"),
     ("ok", "date 2025-01-01 Only a header\n", "text cannot be indexed"),
     ("ok", "Lone \ud800 surrogate.", "text is not valid Unicode (unpaired surrogate at character 5)"),
 ])
