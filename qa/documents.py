@@ -129,6 +129,8 @@ def remove_document(seeds_dir: Path, doc_id: str) -> None:
     with corpus_lock(seeds_dir):
         if not NAME_RE.match(doc_id) or not (seeds_dir / f"{doc_id}.txt").is_file():
             raise DocumentNotFound(f"no document {doc_id!r} in the corpus")
+        if next((p for p in seeds_dir.glob("*.txt") if p.stem != doc_id), None) is None:
+            raise InvalidDocument(f"{doc_id!r} is the only article and an index needs one; add another first")
         _unlink(seeds_dir, doc_id)
         _sweep(seeds_dir)
         _fsync_dir(seeds_dir)
