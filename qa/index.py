@@ -42,7 +42,8 @@ from qa.types import Article, Chunk, Sentence
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: the sentences' spaCy analysis (analysis.spacy) and the pipeline in the manifest
+FORMAT_VERSION = 3  # 2: the sentences' spaCy analysis (analysis.spacy) and the pipeline in the manifest;
+# 3: the analysis in one part per article, articles' metadata
 MANIFEST = "manifest.json"
 ARTIFACTS = ("articles.jsonl", "sentences.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy",
              analysis.ARTIFACT)
@@ -64,6 +65,7 @@ class Index:
     manifest: dict
     path: Path | None = None
     docs: tuple = ()  # spaCy Docs, one per sentence (the analysis stored in the index)
+    analysis_parts: tuple[bytes, ...] = ()  # the Docs serialized, one part per article in order (or none)
 
 
 # ---------------------------------------------------------------- build
@@ -88,10 +90,10 @@ def build_index(
     chunk_vectors = _embed(embedder, [c.text for c in chunks], wrap, "chunks")
     sentence_vectors = _embed(embedder, [s.text for s in sentences], wrap, "sentences")
     texts = [s.text for s in sentences]
-    data = analysis.analyse(nlp, texts, wrap)
+    parts = tuple(analysis.split(analysis.analyse(nlp, texts, wrap, sizes=[len(a.sentences) for a in articles])))
     manifest = _manifest(articles, embedder, params, len(sentences), len(chunks), nlp_fingerprint(nlp))
     return Index({a.doc_id: a for a in articles}, tuple(sentences), tuple(chunks), tokens,
-                 chunk_vectors, sentence_vectors, manifest, None, analysis.load_docs(data, nlp.vocab, texts))
+                 chunk_vectors, sentence_vectors, manifest, None, analysis.load_docs(parts, nlp.vocab, texts), parts)
 
 
 def _default_nlp():
@@ -165,7 +167,8 @@ def save_index(index: Index, index_dir: Path) -> Path:
     _write_jsonl(partial / "chunks.jsonl", (_chunk_row(c, t) for c, t in zip(index.chunks, index.chunk_tokens)))
     np.save(partial / "chunk_vectors.npy", index.chunk_vectors, allow_pickle=False)
     np.save(partial / "sentence_vectors.npy", index.sentence_vectors, allow_pickle=False)
-    (partial / analysis.ARTIFACT).write_bytes(_docbin(index.docs))
+    parts = index.analysis_parts if len(index.analysis_parts) == len(index.articles) else [analysis.serialize(index.docs)]
+    (partial / analysis.ARTIFACT).write_bytes(analysis.pack(parts))
     manifest = dict(index.manifest, files={name: _sha256(partial / name) for name in ARTIFACTS})
     _write_json(partial / MANIFEST, manifest)
     _fsync_dir(partial)
@@ -267,15 +270,6 @@ def current_build(index_dir: Path) -> Path:
     return link.resolve()
 
 
-def _docbin(docs) -> bytes:
-    from spacy.tokens import DocBin
-
-    store = DocBin(attrs=list(analysis.ATTRS), store_user_data=False)
-    for doc in docs:
-        store.add(doc)
-    return store.to_bytes()
-
-
 def load_index(index_dir: Path, vocab=None) -> Index:
     """Load the current build, verifying every artifact's checksum and the files' consistency.
     `vocab`: the spaCy vocabulary the stored analysis is read into (a blank English one when None)."""
@@ -306,8 +300,10 @@ def load_index(index_dir: Path, vocab=None) -> Index:
         import spacy
 
         vocab = spacy.blank("en").vocab
-    docs = analysis.load_docs((build / analysis.ARTIFACT).read_bytes(), vocab, [s.text for s in sentences])
-    index = Index(articles, sentences, chunks, tokens, chunk_vectors, sentence_vectors, manifest, build, docs)
+    parts = tuple(analysis.split((build / analysis.ARTIFACT).read_bytes()))
+    docs = analysis.load_docs(parts, vocab, [s.text for s in sentences])
+    index = Index(articles, sentences, chunks, tokens, chunk_vectors, sentence_vectors, manifest, build, docs,
+                  parts if len(parts) == len(articles) else ())
     _check_consistent(index)
     return index
 

@@ -83,16 +83,16 @@ class EmbeddedRetriever:
         if variant not in BM25_VARIANTS:
             raise ValueError(f"unknown BM25 variant {variant!r}; choose one of {sorted(BM25_VARIANTS)}")
         self.index = index
-        corpus = [list(t) for t in index.chunk_tokens]
         # rank-bm25's scores, from a term-document matrix (qa/bm25.py); each leg hands fusion its top `depth`.
-        self.bm25 = BM25Matrix.build(corpus, BM25Params(variant, k1, b))
+        self.bm25 = BM25Matrix.build(index.chunk_tokens, BM25Params(variant, k1, b))
         self.vectors = VectorIndex(index.chunk_vectors, exact_below, hnsw)
         self.depth, self.exact_below = depth, exact_below
         self.fusion, self.rrf_k, self.alpha, self.passage_share = fusion, rrf_k, alpha, passage_share
         self._spans = [c.sentences for c in index.chunks]
-        n = len(corpus)
-        # Reader-side idf (always positive, unlike Okapi's): log((N + 1) / (n_t + 0.5)).
-        self._df = _doc_freqs(corpus)
+        n = len(index.chunk_tokens)
+        # Reader-side idf (always positive, unlike Okapi's): log((N + 1) / (n_t + 0.5)); document
+        # frequencies are the matrix's row lengths.
+        self._df = dict(zip(self.bm25.vocab, np.diff(self.bm25.indptr).tolist()))
         self._unseen_idf = math.log((n + 1) / 0.5)
         self._n = n
         self._articles = list(index.articles.values())
@@ -158,10 +158,3 @@ class EmbeddedRetriever:
             for doc, score in fused[:k]
         ]
 
-
-def _doc_freqs(corpus: list[list[str]]) -> dict[str, int]:
-    df: dict[str, int] = {}
-    for doc in corpus:
-        for token in set(doc):
-            df[token] = df.get(token, 0) + 1
-    return df

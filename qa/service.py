@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable
@@ -97,6 +98,25 @@ def optional_stages(settings: Settings) -> tuple[SpanModel | None, Reranker | No
     return span_model, reranker
 
 
+class _SentenceTokens:
+    """The reader's token set of every sentence, by its text, kept from one service to the next: after an
+    incremental update only the new sentences are tokenized (qa/update.py)."""
+
+    def __init__(self):
+        self._sets: dict[str, frozenset] = {}
+        self._lock = threading.Lock()
+
+    def for_index(self, index: Index) -> Callable[[str], frozenset]:
+        """A tokenize for the reader over `index`'s sentences (the sets of other indexes are dropped)."""
+        with self._lock:
+            old = self._sets
+            self._sets = sets = {s.text: old.get(s.text) or frozenset(tokenize(s.text)) for s in index.sentences}
+        return lambda text: sets.get(text) or frozenset(tokenize(text))
+
+
+SENTENCE_TOKENS = _SentenceTokens()
+
+
 @dataclass(frozen=True, slots=True)
 class Readiness:
     articles: int
@@ -116,7 +136,8 @@ class QAService:
             settings.fusion, settings.rrf_k, settings.fusion_alpha, settings.retrieve_depth,
             settings.dense_exact_below, HnswParams(settings.hnsw_m, ef_search=settings.hnsw_ef_search),
             settings.dense_passage_share)
-        self.reader = Reader(index, self.retriever.idf, reader_params(settings), tokenize, nlp.load(settings.nlp_model),
+        self.reader = Reader(index, self.retriever.idf, reader_params(settings), SENTENCE_TOKENS.for_index(index),
+                             nlp.load(settings.nlp_model),
                              span_model=span_model, reranker=reranker)
 
     @classmethod

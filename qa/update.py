@@ -49,6 +49,7 @@ class _Stored:
     article: Article
     sentences: tuple[int, int]  # [first, last) rows of sentences / sentence_vectors / docs
     chunks: tuple[int, int]  # [first, last) rows of chunks / chunk_tokens / chunk_vectors
+    analysis: bytes | None  # its part of the stored analysis, as read (None: serialize its Docs again)
 
 
 def _stored(base: Index) -> dict[str, _Stored]:
@@ -62,9 +63,10 @@ def _stored(base: Index) -> dict[str, _Stored]:
         span = chunk.setdefault(c.doc_id, [i, i])
         span[1] = i + 1
     out = {}
-    for doc_id, a in base.articles.items():
+    parts = base.analysis_parts if len(base.analysis_parts) == len(base.articles) else [None] * len(base.articles)
+    for (doc_id, a), part in zip(base.articles.items(), parts):
         if doc_id in sent and doc_id in chunk and a.sha256:
-            out[a.sha256] = _Stored(a, tuple(sent[doc_id]), tuple(chunk[doc_id]))
+            out[a.sha256] = _Stored(a, tuple(sent[doc_id]), tuple(chunk[doc_id]), part)
     return out
 
 
@@ -79,6 +81,8 @@ def update_index(base: Index, articles: list[Article], embedder: Embedder, param
     tokens: list[tuple[str, ...]] = []
     sent_from = []  # per sentence: its row in the base index, or -1 when computed now
     chunk_from = []
+    parts: list[bytes | None] = []  # per article: its analysis part (None: computed below)
+    new_sizes: list[int] = []
     reused = 0
     for a in articles:
         old = stored.get(a.sha256)
@@ -88,13 +92,19 @@ def update_index(base: Index, articles: list[Article], embedder: Embedder, param
             s0, s1 = old.sentences
             c0, c1 = old.chunks
             shift = first - s0
-            sentences.extend(Sentence(first + i, a.doc_id, s.start, s.end, s.text)
-                             for i, s in enumerate(base.sentences[s0:s1]))
-            chunks.extend(replace(c, chunk_id=f"{a.doc_id}#{c.ordinal}", doc_id=a.doc_id,
-                                  sentences=(c.sentences[0] + shift, c.sentences[1] + shift)) for c in base.chunks[c0:c1])
+            if shift == 0 and old.article.doc_id == a.doc_id:  # same place, same name: the very same rows
+                sentences.extend(base.sentences[s0:s1])
+                chunks.extend(base.chunks[c0:c1])
+            else:
+                sentences.extend(Sentence(first + i, a.doc_id, s.start, s.end, s.text)
+                                 for i, s in enumerate(base.sentences[s0:s1]))
+                chunks.extend(replace(c, chunk_id=f"{a.doc_id}#{c.ordinal}", doc_id=a.doc_id,
+                                      sentences=(c.sentences[0] + shift, c.sentences[1] + shift))
+                              for c in base.chunks[c0:c1])
             tokens.extend(base.chunk_tokens[c0:c1])
             sent_from.extend(range(s0, s1))
             chunk_from.extend(range(c0, c1))
+            parts.append(old.analysis if old.analysis is not None else analysis.serialize(base.docs[s0:s1]))
             continue
         new_chunks = chunk_article(a, params, first_sentence=first)
         chunks.extend(new_chunks)
@@ -103,6 +113,8 @@ def update_index(base: Index, articles: list[Article], embedder: Embedder, param
                          for i, (start, end) in enumerate(a.sentences))
         sent_from.extend([-1] * len(a.sentences))
         chunk_from.extend([-1] * len(new_chunks))
+        parts.append(None)
+        new_sizes.append(len(a.sentences))
 
     sent_from_a, chunk_from_a = np.asarray(sent_from, dtype=np.int64), np.asarray(chunk_from, dtype=np.int64)
     new_sent = np.flatnonzero(sent_from_a < 0)
@@ -112,15 +124,18 @@ def update_index(base: Index, articles: list[Article], embedder: Embedder, param
     sentence_vectors = _gather(base.sentence_vectors, sent_from_a,
                                _embed(embedder, [sentences[i].text for i in new_sent], wrap, "sentences"), embedder.dim)
     texts = [sentences[i].text for i in new_sent]
-    new_docs = iter(analysis.load_docs(analysis.analyse(nlp, texts, wrap), nlp.vocab, texts)) if texts else iter(())
+    new_parts = analysis.split(analysis.analyse(nlp, texts, wrap, sizes=new_sizes)) if texts else []
+    new_docs = iter(analysis.load_docs(new_parts, nlp.vocab, texts))
     docs = tuple(base.docs[r] if r >= 0 else next(new_docs) for r in sent_from)
+    fresh = iter(new_parts)
+    parts = [p if p is not None else next(fresh) for p in parts]
 
     manifest = _manifest(articles, embedder, params, len(sentences), len(chunks), nlp_fingerprint(nlp))
     stats = UpdateStats(reused, len(articles) - reused, len(new_sent), len(new_chunk))
     log.info("index updated: %d articles reused, %d computed (%d sentences, %d chunks)", *(
         stats.reused, stats.computed, stats.sentences_computed, stats.chunks_computed))
     index = Index({a.doc_id: a for a in articles}, tuple(sentences), tuple(chunks), tuple(tokens),
-                  chunk_vectors, sentence_vectors, manifest, None, docs)
+                  chunk_vectors, sentence_vectors, manifest, None, docs, tuple(parts))
     return index, stats
 
 

@@ -36,6 +36,7 @@ def _same(a, b) -> None:
     assert a.sentences == b.sentences and a.chunks == b.chunks and a.chunk_tokens == b.chunk_tokens
     assert np.array_equal(a.chunk_vectors, b.chunk_vectors) and np.array_equal(a.sentence_vectors, b.sentence_vectors)
     assert [d.to_json() for d in a.docs] == [d.to_json() for d in b.docs]
+    assert a.analysis_parts == b.analysis_parts and len(a.analysis_parts) == len(a.articles)
     assert {k: v for k, v in a.manifest.items() if k not in ("built_at", "files")} == \
            {k: v for k, v in b.manifest.items() if k not in ("built_at", "files")}
 
