@@ -18,6 +18,7 @@ Printed per corpus size and article length, in seconds: each phase, the work on 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import random
 import shutil
@@ -100,6 +101,8 @@ def add_one(cfg: Settings, embedder, pipeline, length: int, n: int) -> dict[str,
     from qa.index import load_index
 
     live = load_index(cfg.index_dir, pipeline.vocab)
+    gc.collect()
+    gc.freeze()  # as a server does once the index is loaded and after each swap (api/app.py, _freeze_heap)
     name = f"added-{length}-{n}"
     real_analyse = analysis.analyse
 

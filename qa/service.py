@@ -165,8 +165,7 @@ class QAService:
             log.warning("query encoder failed, answering from BM25 alone: %s", exc)
             query, t_embed, degraded = Query(question, tuple(query_tokens(question)), None), 0.0, DENSE_UNAVAILABLE
         t1 = time.perf_counter()
-        hits = self.retriever.search(query, max(top_k, self.settings.read_passages), "bm25" if degraded else mode,
-                                     filters)
+        hits = self._search(query, max(top_k, self.settings.read_passages), "bm25" if degraded else mode, filters)
         t2 = time.perf_counter()
         reading = self.reader.read(question, query.tokens, query.vector, hits, top_k)
         t3 = time.perf_counter()
@@ -180,9 +179,9 @@ class QAService:
         question, k, mode = self._validate(question, k, mode)
         filters = filtering.check(filters, self.index.articles)
         if mode == "bm25":  # no encoder call: BM25 search keeps working when the model does not
-            return self.retriever.search(Query(question, tuple(query_tokens(question)), None), k, mode, filters)
+            return self._search(Query(question, tuple(query_tokens(question)), None), k, mode, filters)
         query, _ = self._query(question)
-        return self.retriever.search(query, k, mode, filters)
+        return self._search(query, k, mode, filters)
 
     def documents(self, offset: int = 0, limit: int = 20) -> tuple[int, list[Article]]:
         """(how many articles are served, those at [offset, offset + limit) by doc id)."""
@@ -202,6 +201,12 @@ class QAService:
                          m["format_version"], m.get("built_at", ""), m["model"]["name"])
 
     # ------------------------------------------------------------ helpers
+    def _search(self, query: Query, k: int, mode: str, filters: Filters | None) -> list[Hit]:
+        # A retriever written before filters existed is still called as it was when nothing is filtered.
+        if filters is None:
+            return self.retriever.search(query, k, mode)
+        return self.retriever.search(query, k, mode, filters)
+
     def _query(self, question: str) -> tuple[Query, float]:
         t = time.perf_counter()
         vector = self.embedder.embed_queries([question])[0]
