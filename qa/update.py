@@ -140,10 +140,14 @@ def update_index(base: Index, articles: list[Article], embedder: Embedder, param
 
 
 def _gather(old: np.ndarray, rows: np.ndarray, new: np.ndarray, dim: int) -> np.ndarray:
-    """Rows of `old` where `rows` >= 0, rows of `new` (in order) where it is -1."""
+    """Rows of `old` where `rows` >= 0, rows of `new` (in order) where it is -1. Runs of consecutive rows
+    (most of a corpus, after an update) are copied as blocks, not row by row."""
     out = np.empty((len(rows), dim), dtype=np.float32)
-    keep = rows >= 0
-    if keep.any():
-        out[keep] = old[rows[keep]]
-    out[~keep] = new
+    dst = np.flatnonzero(rows >= 0)
+    src = rows[dst]
+    breaks = np.flatnonzero((np.diff(dst) != 1) | (np.diff(src) != 1)) + 1
+    for a, b in zip([0, *breaks.tolist()], [*breaks.tolist(), len(dst)]):
+        if b > a:
+            out[dst[a] : dst[b - 1] + 1] = old[src[a] : src[b - 1] + 1]
+    out[rows < 0] = new
     return out
