@@ -34,7 +34,7 @@ from qa import analysis, nlp as nlp_module, update  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.documents import add_document  # noqa: E402
 from qa.embed import HashingEmbedder  # noqa: E402
-from qa.index import build_index, nlp_fingerprint, save_index  # noqa: E402
+from qa.index import build_index, cleanup, nlp_fingerprint, save_index  # noqa: E402
 from qa.ingest import load_articles  # noqa: E402
 from qa.service import QAService, chunk_params, embedder_for, saved  # noqa: E402
 
@@ -134,7 +134,8 @@ def add_one(cfg: Settings, embedder, pipeline, length: int, n: int) -> dict[str,
     s["sentences"], s["chunks"] = stats.sentences_computed, stats.chunks_computed
     from qa.documents import remove_document
 
-    remove_document(cfg.seeds_dir, name)  # the next run starts from the same corpus (its index is rebuilt then)
+    remove_document(cfg.seeds_dir, name)  # the next run starts from the same corpus
+    cleanup(cfg.index_dir)  # the builds this run replaced
     return s
 
 
