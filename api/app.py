@@ -155,7 +155,10 @@ def _reindexer(app: FastAPI, cfg: Settings, embedder) -> Reindexer:
         span_model, reranker = (live.reader.span_model, live.reader.reranker) if live else optional_stages(cfg)
         return QAService(cfg, index, embedder, span_model=span_model, reranker=reranker)
 
-    return Reindexer(cfg, embedder, swap, make_service)
+    def live():
+        return app.state.service.index if app.state.service is not None else None
+
+    return Reindexer(cfg, embedder, swap, make_service, live)
 
 
 def _docs(app: FastAPI, keyed: list) -> None:
@@ -177,7 +180,8 @@ def _middleware(app: FastAPI, cfg: Settings) -> None:
     # add_middleware puts each one outside those added before: this list runs from the inside out.
     app.add_middleware(AdmissionMiddleware, paths=QUESTION_PATHS, admission=app.state.admission)
     app.add_middleware(BodyLimitMiddleware, limit=cfg.max_body_bytes,
-                       by_path={"/admin/documents": cfg.max_document_bytes, slack.EVENTS_PATH: SLACK_BODY_BYTES},
+                       by_path={"/admin/documents": cfg.max_document_bytes, "/admin/documents:bulk": cfg.max_bulk_bytes,
+                                slack.EVENTS_PATH: SLACK_BODY_BYTES},
                        metrics=metrics)
     app.add_middleware(TimeBudgetMiddleware, seconds=cfg.request_timeout_s, metrics=metrics)
     app.add_middleware(RateLimitMiddleware, per_minute=cfg.rate_limit_per_minute, burst=cfg.rate_limit_burst,

@@ -127,7 +127,8 @@ class Settings(BaseSettings):
     admin_key_file: Path | None = None
     cors_origins: Annotated[list[str], NoDecode] = []  # comma-separated exact origins; empty = none
     max_body_bytes: int = Field(16 * 1024, ge=256)
-    max_document_bytes: int = Field(1024 * 1024, ge=256)  # POST /admin/documents only
+    max_document_bytes: int = Field(1024 * 1024, ge=256)  # POST /admin/documents, and each line of a bulk add
+    max_bulk_bytes: int = Field(32 * 1024 * 1024, ge=256)  # POST /admin/documents:bulk
     rate_limit_per_minute: float = Field(300, ge=0)  # per client (API key, else address); 0 = off
     rate_limit_burst: int = Field(60, ge=1)
     # Questions in flight (HTTP and Slack); more are refused at once (503, or "busy" in Slack).

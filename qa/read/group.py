@@ -190,4 +190,5 @@ def _cite(index, r) -> Citation:
 
 
 def _citation(a, s: Sentence, start: int, end: int) -> Citation:
-    return Citation(a.doc_id, a.source, a.title, a.date, s.start, s.end, a.text[s.start : s.end], start, end)
+    return Citation(a.doc_id, a.source, a.title, a.date, s.start, s.end, a.text[s.start : s.end], start, end,
+                    outlet=a.outlet, url=a.url, published=a.published)
