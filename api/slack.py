@@ -48,7 +48,8 @@ from api.limits import Admission
 from api.slack_state import ChannelDefaults, DefaultsError, SlackState
 from qa.config import Settings, get_settings
 from qa.embed import set_compute_threads
-from qa.errors import IndexMissing, QAError
+from qa import filters as qa_filters
+from qa.errors import IndexMissing, InvalidQuestion, QAError
 from qa.feedback import Feedback, FeedbackStore
 from qa.followup import Reading, Turn, read_followup
 from qa.nlp import load_for_questions
@@ -341,10 +342,21 @@ class SlackBot:
             elif words == "clear":
                 bound = self.state.unbind(channel)
             else:
-                bound = self.state.bind(channel, ChannelDefaults.parse(words), user)
+                bound = self.state.bind(channel, self._checked(ChannelDefaults.parse(words)), user)
         except DefaultsError as exc:
             return ack(text=f":warning: {sb.escape(str(exc))}. {_DEFAULTS_USAGE}", response_type="ephemeral")
         ack(text=sb.defaults_text(bound), response_type="ephemeral")
+
+    def _checked(self, defaults: ChannelDefaults) -> ChannelDefaults:
+        """Defaults whose filters name what the service serves (a source that is no doc id or outlet is
+        refused when it is set, not at every question)."""
+        service, wanted = self._service(), defaults.ask_options().get("filters")
+        if service is not None and wanted is not None:
+            try:
+                qa_filters.check(wanted, service.index.articles)
+            except InvalidQuestion as exc:
+                raise DefaultsError(str(exc)) from None
+        return defaults
 
     def _publish_home(self, event: dict, client: WebClient) -> None:
         if event.get("tab", "home") != "home" or not event.get("user"):
@@ -363,8 +375,9 @@ BUSY = "Busy answering other questions right now; try again in a few seconds."
 QUEUE_THREADS = 12  # bolt workers beyond the admission limit: questions waiting for a slot
 DEFAULTS_COMMAND = "/ask-defaults"
 _USAGE = f"Ask a question in plain words, e.g. `{SLASH_COMMAND} what did Putin agree to?`"
-_DEFAULTS_USAGE = (f"Use `{DEFAULTS_COMMAND}` to see this channel's defaults, `{DEFAULTS_COMMAND} mode=bm25` to set "
-                   f"them, `{DEFAULTS_COMMAND} clear` to go back to the service's.")
+_DEFAULTS_USAGE = (f"Use `{DEFAULTS_COMMAND}` to see this channel's defaults, `{DEFAULTS_COMMAND} mode=bm25 "
+                   f"sources=DOC_OR_OUTLET,… since=YYYY-MM-DD until=YYYY-MM-DD` to set them, `{DEFAULTS_COMMAND} clear` "
+                   f"to go back to the service's.")
 
 
 def _ack(ack) -> None:

@@ -7,6 +7,7 @@ Both tables are created when missing; one SQLite connection per call, as the fee
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import time
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Mapping
 
+from qa import filters
 from qa.config import MODES
 from qa.followup import Turn
 
@@ -50,11 +52,14 @@ class DefaultsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ChannelDefaults:
-    """What a channel's questions use unless the service's own defaults apply. Only the retrieval `mode`
-    exists today; when the service grows filters (sources, a date window) they become fields here, and
-    `parse`, `describe` and `ask_options` pick them up from the field list."""
+    """What a channel's questions use unless the service's own defaults apply: the retrieval `mode`, and
+    the filters (`sources`: doc ids or outlets, comma-separated; `since` / `until`: inclusive dates,
+    YYYY-MM-DD). `parse`, `describe` and `ask_options` follow the field list."""
 
     mode: str | None = None
+    sources: str | None = None  # as typed: "Reuters,Kyiv Independent"
+    since: str | None = None
+    until: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> "ChannelDefaults":
@@ -78,7 +83,16 @@ class ChannelDefaults:
         mode = data.get("mode")
         if mode is not None and mode not in MODES:
             raise DefaultsError(f"mode {mode!r} is unknown; choose one of {', '.join(MODES)}")
-        return cls(mode=mode)
+        for name in ("since", "until"):
+            value = data.get(name)
+            if value is not None and not _is_date(value):
+                raise DefaultsError(f"{name} {str(value)[:40]!r} is not a date; use YYYY-MM-DD")
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise DefaultsError(f"since {data['since']} is after until {data['until']}")
+        sources = data.get("sources")
+        if sources is not None and not isinstance(sources, str):
+            raise DefaultsError("sources is a comma-separated list of doc ids or outlets, e.g. sources=Reuters,TASS")
+        return cls(mode=mode, sources=sources, since=data.get("since"), until=data.get("until"))
 
     def to_json(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -89,7 +103,18 @@ class ChannelDefaults:
 
     def ask_options(self) -> dict:
         """Keyword arguments for QAService.ask: only what is set (the rest stays the service's default)."""
-        return self.to_json()
+        options = {"mode": self.mode} if self.mode else {}
+        found = filters.make(self.sources.split(",") if self.sources else None, self.since, self.until)
+        if found is not None:
+            options["filters"] = found
+        return options
+
+
+def _is_date(value) -> bool:
+    try:
+        return isinstance(value, str) and len(value) == 10 and bool(dt.date.fromisoformat(value))
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)

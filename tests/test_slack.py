@@ -20,6 +20,8 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+
+from qa.types import Filters
 import uvicorn
 import yaml
 
@@ -400,8 +402,9 @@ def test_channel_defaults_set_by_an_admin_or_the_settings_are_applied_and_stated
         refused = defaults("mode=bm25", user="U0ASKER")["text"]
         assert refused.startswith("Only the bot's admins (QA_SLACK_ADMINS) can change channel defaults.")
         assert defaults("mode=fuzzy")["text"].startswith(":warning: mode 'fuzzy' is unknown; choose one of hybrid, bm25, dense.")
-        assert defaults("sources=reuters")["text"].startswith(
-            ":warning: 'sources' is not a channel default; the defaults are: mode.")
+        assert defaults("region=north")["text"].startswith(
+            ":warning: 'region' is not a channel default; the defaults are: mode, sources, since, until.")
+        assert defaults("sources=nowhere")["text"].startswith(":warning: sources 'nowhere' name(s) no document id or outlet")
         assert defaults("mode=bm25")["text"] == "Questions in <#C0TEST> use *mode=bm25* (set by <@U0ADMIN>)."
         assert defaults("", user="U0ASKER")["text"] == "Questions in <#C0TEST> use *mode=bm25* (set by <@U0ADMIN>)."
 
@@ -421,6 +424,19 @@ def test_channel_defaults_set_by_an_admin_or_the_settings_are_applied_and_stated
         after = new_ts()
         bot.event(mention(question, after))
         assert bot.replies(after)[0].params["blocks"] == hybrid
+
+        # a filter as a channel default: the answers come from that article only, and the reply says so
+        one = sorted(fake_service.index.articles)[0]  # 000, dated 2025-05-19
+        assert defaults(f"sources={one} since=2025-01-01")["text"] == \
+            f"Questions in <#C0TEST> use *sources={one} since=2025-01-01* (set by <@U0ADMIN>)."
+        filtered = new_ts()
+        bot.event(mention(question, filtered))
+        only = Filters((one,), "2025-01-01", None)
+        assert bot.replies(filtered)[0].params["blocks"] == expected_blocks(
+            fake_service, question, f"channel defaults: sources={one} since=2025-01-01", filters=only)
+        kept = fake_service.ask(question, filters=only)
+        assert kept.passages and {h.chunk.doc_id for h in kept.passages} == {one}
+        assert {c.doc_id for a in kept.answers for c in a.citations} <= {one}
 
 
 def test_app_home_shows_how_to_ask_the_defaults_and_the_persons_last_questions(fake_service, slack, tmp_path):

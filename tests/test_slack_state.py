@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from qa.types import Filters
+
 from api import slack_state
 from api.slack_state import KEEP_QUESTIONS, ChannelDefaults, DefaultsError, SlackState
 from qa.feedback import Feedback, FeedbackStore
@@ -16,14 +18,19 @@ def test_channel_defaults_parse_describe_and_refuse_what_does_not_exist():
     assert ChannelDefaults.parse("mode=bm25").describe() == "mode=bm25"
     assert ChannelDefaults.parse("mode=bm25").ask_options() == {"mode": "bm25"}
     assert ChannelDefaults().describe() == "" and ChannelDefaults().ask_options() == {}
+    windowed = ChannelDefaults.parse("sources=Harbour_News,Coast_Wire since=2026-03-01 until=2026-03-31")
+    assert windowed.describe() == "sources=Harbour_News,Coast_Wire since=2026-03-01 until=2026-03-31"
+    assert windowed.ask_options() == {"filters": Filters(("Harbour_News", "Coast_Wire"), "2026-03-01", "2026-03-31")}
     for text, message in (("mode=fuzzy", "mode 'fuzzy' is unknown; choose one of hybrid, bm25, dense"),
-                          ("since=2025-05-01", "'since' is not a channel default; the defaults are: mode"),
+                          ("region=north", "'region' is not a channel default; the defaults are: mode, sources, since, until"),
+                          ("since=March", "since 'March' is not a date; use YYYY-MM-DD"),
+                          ("since=2026-04-01 until=2026-03-01", "since 2026-04-01 is after until 2026-03-01"),
                           ("bm25", "'bm25' is not key=value; e.g. mode=bm25"),
                           ("mode=", "'mode=' is not key=value")):
         with pytest.raises(DefaultsError, match=message):
             ChannelDefaults.parse(text)
     with pytest.raises(DefaultsError, match="unknown channel default"):
-        ChannelDefaults.from_json({"mode": "bm25", "sources": ["x"]})
+        ChannelDefaults.from_json({"mode": "bm25", "region": "north"})
 
 
 def test_defaults_bound_by_an_admin_win_over_the_settings_and_survive_reopening(tmp_path):
