@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import asdict
 from typing import Annotated
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from api.errors import error_response
 from api.schemas import (MAX_QUESTION_CHARS, AskRequest, AskResponse, DocumentResponse, ErrorOut, FeedbackRequest,
                          FeedbackResponse, Health, Mode, Ready, SearchResponse)
+from qa.errors import QAError
 from qa.feedback import Feedback, FeedbackStore
 from qa.serialize import article_json, hit_json, result_json
 from qa.service import QAService
@@ -93,7 +95,11 @@ async def readyz(request: Request):
         if problem is not None:
             return error_response(request, 503, problem.code, f"not ready: {problem}")
         return error_response(request, 503, "not_ready", "the index is not loaded yet")
-    return Ready(**asdict(service.readiness()))
+    try:
+        # off the event loop: with an engine behind retrieval, readiness asks it how it is
+        return Ready(**asdict(await asyncio.to_thread(service.readiness)))
+    except QAError as exc:
+        return error_response(request, 503, exc.code, f"not ready: {exc}")
 
 
 def get_feedback_store(request: Request) -> FeedbackStore:

@@ -33,10 +33,14 @@ def chunk_params(settings: Settings) -> ChunkParams:
 def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
                  progress: Callable[[Iterable, int, str], Iterable] | None = None) -> Index:
     """Load the index, building it first when it is missing, stale or `rebuild` is asked for.
-    A corrupt index is an error to report, never silently replaced."""
+    A corrupt index is an error to report, never silently replaced. With QA_BACKEND=qdrant the index
+    is a Qdrant collection, synced with the corpus, and this is the view of it the reader needs."""
     articles = load_articles(settings.seeds_dir)
     params = chunk_params(settings)
     pipeline = nlp.load(settings.nlp_model)
+    if settings.backend == "qdrant":
+        with build_lock(settings.index_dir):
+            return _ensure_qdrant(settings, embedder, articles, params, pipeline, rebuild, progress)
     with build_lock(settings.index_dir):
         cleanup(settings.index_dir)
         reason = "rebuild requested" if rebuild else None
@@ -55,6 +59,34 @@ def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
         log.info("building the index: %s", reason)
         save_index(build_index(articles, embedder, params, progress, pipeline), settings.index_dir)
         return load_index(settings.index_dir, pipeline.vocab)
+
+
+def _ensure_qdrant(settings: Settings, embedder: Embedder, articles: list[Article], params: ChunkParams, pipeline,
+                   rebuild: bool, progress) -> Index:
+    from qa import qdrant_store as store
+    from qa.bm25 import BM25Params
+
+    target = store.Target.from_settings(settings)
+    # BM25L's document weights: with the engine's IDF they give the embedded index's BM25L scores.
+    bm25 = BM25Params("l", settings.bm25_k1, settings.bm25_b)
+    done = store.sync(target, articles, embedder, params, bm25, pipeline, rebuild, progress, settings.qdrant_batch_size)
+    log.info("Qdrant collection %r at %s: %s", target.collection, target.where, done)
+    return store.load(target, pipeline.vocab)
+
+
+def make_retriever(settings: Settings, index: Index) -> Retriever:
+    """The retriever QA_BACKEND names, over `index` (for qdrant: the view loaded from its collection)."""
+    s = settings
+    if s.backend == "qdrant":
+        from qa.qdrant_retrieve import QdrantRetriever
+        from qa.qdrant_store import Target
+
+        where = index.manifest.get("backend", {})
+        return QdrantRetriever(index, Target.from_settings(s, where.get("collection")), s.qdrant_fusion, s.rrf_k,
+                               s.retrieve_depth, s.dense_passage_share)
+    return EmbeddedRetriever(index, s.bm25_variant, s.bm25_k1, s.bm25_b, s.fusion, s.rrf_k, s.fusion_alpha,
+                             s.retrieve_depth, s.dense_exact_below, HnswParams(s.hnsw_m, ef_search=s.hnsw_ef_search),
+                             s.dense_passage_share)
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -86,17 +118,17 @@ class Readiness:
     format_version: int
     built_at: str
     model: str
+    backend: str = "embedded"
+    engine: str | None = None  # the search engine's health, when retrieval runs in one
+
+
 
 
 class QAService:
     def __init__(self, settings: Settings, index: Index, embedder: Embedder, retriever: Retriever | None = None,
                  span_model: SpanModel | None = None, reranker: Reranker | None = None):
         self.settings, self.index, self.embedder = settings, index, embedder
-        self.retriever = retriever or EmbeddedRetriever(
-            index, settings.bm25_variant, settings.bm25_k1, settings.bm25_b,
-            settings.fusion, settings.rrf_k, settings.fusion_alpha, settings.retrieve_depth,
-            settings.dense_exact_below, HnswParams(settings.hnsw_m, ef_search=settings.hnsw_ef_search),
-            settings.dense_passage_share)
+        self.retriever = retriever or make_retriever(settings, index)
         self.reader = Reader(index, self.retriever.idf, reader_params(settings), tokenize, nlp.load(settings.nlp_model),
                              span_model=span_model, reranker=reranker)
 
@@ -146,9 +178,17 @@ class QAService:
             raise DocumentNotFound(f"no document {doc_id!r}; known documents: {known}") from None
 
     def readiness(self) -> Readiness:
+        """Counts of the loaded index; with an engine behind retrieval, its health (EngineUnavailable when
+        it does not answer)."""
         m = self.index.manifest
+        health = getattr(self.retriever, "health", None)
+        engine = None
+        if health is not None:
+            h = health()
+            engine = f"qdrant {h.version} at {h.where}: collection {h.collection!r} {h.status}, {h.points} points"
         return Readiness(m["counts"]["articles"], m["counts"]["chunks"], m["counts"]["sentences"],
-                         m["format_version"], m.get("built_at", ""), m["model"]["name"])
+                         m["format_version"], m.get("built_at", ""), m["model"]["name"],
+                         self.settings.backend if health is not None else "embedded", engine)
 
     # ------------------------------------------------------------ helpers
     def _query(self, question: str) -> tuple[Query, float]:

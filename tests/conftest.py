@@ -36,3 +36,12 @@ def real_settings(tmp_path_factory) -> Settings:
 def real_service(real_settings) -> QAService:
     """The real sentence-transformers model (bundled all-MiniLM-L6-v2, offline) over the seeds."""
     return QAService.open(real_settings)
+
+
+@pytest.fixture(scope="session")
+def qdrant_service(tmp_path_factory) -> QAService:
+    """The fake pipeline with retrieval in a Qdrant collection (qdrant-client's local mode, in a folder)."""
+    tmp = tmp_path_factory.mktemp("qdrant")
+    settings = make_settings(tmp, model="hashing-test-embedder", abstain_threshold=0.2, backend="qdrant",
+                             qdrant_path=tmp / "qdrant")
+    return QAService.open(settings, embedder=HashingEmbedder())
