@@ -70,7 +70,7 @@ class Target:
         if bool(s.qdrant_url) == bool(s.qdrant_path):
             raise ConfigError("QA_BACKEND=qdrant needs exactly one of QA_QDRANT_URL (a server, e.g. http://qdrant:6333) "
                               "or QA_QDRANT_PATH (a folder for local mode)")
-        key = s.qdrant_api_key.get_secret_value() if s.qdrant_api_key else None
+        key = (s.qdrant_api_key.get_secret_value() if s.qdrant_api_key is not None else "") or None  # empty: none
         return cls(s.qdrant_url, str(s.qdrant_path) if s.qdrant_path else None, key,
                    collection or s.qdrant_collection, s.qdrant_timeout_s, s.qdrant_shards, s.qdrant_replication,
                    s.qdrant_write_consistency)
