@@ -90,9 +90,9 @@ class Settings(BaseSettings):
     qdrant_write_consistency: int = Field(1, ge=1)  # replicas that must acknowledge a write
     qdrant_timeout_s: int = Field(10, ge=1)
     qdrant_batch_size: int = Field(64, ge=1)  # points per upsert request
-    # The engine fuses the legs: RRF with QA_RRF_K, or DBSF. The embedded default (a weighted sum of
-    # min-max normalized scores) needs each leg's min and max, which an engine query cannot express.
-    qdrant_fusion: Literal["rrf", "dbsf"] = "rrf"
+    # How the engine fuses the legs; unset: as QA_FUSION says (weighted: a formula over the legs with their
+    # score ranges, QA_FUSION_ALPHA; rrf: QA_RRF_K). dbsf: Qdrant's distribution-based score fusion.
+    qdrant_fusion: Literal["weighted", "rrf", "dbsf"] | None = None
 
     # Reading (qa/read/). The scorer's weights are fitted on the dev split (bench/fit_scorer.py); the
     # thresholds below were chosen by that script's sweep on the dev split, never on the test split.

@@ -5,9 +5,10 @@ The legs and their fusion run in the engine, in one query:
             BM25L document weights; the engine multiplies in its IDF (equal to BM25L's on one shard)
     dense   (1 - share) * the best sentence's cosine (MaxSim over the "sentences" multivector)
             + share * the passage's cosine: a formula over two prefetches, the embedded dense leg's pooling
-    hybrid  RRF over both legs (k explicit), or DBSF
+    hybrid  the embedded default's weighted sum of min-max normalized leg scores, as a formula whose
+            constants (each leg's min and max) come from the legs, asked first; or RRF (k explicit); or DBSF
 Filters (doc ids, sources, a published range) are applied by the engine to every leg.
-Each leg's rank of the returned passages comes from the same batch request (one round trip).
+Each leg's rank of the returned passages comes from the same batch request.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from qa.types import Hit
 
 log = logging.getLogger(__name__)
 
-FUSIONS = ("rrf", "dbsf")
+FUSIONS = ("weighted", "rrf", "dbsf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +47,13 @@ class EngineHealth:
 
 
 class QdrantRetriever:
-    def __init__(self, index: Index, target: Target, fusion: str = "rrf", rrf_k: int = 60, depth: int = 1000,
-                 passage_share: float = 0.2):
+    def __init__(self, index: Index, target: Target, fusion: str = "weighted", rrf_k: int = 60, alpha: float = 0.5,
+                 depth: int = 1000, passage_share: float = 0.2):
         if fusion not in FUSIONS:
             raise ValueError(f"unknown Qdrant fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
         self.index, self.target = index, target
-        self.fusion, self.rrf_k, self.depth, self.passage_share = fusion, rrf_k, depth, passage_share
+        self.fusion, self.rrf_k, self.alpha = fusion, rrf_k, alpha
+        self.depth, self.passage_share = depth, passage_share
         self._rows = {point_id(c.chunk_id): row for row, c in enumerate(index.chunks)}
         # The reader's idf comes from the loaded view, as the embedded retriever's does: log((N + 1) / (n + 0.5)).
         corpus = [list(t) for t in index.chunk_tokens]
@@ -65,27 +67,54 @@ class QdrantRetriever:
 
     # ------------------------------------------------------------ queries
     def search(self, query: Query, k: int, mode: str, filters: Filters | None = None) -> list[Hit]:
-        from qdrant_client import models as m
-
+        """The k best passages. One round trip: the fused (or single-leg) query with each leg's ranking
+        beside it; weighted fusion needs the legs' score ranges first, so it takes two."""
         flt = engine_filter(filters)
         legs = {"bm25": self._bm25_leg(query, flt) if mode in ("bm25", "hybrid") else None,
                 "dense": self._dense_leg(query, flt) if mode in ("dense", "hybrid") else None}
-        present = [leg for leg in legs.values() if leg is not None]
-        if not present:
+        legs = {name: leg for name, leg in legs.items() if leg is not None}
+        if not legs:
             return []
-        if mode == "hybrid" and len(present) == 2:
-            top = m.QueryRequest(prefetch=present, query=self._fusion_query(), filter=flt, limit=k)
+        if mode == "hybrid" and len(legs) == 2 and self.fusion == "weighted":
+            rankings = self._query([self._leg_request(leg, flt) for leg in legs.values()])
+            scored = {name: [float(p.score) for p in r.points] for name, r in zip(legs, rankings)}
+            top = self._top_request(legs, flt, k, scored)
+            answers = self._query([top]) + rankings if top is not None else [rankings[0]] + rankings
         else:
-            only = present[0]
-            top = m.QueryRequest(prefetch=only.prefetch, query=only.query, using=only.using, filter=flt, limit=k)
-        requests = [top] + [m.QueryRequest(prefetch=leg.prefetch, query=leg.query, using=leg.using, filter=flt,
-                                           limit=self.depth) for leg in present]
+            answers = self._query([self._top_request(legs, flt, k, None)] +
+                                  [self._leg_request(leg, flt) for leg in legs.values()])
+        ranks = {name: {p.id: r for r, p in enumerate(a.points, 1)} for name, a in zip(legs, answers[1:])}
+        return self._hits(answers[0].points, ranks)
+
+    def _query(self, requests: list) -> list:
         client = client_for(self.target)
-        answers = call(self.target, client.query_batch_points, self.target.collection, requests=requests)
-        names = [name for name, leg in legs.items() if leg is not None]
-        ranks = {name: {p.id: r for r, p in enumerate(a.points, 1)} for name, a in zip(names, answers[1:])}
+        return call(self.target, client.query_batch_points, self.target.collection, requests=requests)
+
+    def _leg_request(self, leg, flt):
+        from qdrant_client import models as m
+
+        return m.QueryRequest(prefetch=leg.prefetch, query=leg.query, using=leg.using, filter=flt, limit=self.depth)
+
+    def _top_request(self, legs: dict, flt, k: int, scored: dict[str, list[float]] | None):
+        """The request whose answer is the result: one leg alone, or the legs fused (`scored`: each leg's
+        scores, for weighted fusion; None when a leg found nothing and the other stands alone)."""
+        from qdrant_client import models as m
+
+        if len(legs) == 1:
+            only = next(iter(legs.values()))
+            return m.QueryRequest(prefetch=only.prefetch, query=only.query, using=only.using, filter=flt, limit=k)
+        if scored is None:
+            return m.QueryRequest(prefetch=list(legs.values()), query=self._fusion_query(), filter=flt, limit=k)
+        found = [name for name in legs if scored[name]]
+        if len(found) < 2:  # weighted fusion of one leg keeps its order: ask for that leg alone
+            return None if not found else self._top_request({found[0]: legs[found[0]]}, flt, k, None)
+        weights = {"bm25": 1.0 - self.alpha, "dense": self.alpha}
+        formula = weighted_formula([(weights[n], min(scored[n]), max(scored[n])) for n in legs])
+        return m.QueryRequest(prefetch=list(legs.values()), query=formula, filter=flt, limit=k)
+
+    def _hits(self, points, ranks: dict[str, dict]) -> list[Hit]:
         hits = []
-        for p in answers[0].points:
+        for p in points:
             row = self._rows.get(str(p.id))
             if row is None:  # written after this view was loaded (a sync in progress): not servable yet
                 log.warning("passage %s is not in the loaded view; skipped", p.id)
@@ -134,6 +163,22 @@ class QdrantRetriever:
         info = call(self.target, client.get_collection, self.target.collection)
         return EngineHealth(self.target.where, version, self.target.collection, str(info.status.value),
                             int(info.points_count or 0))
+
+
+def weighted_formula(legs: list[tuple[float, float, float]]):
+    """qa.retrieve.weighted as an engine formula: sum over legs of weight * (score - lo) / (hi - lo), from
+    each leg's (weight, lo, hi). A passage a leg did not return gets lo there (0 after normalizing), as in
+    `weighted`; a leg whose scores are all equal gives each of its passages the whole weight."""
+    from qdrant_client import models as m
+
+    terms, defaults = [], {}
+    for n, (weight, lo, hi) in enumerate(legs):
+        if hi <= lo:
+            lo, hi = lo - 1.0, lo  # every returned passage normalizes to 1, a missing one to 0
+        var = f"$score[{n}]"
+        terms.append(m.MultExpression(mult=[weight / (hi - lo), m.SumExpression(sum=[var, -lo])]))
+        defaults[var] = lo
+    return m.FormulaQuery(formula=m.SumExpression(sum=terms), defaults=defaults)
 
 
 def engine_filter(filters: Filters | None):

@@ -84,7 +84,7 @@ def _local(service, leg: str, q: Query, k: int):
     r = service.retriever
     share = {"dense": 1.0}.get(leg, 0.2)
     mode = {"pooled": "dense", "dense": "dense"}.get(leg, leg)
-    local = QdrantRetriever(r.index, r.target, rrf_k=60, passage_share=share)
+    local = QdrantRetriever(r.index, r.target, fusion="rrf", rrf_k=60, passage_share=share)
     return [(store.point_id(h.chunk.chunk_id), h.score) for h in local.search(q, k, mode)]
 
 

@@ -71,8 +71,30 @@ def test_the_dense_leg_pools_the_best_sentence_with_the_passage(fake_service, qd
     assert [h.dense_rank for h in engine] == list(range(1, 43))
 
 
-def test_hybrid_is_the_engines_rrf_with_our_k(fake_service, qdrant_service, query):
-    engine = qdrant_service.retriever.search(query, 5, "hybrid")
+def test_hybrid_is_the_embedded_weighted_fusion_as_an_engine_formula(fake_service, qdrant_service, query):
+    assert qdrant_service.retriever.fusion == "weighted"  # QA_QDRANT_FUSION unset: QA_FUSION's
+    embedded = fake_service.retriever.search(query, 42, "hybrid")
+    engine = qdrant_service.retriever.search(query, 42, "hybrid")
+    assert _ids(engine)[:5] == _ids(embedded)[:5] == ["002_659387b4055fa8dc#8", "001_031c8477739e64ff#8",
+                                                      "000_0909706770c7972d#2", "000_0909706770c7972d#3",
+                                                      "003_402be4f0d307bbc3#2"]
+    assert dict(zip(_ids(engine), (h.score for h in engine))) == \
+        pytest.approx(dict(zip(_ids(embedded), (h.score for h in embedded))), abs=1e-6)
+    assert [(h.bm25_rank, h.dense_rank) for h in engine] == [(h.bm25_rank, h.dense_rank) for h in embedded]
+
+
+def test_weighted_fusion_of_a_leg_that_found_nothing_is_the_other_leg(fake_service, qdrant_service):
+    vector = fake_service.embedder.embed_queries(["zzzunseen"])[0]
+    q = Query("zzzunseen", ("zzzunseen",), vector)
+    engine = qdrant_service.retriever.search(q, 5, "hybrid")
+    assert _ids(engine) == _ids(qdrant_service.retriever.search(q, 5, "dense"))
+    assert _ids(engine) == _ids(fake_service.retriever.search(q, 5, "hybrid"))
+    assert all(h.bm25_rank is None for h in engine)
+
+
+def test_hybrid_rrf_is_the_engines_rrf_with_our_k(fake_service, qdrant_service, query):
+    r = qdrant_service.retriever
+    engine = QdrantRetriever(r.index, r.target, fusion="rrf", rrf_k=60).search(query, 5, "hybrid")
     for h in engine:
         assert h.score == pytest.approx(sum(1 / (60 + r) for r in (h.bm25_rank, h.dense_rank) if r is not None), rel=1e-9)
     mine = EmbeddedRetriever(fake_service.index, fusion="rrf", rrf_k=60)
