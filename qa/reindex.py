@@ -82,7 +82,9 @@ class Reindexer:
     def _run(self) -> None:
         while True:
             try:
-                index = ensure_index(self.settings, self.embedder, rebuild=True)
+                # A Qdrant collection is synced in place (new and changed articles upserted, removed ones
+                # deleted): rebuilding it would drop the collection the live service is answering from.
+                index = ensure_index(self.settings, self.embedder, rebuild=self.settings.backend != "qdrant")
                 self.swap(self.make_service(index))
                 outcome = {"state": "succeeded", "build": index.path.name if index.path else None, "error": None}
                 log.info("reindex swapped in build %s", outcome["build"])
