@@ -96,7 +96,9 @@ async def readyz(request: Request):
             return error_response(request, 503, problem.code, f"not ready: {problem}")
         return error_response(request, 503, "not_ready", "the index is not loaded yet")
     try:
-        # off the event loop: with an engine behind retrieval, readiness asks it how it is
+        if getattr(service.retriever, "health", None) is None:
+            return Ready(**asdict(service.readiness()))
+        # an engine behind retrieval is asked how it is: off the event loop
         return Ready(**asdict(await asyncio.to_thread(service.readiness)))
     except QAError as exc:
         return error_response(request, 503, exc.code, f"not ready: {exc}")

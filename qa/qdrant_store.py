@@ -81,7 +81,11 @@ def _client(url: str | None, path: str | None, api_key: str | None, timeout_s: i
     from qdrant_client import QdrantClient
 
     if path:
-        client = QdrantClient(path=path)  # local mode: one client per folder and process (it locks the folder)
+        try:
+            client = QdrantClient(path=path)  # local mode: one client per folder and process (it locks the folder)
+        except RuntimeError as exc:  # the folder is locked by another process
+            raise ConfigError(f"QA_QDRANT_PATH {path!r} is in use by another process ({exc}); local mode serves "
+                              f"one process: stop it, or run a Qdrant server (QA_QDRANT_URL)") from None
     else:
         # the version check would ask the server at construction; readiness asks it (client.info) instead
         client = QdrantClient(url=url, api_key=api_key, timeout=timeout_s, check_compatibility=False)

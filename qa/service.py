@@ -10,7 +10,7 @@ from typing import Callable, Iterable
 from qa.chunk import ChunkParams
 from qa.config import MODES, Settings
 from qa.embed import Embedder, make_embedder
-from qa.errors import DocumentNotFound, IndexError_, IndexMissing, InvalidQuestion, ModelError
+from qa.errors import ConfigError, DocumentNotFound, IndexError_, IndexMissing, InvalidQuestion, ModelError
 from qa import nlp
 from qa.index import Index, build_index, build_lock, cleanup, load_index, nlp_fingerprint, save_index, stale_reason
 from qa.ingest import load_articles
@@ -67,6 +67,9 @@ def _ensure_qdrant(settings: Settings, embedder: Embedder, articles: list[Articl
     from qa.bm25 import BM25Params
 
     target = store.Target.from_settings(settings)
+    if settings.bm25_variant != "l":
+        raise ConfigError(f"QA_BM25_VARIANT={settings.bm25_variant} is not available with QA_BACKEND=qdrant: the "
+                          f"engine's IDF is BM25L's, so Qdrant scores BM25L only; set QA_BM25_VARIANT=l")
     # BM25L's document weights: with the engine's IDF they give the embedded index's BM25L scores.
     bm25 = BM25Params("l", settings.bm25_k1, settings.bm25_b)
     done = store.sync(target, articles, embedder, params, bm25, pipeline, rebuild, progress, settings.qdrant_batch_size)
@@ -120,8 +123,6 @@ class Readiness:
     model: str
     backend: str = "embedded"
     engine: str | None = None  # the search engine's health, when retrieval runs in one
-
-
 
 
 class QAService:

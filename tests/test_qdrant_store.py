@@ -172,3 +172,32 @@ def test_settings_need_exactly_one_place(tmp_path):
                                                       qdrant_write_consistency=2, qdrant_api_key="k"))
     assert (target.url, target.shards, target.replication, target.write_consistency, target.api_key) == \
         ("http://q:6333", 3, 2, 2, "k")
+
+
+def test_only_bm25l_is_offered_with_qdrant(tmp_path):
+    from qa.errors import ConfigError
+    from qa.service import ensure_index
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, backend="qdrant", qdrant_path=tmp_path / "q", bm25_variant="okapi",
+                             model="hashing-test-embedder")
+    with pytest.raises(ConfigError, match="QA_BM25_VARIANT=okapi is not available with QA_BACKEND=qdrant"):
+        ensure_index(settings, HashingEmbedder())
+
+
+def test_a_local_folder_in_use_by_another_process_is_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    from qa.errors import ConfigError
+
+    folder = tmp_path / "locked"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; from qdrant_client import QdrantClient; "
+                               f"c = QdrantClient(path={str(folder)!r}); print('open', flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(ConfigError, match="is in use by another process"):
+            store.client_for(store.Target(None, str(folder), None, "news"))
+    finally:
+        holder.communicate("", timeout=30)
