@@ -323,8 +323,11 @@ def sync(target: Target, articles: list[Article], embedder: Embedder, params: Ch
     """Make the collection hold exactly `articles`. Returns what was done: {"rebuilt", "upserted", "deleted"}."""
     fingerprint = nlp_fingerprint(nlp)
     stored = stored_manifest(target)
+    if stored is not None and stored.get("format") is None:  # never drop a collection this service did not write
+        raise ConfigError(f"Qdrant at {target.where} has a collection {target.collection!r} without this service's "
+                          f"manifest; set QA_QDRANT_COLLECTION to another name, or delete that collection")
     wanted = manifest(embedder, params, fingerprint, bm25, average_length(articles, params))
-    reason = "rebuild requested" if rebuild else rebuild_reason(stored, wanted)
+    reason = "rebuild requested" if rebuild else "no collection yet" if stored is None else rebuild_reason(stored, wanted)
     if stored is None or reason:
         log.info("building Qdrant collection %r: %s", target.collection, reason)
         create_collection(target, embedder.dim, wanted)

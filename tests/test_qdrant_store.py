@@ -201,3 +201,17 @@ def test_a_local_folder_in_use_by_another_process_is_a_clear_error(tmp_path):
             store.client_for(store.Target(None, str(folder), None, "news"))
     finally:
         holder.communicate("", timeout=30)
+
+
+def test_a_collection_this_service_did_not_write_is_never_dropped(corpus):
+    from qdrant_client import models as m
+
+    from qa.errors import ConfigError
+
+    seeds, target = corpus
+    client = store.client_for(target)
+    client.create_collection(target.collection, vectors_config=m.VectorParams(size=4, distance=m.Distance.DOT))
+    client.upsert(target.collection, [m.PointStruct(id=1, vector=[1, 0, 0, 0], payload={"theirs": True})])
+    with pytest.raises(ConfigError, match="without this service's manifest"):
+        _sync(seeds, target)
+    assert client.count(target.collection).count == 1
