@@ -21,6 +21,7 @@ from api.cors import CORSMiddleware
 from api.limits import Admission, AdmissionMiddleware, BodyLimitMiddleware, RateLimitMiddleware, TimeBudgetMiddleware
 from api.observability import Metrics, ObserveMiddleware, configure_logging
 from api.operations import admin, metrics_router
+from api.page import page
 from api.routes import probes, router
 from api.schemas import MAX_QUESTION_CHARS, ErrorOut
 from api.security import ApiKey, Keys, client_id
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app.include_router(metrics_router, dependencies=keyed, responses=keyed_responses)
     app.include_router(admin, responses={**KEYED, **NOT_READY})
     app.include_router(probes)
+    app.include_router(page)  # GET /: open, like the probes; the page asks for the key the API needs
     slack.mount(app, cfg)  # POST /slack/events, only when the Slack bot token and signing secret are set
     _docs(app, keyed)
     _schema_from_settings(app, cfg)
@@ -153,7 +155,10 @@ def _reindexer(app: FastAPI, cfg: Settings, embedder) -> Reindexer:
         span_model, reranker = (live.reader.span_model, live.reader.reranker) if live else optional_stages(cfg)
         return QAService(cfg, index, embedder, span_model=span_model, reranker=reranker)
 
-    return Reindexer(cfg, embedder, swap, make_service)
+    def live():
+        return app.state.service.index if app.state.service is not None else None
+
+    return Reindexer(cfg, embedder, swap, make_service, live)
 
 
 def _docs(app: FastAPI, keyed: list) -> None:
@@ -175,7 +180,8 @@ def _middleware(app: FastAPI, cfg: Settings) -> None:
     # add_middleware puts each one outside those added before: this list runs from the inside out.
     app.add_middleware(AdmissionMiddleware, paths=QUESTION_PATHS, admission=app.state.admission)
     app.add_middleware(BodyLimitMiddleware, limit=cfg.max_body_bytes,
-                       by_path={"/admin/documents": cfg.max_document_bytes, slack.EVENTS_PATH: SLACK_BODY_BYTES},
+                       by_path={"/admin/documents": cfg.max_document_bytes, "/admin/documents:bulk": cfg.max_bulk_bytes,
+                                slack.EVENTS_PATH: SLACK_BODY_BYTES},
                        metrics=metrics)
     app.add_middleware(TimeBudgetMiddleware, seconds=cfg.request_timeout_s, metrics=metrics)
     app.add_middleware(RateLimitMiddleware, per_minute=cfg.rate_limit_per_minute, burst=cfg.rate_limit_burst,

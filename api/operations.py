@@ -4,23 +4,33 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from api.schemas import DocumentAdded, DocumentIn, ErrorOut, FeedbackExport, ReindexOut
+from api.errors import error_response
+from api.schemas import (DocumentAdded, DocumentIn, DocumentRemoved, DocumentsAdded, ErrorOut, FeedbackExport,
+                         ReindexOut)
 from api.routes import get_service
 from api.security import AdminKey
-from qa.documents import add_document
-from qa.errors import IndexMissing
+from qa.documents import NewDocument, add_documents, read_jsonl, remove_document
+from qa.errors import IndexMissing, InvalidDocument
 from qa.feedback import gold_candidates
 from qa.reindex import Reindexer
+from qa.serialize import article_meta_json
 
 metrics_router = APIRouter(tags=["operations"])  # the app adds the API key when one is set
 admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminKey])
 _DOCUMENT = {400: {"model": ErrorOut, "description": "The body is not valid JSON."},
              409: {"model": ErrorOut, "description": "A document by that name exists; it is never replaced."}}
+_BULK = {409: _DOCUMENT[409], 415: {"model": ErrorOut, "description": "The body is not JSON Lines."}}
+JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/json-lines")
+# A change waits for the index that includes it up to this share of the request's time budget.
+WAIT_SHARE = 0.8
 
 
 @metrics_router.get("/metrics", response_class=Response,
@@ -55,12 +65,60 @@ def reindex_status(request: Request) -> ReindexOut:
 
 @admin.post("/documents", response_model=DocumentAdded, status_code=201, responses=_DOCUMENT)
 def documents(body: DocumentIn, request: Request) -> DocumentAdded:
-    """Add an article as a new seed file (written atomically, never over an existing one), then reindex."""
+    """Add an article (its text stored atomically, never over an existing one, its metadata beside it), then
+    update the index incrementally; answers once the served index includes it, or when the wait runs out
+    (`indexed: false`: poll `GET /admin/reindex`)."""
     reindexer = get_reindexer(request)
-    article = add_document(reindexer.settings.seeds_dir, body.name, body.text)
-    status = reindexer.request()
-    return DocumentAdded(doc_id=article.doc_id, source=article.source, sha256=article.sha256,
-                         sentences=len(article.sentences), reindex=ReindexOut(**asdict(status)))
+    meta = body.model_dump(include={"title", "outlet", "url", "published", "language"}, exclude_none=True)
+    article = add_documents(reindexer.settings.seeds_dir, [NewDocument(body.name, body.text, body.format, meta)])[0]
+    status, indexed = _index_change(request, reindexer)
+    return DocumentAdded(**article_meta_json(article), reindex=ReindexOut(**asdict(status)), indexed=indexed)
+
+
+@admin.post("/documents:bulk", response_model=DocumentsAdded, status_code=201, responses=_BULK, openapi_extra={
+    "requestBody": {"required": True, "description": "JSON Lines: one object a line, each like POST /admin/documents' "
+                    "body. All are added, or none (the first bad line is named).",
+                    "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}})
+async def documents_bulk(request: Request) -> DocumentsAdded:
+    """Add many articles at once, all or none, then update the index once (incrementally)."""
+    kind = request.headers.get("content-type", JSONL_TYPES[0]).split(";")[0].strip().lower()
+    if kind not in JSONL_TYPES:
+        return error_response(request, 415, "unsupported_media_type",
+                              f"send JSON Lines with Content-Type {JSONL_TYPES[0]} (one article object a line)")
+    reindexer = get_reindexer(request)
+    data = await request.body()
+    return await run_in_threadpool(_bulk, request, reindexer, data)
+
+
+def _bulk(request: Request, reindexer: Reindexer, data: bytes) -> DocumentsAdded:
+    docs = read_jsonl(data, "body")
+    limit = reindexer.settings.max_document_bytes
+    for n, doc in enumerate(docs, 1):
+        if len(doc.text.encode("utf-8", "surrogatepass")) > limit:
+            raise InvalidDocument(f"document {n} ({doc.name!r}) is over QA_MAX_DOCUMENT_BYTES ({limit} bytes)")
+    articles = add_documents(reindexer.settings.seeds_dir, docs)
+    status, indexed = _index_change(request, reindexer)
+    return DocumentsAdded(count=len(articles), documents=[article_meta_json(a) for a in articles],
+                          reindex=ReindexOut(**asdict(status)), indexed=indexed)
+
+
+@admin.delete("/documents/{doc_id}", response_model=DocumentRemoved, responses={404: {"model": ErrorOut}})
+def remove(doc_id: Annotated[str, Path(max_length=200)], request: Request) -> DocumentRemoved:
+    """Remove an article (its text, then its metadata) and update the index; once the served index is
+    updated (`indexed: true`) no answer cites it."""
+    reindexer = get_reindexer(request)
+    remove_document(reindexer.settings.seeds_dir, doc_id)
+    status, indexed = _index_change(request, reindexer)
+    return DocumentRemoved(doc_id=doc_id, reindex=ReindexOut(**asdict(status)), indexed=indexed)
+
+
+def _index_change(request: Request, reindexer: Reindexer):
+    """Ask for an incremental update and wait (within the request's budget) for the job that includes
+    the change just made: (its status, whether the served index includes the change)."""
+    started = reindexer.request(full=False)
+    job = started.job + (1 if started.queued else 0)
+    status = reindexer.wait_for(job, request.app.state.settings.request_timeout_s * WAIT_SHARE)
+    return status, reindexer.outcome(job) == "succeeded"
 
 
 @admin.get("/feedback/export", response_model=FeedbackExport)

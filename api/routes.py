@@ -11,11 +11,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.errors import error_response
-from api.schemas import (MAX_QUESTION_CHARS, AskRequest, AskResponse, DocumentResponse, ErrorOut, FeedbackRequest,
-                         FeedbackResponse, Health, Mode, Ready, SearchResponse)
+from api.schemas import (MAX_QUESTION_CHARS, AskRequest, AskResponse, DocumentList, DocumentResponse, ErrorOut,
+                         FeedbackRequest, FeedbackResponse, Health, Mode, Ready, SearchResponse)
+from qa import filters
 from qa.errors import QAError
 from qa.feedback import Feedback, FeedbackStore
-from qa.serialize import article_json, hit_json, result_json
+from qa.serialize import article_json, article_meta_json, hit_json, result_json
 from qa.service import QAService
 
 ERRORS = {400: {"model": ErrorOut}, 422: {"model": ErrorOut}, 500: {"model": ErrorOut}, 503: {"model": ErrorOut}}
@@ -42,7 +43,8 @@ probes = APIRouter()  # /healthz and /readyz: open even when an API key is set, 
 def ask(body: AskRequest, service: Service, request: Request) -> AskResponse:
     """Answer a question with verbatim spans of the articles and their citations, or abstain."""
     with request.app.state.admission.turn():
-        result = service.ask(body.question, body.top_k, body.mode)
+        result = service.ask(body.question, body.top_k, body.mode,
+                             filters.make(body.sources, body.published_from, body.published_to))
     _observe(request, result)
     return AskResponse.model_validate(result_json(result, service.index.articles))
 
@@ -65,13 +67,31 @@ def search(
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="The query.")],
     k: Annotated[int, Query(ge=1, le=10)] = 5,
     mode: Annotated[Mode | None, Query(description="Retrieval mode.")] = None,
+    sources: Annotated[list[Annotated[str, Query(min_length=1, max_length=200)]] | None, Query(
+        max_length=100, description="Only these articles: doc ids or outlets; repeat the parameter for several.")] = None,
+    published_from: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$",
+                                                description="Only articles published on or after this date (YYYY-MM-DD).")] = None,
+    published_to: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$",
+                                              description="Only articles published on or before this date (YYYY-MM-DD).")] = None,
 ) -> SearchResponse:
-    """Passages only, ranked by the chosen retrieval mode (omitted: QA_DEFAULT_MODE)."""
+    """Passages only, ranked by the chosen retrieval mode (omitted: QA_DEFAULT_MODE), from the filtered
+    articles when filters are given (applied inside retrieval, before the top k is taken)."""
     mode = mode or service.settings.default_mode
     with request.app.state.admission.turn():
-        hits = service.search(q, k, mode)
+        hits = service.search(q, k, mode, filters.make(sources, published_from, published_to))
     passages = [hit_json(h, service.index.articles) for h in hits]
     return SearchResponse.model_validate({"query": q.strip(), "mode": mode, "passages": passages})
+
+
+@router.get("/documents", response_model=DocumentList, responses=ERRORS, tags=["documents"])
+def documents(
+    service: Service,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Skip this many articles (by doc id).")] = 0,
+    limit: Annotated[int, Query(ge=1, le=100, description="At most this many articles.")] = 20,
+) -> DocumentList:
+    """The served articles with their metadata, by doc id, a page at a time."""
+    total, page = service.documents(offset, limit)
+    return DocumentList(total=total, offset=offset, limit=limit, items=[article_meta_json(a) for a in page])
 
 
 @router.get("/documents/{doc_id}", response_model=DocumentResponse, responses={404: {"model": ErrorOut}}, tags=["documents"])

@@ -19,6 +19,9 @@ def _not_bool(value):
 
 
 JsonInt = Annotated[int, BeforeValidator(_not_bool)]
+SourceName = Annotated[str, Field(min_length=1, max_length=200)]
+IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD",
+                                json_schema_extra={"format": "date"})]
 
 
 class AskRequest(BaseModel):
@@ -29,6 +32,11 @@ class AskRequest(BaseModel):
     # explicit null is refused like any non-integer: None is never validated, only left by omission.
     top_k: JsonInt = Field(None, ge=1, le=10, description="How many answers and passages to return.")
     mode: Mode = Field(None, description="Retrieval mode.")  # omitted: QA_DEFAULT_MODE, like top_k
+    sources: list[SourceName] | None = Field(None, max_length=100, description=(
+        "Answer only from these articles: doc ids or outlets (an article matching either passes). "
+        "Applied inside retrieval, before each leg takes its top passages."))
+    published_from: IsoDate | None = Field(None, description="Only articles published on or after this date (inclusive).")
+    published_to: IsoDate | None = Field(None, description="Only articles published on or before this date (inclusive).")
 
     @field_validator("question")
     @classmethod
@@ -52,6 +60,9 @@ class CitationOut(BaseModel):
         "every citation, except in a corroborated answer (support_count > 1) whose articles word the same "
         "answer differently: there it is that article's own wording."))
     answer_end: int
+    outlet: str | None = Field(None, description="The article's outlet (publisher), when known.")
+    url: str | None = Field(None, description="Where the article was published, when known.")
+    published: str | None = Field(None, description="When it was published: ISO 8601 date, or date and time with zone.")
 
 
 class MentionOut(BaseModel):
@@ -123,12 +134,28 @@ class SearchResponse(BaseModel):
     passages: list[PassageOut]
 
 
-class DocumentResponse(BaseModel):
+class DocumentSummary(BaseModel):
     doc_id: str
     source: str
     title: str
-    date: str | None
-    sha256: str
+    date: str | None = Field(description="The date part of `published`.")
+    outlet: str | None
+    url: str | None
+    published: str | None = Field(description="ISO 8601 date, or date and time with zone.")
+    language: str | None
+    sha256: str = Field(description="SHA-256 of the stored text's UTF-8 bytes.")
+    chars: int = Field(description="Length of the stored text in characters.")
+    sentences: int = Field(description="Sentences indexed.")
+
+
+class DocumentList(BaseModel):
+    total: int = Field(description="Articles served.")
+    offset: int
+    limit: int
+    items: list[DocumentSummary] = Field(description="Articles by doc id, from `offset`.")
+
+
+class DocumentResponse(DocumentSummary):
     text: str
     excluded: list[tuple[int, int]] = Field(description="Ranges not indexed (header, boilerplate, repeats).")
 
@@ -197,16 +224,37 @@ class DocumentIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
                       description="The new doc id; the file is seeds/<name>.txt. An existing name is refused (409).")
-    text: str = Field(min_length=1, description="The article exactly as it is to be stored (UTF-8), optionally "
-                      "starting with a `date YYYY-MM-DD <headline>` line. The body limit is QA_MAX_DOCUMENT_BYTES.")
+    text: str = Field(min_length=1, description="The article (UTF-8). As `text` or `markdown` it is stored exactly as "
+                      "sent, optionally starting with a `date YYYY-MM-DD <headline>` line; as `html` the article's "
+                      "text is extracted (trafilatura) and stored. The body limit is QA_MAX_DOCUMENT_BYTES.")
+    format: Literal["text", "markdown", "html"] = Field("text", description="What `text` holds.")
+    title: str | None = Field(None, max_length=500, description="Default: the date line's headline, else the first sentence.")
+    outlet: str | None = Field(None, max_length=200)
+    url: str | None = Field(None, max_length=2000, description="An absolute http(s) address.")
+    published: str | None = Field(None, max_length=40, description=(
+        "ISO 8601 date (2025-06-01) or date and time with zone (2025-06-01T09:30:00+02:00); "
+        "default: the text's date line. Must agree with that line when both are given."))
+    language: str | None = Field(None, max_length=35, description="BCP 47 tag, such as en or en-GB.")
 
 
-class DocumentAdded(BaseModel):
-    doc_id: str
-    source: str
-    sha256: str
-    sentences: int = Field(description="Sentences the index will hold for it.")
+class DocumentAdded(DocumentSummary):
     reindex: ReindexOut
+    indexed: bool = Field(description="The served index includes the change when this response was sent; if false, "
+                          "poll GET /admin/reindex.")
+
+
+class DocumentsAdded(BaseModel):
+    count: int
+    documents: list[DocumentSummary]
+    reindex: ReindexOut
+    indexed: bool = Field(description="The served index includes the change when this response was sent.")
+
+
+class DocumentRemoved(BaseModel):
+    doc_id: str
+    reindex: ReindexOut
+    indexed: bool = Field(description="The served index no longer holds it when this response was sent: "
+                          "no answer cites it from then on.")
 
 
 class SupportOut(BaseModel):

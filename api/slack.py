@@ -10,7 +10,9 @@ The answer is slow (embedding, retrieval, reading), so every listener acks at on
 lazy listener (a bolt worker thread). A question takes a slot of the API's admission control, like an
 HTTP question (Socket Mode, a process of its own, has its own bound); with none free it waits up to
 QA_SLACK_QUEUE_WAIT_S for one, then answers that it is busy. A channel's defaults (api/slack_state.py)
-apply to its questions; the App Home tab shows a person's last questions. Slack's retries are recognised by event_id in a bounded, in-memory
+apply to its questions; the App Home tab shows a person's last questions. A question in the thread of an
+answer is a follow-up, read with the thread's last question and answer (qa/followup.py), which are kept
+in the same SQLite file so that a restart does not forget them. Slack's retries are recognised by event_id in a bounded, in-memory
 TTL cache: one process answers an event once (a restart forgets, which Slack's retry window makes rare).
 """
 
@@ -48,6 +50,8 @@ from qa.config import Settings, get_settings
 from qa.embed import set_compute_threads
 from qa.errors import IndexMissing, QAError
 from qa.feedback import Feedback, FeedbackStore
+from qa.followup import Reading, Turn, read_followup
+from qa.nlp import load_for_questions
 from qa.serialize import result_json
 from qa.service import QAService
 from qa.types import Result
@@ -135,12 +139,14 @@ def _react(client: WebClient, method: str, channel: str, ts: str) -> None:
 @dataclass(frozen=True, slots=True)
 class Reply:
     """What the bot posts for a question, and what the App Home lists for it (`shown`: the answer's text,
-    or None when the articles did not answer). `logged` is False for replies that answer nothing (busy, errors)."""
+    or None when the articles did not answer). `logged` is False for replies that answer nothing (busy, errors).
+    `asked`: the question as the service was asked it (a follow-up resolved), when it was asked."""
 
     blocks: list[dict]
     text: str
     shown: str | None = None
     logged: bool = False
+    asked: str | None = None
 
 
 def slack_result(service: QAService, result: Result) -> dict:
@@ -184,25 +190,28 @@ class SlackBot:
             raise IndexMissing("the service is still starting; ask again in a minute")
         return service
 
-    def reply(self, question: str, channel: str | None = None, received_at: float | None = None) -> Reply:
+    def reply(self, question: str, channel: str | None = None, received_at: float | None = None,
+              previous: Turn | None = None) -> Reply:
         """The reply to a question asked in `channel` (whose defaults apply): the answer, the abstention,
         what to fix, or that the service is busy. A question waits for a slot until `queue_wait_s` after
-        it was received (HTTP's 503 is at once; a Slack question cannot be retried by a client)."""
+        it was received (HTTP's 503 is at once; a Slack question cannot be retried by a client). With the
+        `previous` turn of its thread, the question is read as a follow-up to it."""
         waited = 0.0 if received_at is None else time.monotonic() - received_at
         if not self.admission.enter(max(0.0, self.queue_wait_s - waited)):
             log.info("Slack question refused: %d questions in flight for %.1f s", self.admission.limit, self.queue_wait_s)
             return Reply(sb.error_blocks(BUSY), BUSY)
         try:
             with self.admission.turn():
-                return self._answer(question, channel)
+                return self._answer(question, channel, previous)
         finally:
             self.admission.leave()
 
-    def _answer(self, question: str, channel: str | None) -> Reply:
+    def _answer(self, question: str, channel: str | None, previous: Turn | None = None) -> Reply:
         try:
             service = self.service()
+            reading = self._read(service, question, previous)
             defaults = self.state.defaults(channel).defaults if channel else ChannelDefaults()
-            result = service.ask(question, **defaults.ask_options())
+            result = service.ask(reading.text, **defaults.ask_options())
             data = slack_result(service, result)
         except QAError as exc:
             return Reply(sb.error_blocks(str(exc)), sb.escape(str(exc)))
@@ -211,7 +220,20 @@ class SlackBot:
             return Reply(sb.error_blocks("Sorry, answering failed; the error is logged."), "Answering failed.")
         note = f"channel defaults: {defaults.describe()}" if defaults.describe() else ""
         shown = None if data["abstained"] or not data["answers"] else data["answers"][0]["text"]
-        return Reply(sb.result_blocks(data, service.index.articles, note), sb.fallback_text(data), shown, True)
+        blocks = sb.result_blocks(data, service.index.articles, note)
+        if reading.changed:
+            blocks = sb.read_as_blocks(reading.text, blocks)
+        return Reply(blocks, sb.fallback_text(data), shown, True, reading.text)
+
+    @staticmethod
+    def _read(service: QAService, question: str, previous: Turn | None) -> Reading:
+        """The question as it will be asked: read with the thread's last turn when there is one."""
+        if previous is None:
+            return Reading(question, question)
+        reading = read_followup(load_for_questions(service.settings.nlp_model), question, previous)
+        if reading.changed:
+            log.info("follow-up %r read as %r", question, reading.text)
+        return reading
 
     def record(self, value: str, voter: str | None = None, message: str | None = None,
                channel: str = "slack") -> Feedback:
@@ -257,16 +279,22 @@ class SlackBot:
 
     def _log(self, user: str | None, channel: str, question: str, reply: Reply) -> None:
         if user and reply.logged:
-            self.state.log_question(user, channel, question, reply.shown)
+            self.state.log_question(user, channel, reply.asked or question, reply.shown)
 
     def _answer_event(self, event: dict, client: WebClient, context) -> None:
         channel, ts = event["channel"], event["ts"]
         question = sb.question_from_slack(event.get("text", ""), context.bot_user_id)
+        # The reply goes to the question's thread (a new one under a question in the channel); a question
+        # already in a thread is read with the thread's last turn, when the bot answered in it.
+        thread = event.get("thread_ts") or ts
+        previous = self.state.last_turn(channel, thread) if event.get("thread_ts") else None
         _react(client, "reactions_add", channel, ts)
         try:
-            reply = self.reply(question, channel, context.get("received_at")) if question else \
+            reply = self.reply(question, channel, context.get("received_at"), previous) if question else \
                 Reply(sb.error_blocks(_USAGE), _USAGE)
-            client.chat_postMessage(channel=channel, thread_ts=event.get("thread_ts") or ts, blocks=reply.blocks,
+            if reply.logged and reply.asked:  # before posting: a follow-up to the answer can come at once
+                self.state.remember_turn(channel, thread, Turn(reply.asked, reply.shown))
+            client.chat_postMessage(channel=channel, thread_ts=thread, blocks=reply.blocks,
                                     text=reply.text, unfurl_links=False, unfurl_media=False)
             self._log(event.get("user"), channel, question, reply)
         finally:

@@ -19,6 +19,7 @@ RECENT_SHOWN = 5  # questions listed on the App Home tab
 BUTTON_VALUE_CHARS = 2000  # Slack's limit for a button's value
 FEEDBACK_BLOCK = "qa_feedback"
 VOTES_BLOCK = "qa_votes"
+READ_AS_BLOCK = "qa_read_as"
 ACTION_UP, ACTION_DOWN = "qa_feedback_up", "qa_feedback_down"
 VERDICT_WORDS = {"correct": "correct", "wrong": "wrong", "no_answer_expected": "rightly unanswered"}
 
@@ -248,6 +249,14 @@ def fallback_text(result: Mapping[str, Any]) -> str:
 
 def error_blocks(message: str) -> list[dict]:
     return [_section(f":warning: {escape(message)}")]
+
+
+def read_as_blocks(question: str, blocks: list[dict]) -> list[dict]:
+    """A follow-up's reply: how the bot read the question (with the thread's last question and answer)
+    above the reply's blocks."""
+    read = _context(f"Read as: \u201c{escape(_one_line(question))}\u201d (a follow-up to this thread's last question)")
+    read["block_id"] = READ_AS_BLOCK
+    return [read] + blocks
 
 
 def looking_text(question: str) -> str:

@@ -1,5 +1,6 @@
 """What the Slack bot remembers, in small tables of the feedback database (the file the API and the
-Socket Mode bot already share): each channel's defaults and each person's last questions.
+Socket Mode bot already share): each channel's defaults, each person's last questions, and each
+thread's last question and answer (what a follow-up in the thread is read with).
 
 Both tables are created when missing; one SQLite connection per call, as the feedback store does.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Mapping
 
 from qa.config import MODES
+from qa.followup import Turn
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS slack_channel_defaults (
@@ -30,8 +32,16 @@ _SCHEMA = (
         answer TEXT,              -- the answer shown, or NULL when the articles did not answer
         asked_at TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS slack_questions_user ON slack_questions (user, id)",
+    """CREATE TABLE IF NOT EXISTS slack_threads (
+        channel TEXT NOT NULL,
+        thread_ts TEXT NOT NULL,
+        question TEXT NOT NULL,   -- the thread's last question as read (a follow-up already resolved)
+        answer TEXT,              -- its top answer, or NULL when the articles did not answer
+        asked_at TEXT NOT NULL,
+        PRIMARY KEY (channel, thread_ts))""",
 )
 KEEP_QUESTIONS = 20  # per person; older ones are dropped as new ones come
+KEEP_THREADS = 10_000  # threads remembered for follow-ups; the least recently asked in are dropped
 
 
 class DefaultsError(ValueError):
@@ -105,7 +115,8 @@ def _now() -> str:
 
 
 class SlackState:
-    """Channel defaults (set by an admin's command, over those in the settings) and each person's last questions."""
+    """Channel defaults (set by an admin's command, over those in the settings), each person's last questions
+    and each thread's last turn."""
 
     def __init__(self, path: Path, configured: Mapping[str, ChannelDefaults] | None = None):
         self.path = Path(path)
@@ -167,3 +178,20 @@ class SlackState:
             rows = db.execute("SELECT question, answer, channel, asked_at FROM slack_questions WHERE user = ? "
                               "ORDER BY id DESC LIMIT ?", (user, limit)).fetchall()
         return [Asked(*r) for r in rows]
+
+    # -------------------------------------------------------------- threads, for follow-ups
+    def remember_turn(self, channel: str, thread_ts: str, turn: Turn) -> None:
+        """The thread's last question as read and its answer, replacing the one before."""
+        with closing(self._connect()) as db:
+            # REPLACE gives the row a new, highest rowid: rowids order threads by their last question.
+            db.execute("INSERT OR REPLACE INTO slack_threads (channel, thread_ts, question, answer, asked_at) "
+                       "VALUES (?, ?, ?, ?, ?)", (channel, thread_ts, turn.question, turn.answer, _now()))
+            db.execute("DELETE FROM slack_threads WHERE rowid <= (SELECT max(rowid) FROM slack_threads) - ?",
+                       (KEEP_THREADS,))
+
+    def last_turn(self, channel: str, thread_ts: str) -> Turn | None:
+        """The thread's last question and answer, or None when the bot answered nothing in it (or forgot it)."""
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT question, answer FROM slack_threads WHERE channel = ? AND thread_ts = ?",
+                             (channel, thread_ts)).fetchone()
+        return Turn(*row) if row is not None else None

@@ -76,7 +76,15 @@ def main() -> None:
 
     service = QAService.open(settings)
     timed(service.ask, 10)  # warm up
-    in_process = report("/ask in process", timed(service.ask, args.n))
+    stages: dict[str, list[float]] = {}
+
+    def ask(q: str) -> None:
+        for stage, ms in service.ask(q).timings.items():
+            stages.setdefault(stage, []).append(ms)
+
+    in_process = report("/ask in process", timed(ask, args.n))
+    for stage, ms in stages.items():
+        report(f"  of which {stage[:-3]}", ms)
     env = {f"QA_{k.upper()}": str(v) for k, v in config.items()}
     with live_server(env, timeout=300, log_path=tmp / "server.log") as base, \
             httpx.Client(base_url=base, timeout=30) as client:

@@ -8,7 +8,8 @@ Clients retry at once after a refusal unless --honor-retry-after. Prints, per ph
 errors (any status but 200 below the admission limit; anything but 503/429 above it), /healthz
 latency (p50/p99/max) and the longest stall of the probing process itself. Exits 1 when a phase breaks
 those rules or /healthz passes 100 ms.
-The server it starts uses temporary folders and no rate limit (one address is all the clients).
+The server it starts uses temporary folders, no rate limit (one address is all the clients), and the encoder
+backend and query cache size of --backend / --query-cache.
 """
 
 from __future__ import annotations
@@ -147,6 +148,9 @@ def main() -> int:
                    help="clients wait Retry-After after a 503/429 (default: they retry at once, the harsher burst)")
     p.add_argument("--max-in-flight", type=int, default=4, help="the server's QA_MAX_IN_FLIGHT (set on the server "
                    "this script starts; with --url, say what the server uses)")
+    p.add_argument("--backend", default="onnx", choices=("onnx", "torch"), help="QA_ENCODER_BACKEND of the server it starts")
+    p.add_argument("--query-cache", type=int, default=0, help="QA_QUERY_CACHE_SIZE of the server it starts (0: every "
+                   "question reaches the encoder; the gold questions repeat, so a cache would answer most)")
     args = p.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
     headers = {"X-API-Key": args.api_key} if args.api_key else {}
@@ -158,7 +162,8 @@ def main() -> int:
         else:
             shutil.copytree(SEEDS, tmp / "seeds")
             env = {"QA_SEEDS_DIR": str(tmp / "seeds"), "QA_INDEX_DIR": str(tmp / "index"), "QA_DATA_DIR": str(tmp / "data"),
-                   "QA_RATE_LIMIT_PER_MINUTE": "0", "QA_MAX_IN_FLIGHT": str(args.max_in_flight)}
+                   "QA_RATE_LIMIT_PER_MINUTE": "0", "QA_MAX_IN_FLIGHT": str(args.max_in_flight),
+                   "QA_ENCODER_BACKEND": args.backend, "QA_QUERY_CACHE_SIZE": str(args.query_cache)}
             server = live_server(env, timeout=300, log_path=tmp / "server.log")
         problems = []
         with server as base:

@@ -1,8 +1,9 @@
-"""Choose the fusion and the dense leg's unit on the dev split only: eval/gold.jsonl and bench/dev_questions.jsonl.
+"""Choose the fusion and each leg's unit on the dev split only: eval/gold.jsonl and bench/dev_questions.jsonl.
 
 A passage is a hit for a gold question when it overlaps a support quote (as `qa eval` judges it), and
-for a dev question when it holds the expected words. For each setting it prints, per question set,
-Hit@1/3/5 (a hit in the top k) and MRR@10 of the hybrid ranking (and of each leg alone).
+for a dev question when it holds the expected words. For each setting (BM25 variant, each leg's
+passage share, fusion) it prints, per question set, Hit@1/3/5 (a hit in the top k) and MRR@10 of the
+hybrid ranking, and of each leg alone.
 Run: `HF_HUB_OFFLINE=1 .venv/bin/python bench/retrieval.py [--titles]`; `--titles` also embeds every
 sentence with its article's title in front (about a second more).
 The test split (eval/test/) is never read here: it is reported by `qa eval`, not tuned on.
@@ -37,7 +38,8 @@ def dev_sets(service: QAService) -> dict[str, list[tuple[str, set[str]]]]:
     for g in load_gold(ROOT / "eval" / "gold.jsonl"):
         if g.answerable:
             spans = support_spans(g, backend)
-            gold.append((g.question, {c.chunk_id for c in chunks if any(s.overlaps(c.doc_id, c.start, c.end) for s in spans)}))
+            relevant = {c.chunk_id for c in chunks if any(s.overlaps(c.doc_id, c.start, c.end) for s in spans)}
+            gold.append((g.question, relevant))
     rows = [json.loads(line) for line in (ROOT / "bench" / "dev_questions.jsonl").read_text().splitlines() if line]
     dev = [(r["question"], {c.chunk_id for c in chunks if r["expect"] in c.text}) for r in rows if r["expect"]]
     return {"gold": gold, "dev_questions": dev}
@@ -72,25 +74,25 @@ def main() -> None:
 
     print("Hit@1 Hit@3 Hit@5 MRR@10 of answerable questions: " +
           ", ".join(f"{name} ({len(rows)})" for name, rows in sets.items()))
-    header = f"{'bm25':6} {'dense unit':16} {'share':>5} {'mode / fusion':18}" + "".join(
-        f" | {name:^27}" for name in sets)
-    print(header)
-    fusions = [("bm25", None, None), ("dense", None, None)] + [("rrf", k, None) for k in (2, 5, 20, 60)] + \
-              [("weighted", None, a) for a in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)]
-    for (unit, ix), variant, share in itertools.product(indexes.items(), ("okapi", "l"), (1.0, 0.0, 0.2, 0.3)):
-        if unit != "sentences" and share == 1.0:
-            continue  # the title changes only the sentences' vectors
-        for fusion, k, alpha in fusions:
-            if fusion == "bm25" and (unit, share) != ("sentences", 1.0):
-                continue  # the same BM25 ranking each time
-            retriever = EmbeddedRetriever(ix, variant, fusion="rrf" if fusion == "rrf" else "weighted",
-                                          rrf_k=k or 60, alpha=alpha if alpha is not None else 0.5, passage_share=share)
+    print("shares: a passage's score in a leg = (1 - share) * its best sentence's + share * its own (1: its own only)")
+    print(f"{'bm25':6} {'share':>5} {'dense unit':16} {'share':>5} {'mode / fusion':18}"
+          + "".join(f" | {name:^27}" for name in sets))
+    fusions = [("rrf", 5, None), ("rrf", 60, None)] + [("weighted", None, a) for a in (0.4, 0.5, 0.6)]
+    units = [(unit, share) for unit in indexes for share in (1.0, 0.0, 0.2, 0.3) if unit == "sentences" or share < 1]
+    for variant, lexical in itertools.product(("l", "okapi"), (1.0, 0.0, 0.3)):
+        rows = [(("bm25", None, None), "sentences", 1.0)]
+        rows += [(("dense", None, None), unit, share) for unit, share in units if (variant, lexical) == ("l", 1.0)]
+        rows += [(f, unit, share) for unit, share in units for f in fusions]
+        for (fusion, k, alpha), unit, share in rows:
+            retriever = EmbeddedRetriever(indexes[unit], variant, fusion="rrf" if fusion == "rrf" else "weighted",
+                                          rrf_k=k or 60, alpha=alpha if alpha is not None else 0.5,
+                                          dense_passage_share=share, bm25_passage_share=lexical)
             mode = fusion if fusion in ("bm25", "dense") else "hybrid"
             label = fusion if k is None and alpha is None else f"{fusion} {'k' if k else 'alpha'}={k or alpha}"
-            name = "passage" if share == 1.0 else unit
-            print(f"{variant:6} {name:16} {share:5} {label:18}" + "".join(
-                f" | {scores(retriever, queries[s], relevant[s], mode):27}" for s in sets), flush=True)
-
+            name = "-" if fusion == "bm25" else "passage" if share == 1.0 else unit
+            print(f"{variant if fusion != 'dense' else '-':6} {lexical if fusion != 'dense' else '':>5} {name:16} "
+                  f"{share if fusion != 'bm25' else '':>5} {label:18}"
+                  + "".join(f" | {scores(retriever, queries[s], relevant[s], mode):27}" for s in sets), flush=True)
 
 if __name__ == "__main__":
     main()

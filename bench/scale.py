@@ -5,8 +5,9 @@
     .venv/bin/python bench/scale.py --sizes 0 --embed    # only the encoders' build throughput on real text
 
 The corpus: chunks of the seed chunks' token counts, drawn from the seeds' BM25 vocabulary with a Zipf law
-(word of frequency rank r drawn with weight 1/r), and a random unit vector per chunk (384 dims). Queries:
-the gold questions' BM25 tokens and random unit vectors. For each size it prints one JSON line: build times,
+(word of frequency rank r drawn with weight 1/r), and a random unit vector per chunk (384 dims, spread over a
+random 32-dimensional subspace unless --intrinsic-dim says otherwise; 0: uniform). Queries: the gold
+questions' BM25 tokens and random unit vectors drawn the same way. For each size it prints one JSON line: build times,
 bytes on disk, then, measured in a fresh process that loads the saved files (memory-mapped) and runs the
 queries: load time, resident memory, BM25 / dense / both-legs-and-fusion p50 and p95, and dense recall@10
 against exact search. Up to --oracle-max chunks the BM25 scores are also compared with rank-bm25's own.
@@ -76,12 +77,23 @@ def synthetic(n: int, seeds: list[list[str]], seed: int = 0) -> tuple[np.ndarray
     return docs, new_id[terms], [words[i] for i in order]
 
 
-def write_vectors(path: Path, n: int, seed: int = 1, batch: int = 100_000) -> None:
+def unit_vectors(n: int, intrinsic: int, rng: np.random.Generator) -> np.ndarray:
+    """Random unit vectors: uniform on the sphere (`intrinsic` 0), or spread over a random `intrinsic`-dimensional
+    subspace. Uniform 384-d vectors have no near neighbours (every pair is about orthogonal), which real
+    sentence embeddings do; a low-dimensional spread gives an approximate index the structure it relies on."""
+    if intrinsic:
+        basis = np.random.default_rng(99).standard_normal((intrinsic, DIM), dtype=np.float32)
+        v = rng.standard_normal((n, intrinsic), dtype=np.float32) @ basis
+    else:
+        v = rng.standard_normal((n, DIM), dtype=np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def write_vectors(path: Path, n: int, intrinsic: int, seed: int = 1, batch: int = 100_000) -> None:
     rng = np.random.default_rng(seed)
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, DIM))
     for start in range(0, n, batch):
-        v = rng.standard_normal((min(batch, n - start), DIM), dtype=np.float32)
-        out[start : start + len(v)] = v / np.linalg.norm(v, axis=1, keepdims=True)
+        out[start : min(n, start + batch)] = unit_vectors(min(batch, n - start), intrinsic, rng)
     out.flush()
     del out
 
@@ -99,7 +111,7 @@ def timed(fn, items) -> list[float]:
     return out
 
 
-def serve(folder: str, exact_below: int, ef_search: int, n_queries: int, result) -> None:
+def serve(folder: str, exact_below: int, ef_search: int, n_queries: int, intrinsic: int, result) -> None:
     """In a fresh process: load what was saved, then query it (the figures a server would see)."""
     from threadpoolctl import threadpool_limits
 
@@ -112,8 +124,7 @@ def serve(folder: str, exact_below: int, ef_search: int, n_queries: int, result)
     dense = VectorIndex.load(vectors, folder_ / "dense.hnsw", exact_below, HnswParams(ef_search=ef_search))
     load_s = time.perf_counter() - t
     qs = questions()
-    qv = np.random.default_rng(2).standard_normal((n_queries, DIM), dtype=np.float32)
-    qv /= np.linalg.norm(qv, axis=1, keepdims=True)
+    qv = unit_vectors(n_queries, intrinsic, np.random.default_rng(2))
     token_queries = [qs[i % len(qs)] for i in range(n_queries)]
     timed(lambda q: bm25.top_k(q, DEPTH), token_queries[:10])  # first touches of the memory map
     bm25_ms = timed(lambda q: bm25.top_k(q, DEPTH), token_queries)
@@ -168,6 +179,7 @@ def one_size(n: int, args, seeds, work: Path) -> dict:
     bm25.save(folder / "bm25")
     bm25_s = time.perf_counter() - t
     row = {"chunks": n, "tokens": int(len(terms)), "vocabulary": len(vocab), "bm25_variant": args.variant,
+           "vectors": f"{args.intrinsic_dim}-d subspace" if args.intrinsic_dim else "uniform",
            "generate_s": round(gen_s, 1), "build_bm25_s": round(bm25_s, 1)}
     if n <= args.oracle_max:
         log(f"{n:,} chunks: comparing with rank-bm25")
@@ -175,7 +187,7 @@ def one_size(n: int, args, seeds, work: Path) -> dict:
     del docs, terms, bm25
     log(f"{n:,} chunks: writing vectors")
     t = time.perf_counter()
-    write_vectors(folder / "vectors.npy", n)
+    write_vectors(folder / "vectors.npy", n, args.intrinsic_dim)
     row["write_vectors_s"] = round(time.perf_counter() - t, 1)
     if n >= args.exact_below:
         log(f"{n:,} chunks: building the HNSW graph")
@@ -191,7 +203,7 @@ def one_size(n: int, args, seeds, work: Path) -> dict:
     with multiprocessing.Manager() as manager:
         result = manager.dict()
         child = multiprocessing.get_context("spawn").Process(
-            target=serve, args=(str(folder), args.exact_below, args.ef_search, args.queries, result))
+            target=serve, args=(str(folder), args.exact_below, args.ef_search, args.queries, args.intrinsic_dim, result))
         child.start()
         child.join()
         row.update(dict(result))
@@ -234,6 +246,8 @@ def main() -> None:
     p.add_argument("--hnsw-m", type=int, default=32)
     p.add_argument("--ef-construction", type=int, default=80)
     p.add_argument("--ef-search", type=int, default=128)
+    p.add_argument("--intrinsic-dim", type=int, default=32, help="vectors spread over a random subspace of this "
+                   "many dimensions (0: uniform on the 384-d sphere)")
     p.add_argument("--oracle-max", type=int, default=100_000, help="compare BM25 with rank-bm25 up to this size")
     p.add_argument("--embed", action="store_true", help="also the encoders' chunks per second on real text")
     p.add_argument("--work", default=None, help="folder for the temporary index files (default: a temp folder)")

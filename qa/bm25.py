@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+from scipy import sparse
 
 VARIANTS = ("okapi", "l", "plus")
 # rank-bm25's defaults for the parameters this service does not set.
@@ -95,19 +96,25 @@ class BM25Matrix:
 
     # ------------------------------------------------------------ query
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
-        """Every document's score, as rank-bm25's `get_scores(tokens)` gives it (float64)."""
-        score = np.zeros(self.n_docs)
-        base = 0.0
-        for token in tokens:
-            t = self.term_ids.get(token)
-            if t is None:  # rank-bm25: an unknown term's idf is 0
-                continue
-            idf = float(self.idf[t])
-            lo, hi = self.indptr[t], self.indptr[t + 1]
-            score[self.indices[lo:hi]] += idf * self.weights[lo:hi]
-            if self.params.variant == "plus":
-                base += idf * self.params.delta_
-        if base:
+        """Every document's score, as rank-bm25's `get_scores(tokens)` gives it (float64). The query's rows
+        become the columns of a small sparse matrix times the idf vector: scipy's loop adds them in the
+        query's order, as rank-bm25 does (several times faster than numpy's scatter-add at a million chunks)."""
+        rows = [t for t in (self.term_ids.get(token) for token in tokens) if t is not None]  # unknown: idf 0
+        if not rows or not self.n_docs:
+            return np.zeros(self.n_docs)
+        lo, hi = self.indptr[rows], self.indptr[np.add(rows, 1)]
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(hi - lo, out=indptr[1:])
+        postings = sparse.csc_matrix(
+            (np.concatenate([self.weights[a:b] for a, b in zip(lo, hi)]),
+             np.concatenate([self.indices[a:b] for a, b in zip(lo, hi)]), indptr),
+            shape=(self.n_docs, len(rows)))
+        idf = np.asarray(self.idf[rows], dtype=np.float64)
+        score = postings @ idf
+        if self.params.variant == "plus":  # every document gets idf * delta per query term, containing it or not
+            base = 0.0
+            for value in idf:
+                base += float(value) * self.params.delta_
             score += base
         return score
 
@@ -139,14 +146,16 @@ class BM25Matrix:
 def top_k_of(scores: np.ndarray, k: int, positive_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Ids and scores of the k best of `scores`, by descending score, ties by ascending id: the first k of a
     full sort, found without sorting everything."""
-    ids = np.flatnonzero(scores > 0) if positive_only else np.arange(len(scores))
-    if k <= 0 or len(ids) == 0:
+    n = len(scores)
+    eligible = int(np.count_nonzero(scores > 0)) if positive_only else n
+    if k <= 0 or eligible == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=scores.dtype)
+    if eligible <= k:
+        ids = np.flatnonzero(scores > 0) if positive_only else np.arange(n)
+    else:  # the k-th best is above 0 here, so every tie of it, and nothing at or below 0, is kept
+        kth = np.partition(scores, n - k)[n - k]
+        ids = np.flatnonzero(scores >= kth)
     values = scores[ids]
-    if len(ids) > k:
-        kth = np.partition(values, len(values) - k)[len(values) - k]
-        keep = values >= kth  # every tie of the k-th score, so ids can break them
-        ids, values = ids[keep], values[keep]
     order = np.lexsort((ids, -values))[:k]
     return ids[order].astype(np.int64), values[order]
 

@@ -4,7 +4,10 @@
     qa index --url http://host:port          rebuild a running server's index (needs QA_ADMIN_KEY[_FILE])
     qa index --backend qdrant (--url URL [--api-key KEY] | --path DIR) [--force]
                                              sync a Qdrant collection with the corpus (resumable batches)
-    qa ask "question" [--json] [--mode M] [--top-k K]
+    qa ask "question" [--json] [--mode M] [--top-k K] [--source X]... [--since D] [--until D]
+    qa add FILE... [--title T --outlet O --url U --published P --language L]
+                                             add articles (.txt, .md, .html, .jsonl) and update the index
+    qa remove DOC_ID...                      remove articles and update the index
     qa serve [--host H] [--port P]           the HTTP API under uvicorn (builds the index if needed)
     qa slack                                 the Slack bot in Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN)
     qa eval [--set NAME=GOLD[:CORPUS]]... [--gold FILE [--seeds DIR]]... [--modes bm25,dense,hybrid]
@@ -20,10 +23,13 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from qa.config import MODES, get_settings
 from qa.errors import QAError
+
+if TYPE_CHECKING:
+    from qa.eval import EvalSet
 
 log = logging.getLogger("qa")
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -101,12 +107,58 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from qa.serialize import result_json
     from qa.service import QAService
 
+    from qa import filters
+
     service = QAService.open(get_settings())
-    result = service.ask(args.question, args.top_k, args.mode)
+    result = service.ask(args.question, args.top_k, args.mode, filters.make(args.source, args.since, args.until))
     if args.json:
         print(json.dumps(result_json(result, service.index.articles), ensure_ascii=False, indent=2))
         return 0
     print(render(result))
+    return 0
+
+
+def _update_index(settings) -> str:
+    """Bring the index up to date with the corpus (incrementally when only articles changed)."""
+    from qa.service import embedder_for, ensure_index
+
+    index = ensure_index(settings, embedder_for(settings).load(), progress=_progress)
+    return f"index {index.path.name if index.path else '?'}: {index.manifest['counts']}"
+
+
+@command
+def cmd_add(args: argparse.Namespace) -> int:
+    from qa.documents import NewDocument, add_documents, read_jsonl
+    from qa.extract import decode, format_of
+
+    settings = get_settings()
+    meta = {k: getattr(args, k) for k in ("title", "outlet", "url", "published", "language") if getattr(args, k)}
+    docs = []
+    for path in args.files:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise QAError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+        if path.suffix.lower() == ".jsonl":
+            docs.extend(read_jsonl(raw, path.name))
+        else:
+            fmt = format_of(path.name)
+            docs.append(NewDocument(path.stem, decode(raw, path.name), fmt, meta))
+    articles = add_documents(settings.seeds_dir, docs)  # all or none
+    print(f"added {len(articles)}: {', '.join(a.doc_id for a in articles)}")
+    print(_update_index(settings))
+    return 0
+
+
+@command
+def cmd_remove(args: argparse.Namespace) -> int:
+    from qa.documents import remove_document
+
+    settings = get_settings()
+    for doc_id in args.doc_ids:
+        remove_document(settings.seeds_dir, doc_id)
+        print(f"removed {doc_id}")
+    print(_update_index(settings))
     return 0
 
 
@@ -175,7 +227,7 @@ class _SetSpec(argparse.Action):
         setattr(namespace, self.dest, items)
 
 
-def eval_sets(items: list[tuple[str, str]], default_corpus: Path) -> list:
+def eval_sets(items: list[tuple[str, str]], default_corpus: Path) -> list[EvalSet]:
     """The sets named on the command line: `set` NAME=GOLD[:CORPUS], `gold` FILE (named by its stem, over
     `default_corpus` unless a `seeds` DIR follows it)."""
     from qa.errors import EvalError
@@ -269,6 +321,17 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print the API's JSON")
     s.add_argument("--mode", choices=MODES, default=None)
     s.add_argument("--top-k", type=int, default=None)
+    s.add_argument("--source", action="append", metavar="X", help="answer only from this doc id or outlet; may repeat")
+    s.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after this date")
+    s.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before this date")
+    s = sub.add_parser("add", help="add articles (.txt, .md, .html, .jsonl) to the corpus and update the index")
+    s.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                   help="the doc id is the file's stem; from .html the article's text is extracted and stored; "
+                        ".jsonl: one article object a line (name, text, format, title, outlet, url, published, language)")
+    for flag in ("title", "outlet", "url", "published", "language"):
+        s.add_argument(f"--{flag}", help=f"the {flag} of every FILE that is not .jsonl")
+    s = sub.add_parser("remove", help="remove articles from the corpus and update the index")
+    s.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
     s = sub.add_parser("serve", help="serve the HTTP API")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)

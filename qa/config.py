@@ -74,9 +74,10 @@ class Settings(BaseSettings):
     dense_exact_below: int = Field(100_000, ge=1)
     hnsw_m: int = Field(32, ge=2)
     hnsw_ef_search: int = Field(128, ge=1)
-    # Dense passage score = (1 - share) * its best sentence's cosine + share * the whole passage's cosine
-    # (below dense_exact_below chunks; above it the HNSW graph ranks whole passages).
-    dense_passage_share: float = Field(0.2, ge=0, le=1)
+    # A passage's score in each leg = (1 - share) * its best sentence's + share * its own (1: the passage's
+    # alone). Sentences are scored below dense_exact_below chunks; above it each leg ranks whole passages.
+    dense_passage_share: float = Field(0.2, ge=0, le=1)  # cosines
+    bm25_passage_share: float = Field(0.0, ge=0, le=1)  # BM25 scores, sentences scored as documents of their own
 
     # Where retrieval runs: `embedded` (the index folder, in process) or `qdrant` (a collection in a Qdrant
     # server at QA_QDRANT_URL, or qdrant-client's local mode in the folder QA_QDRANT_PATH; README, "Qdrant").
@@ -99,8 +100,12 @@ class Settings(BaseSettings):
     read_passages: int = Field(5, ge=1, le=50)  # passages whose sentences the reader scores
     read_sentences: int = Field(12, ge=1, le=200)  # sentences, most relevant first, whose candidates are scored
     dense_weight: float = Field(0.5, ge=0, le=1)  # sentence relevance = w*dense + (1-w)*lexical
-    abstain_threshold: float = Field(0.15, ge=0, le=1)  # the best candidate's probability below this: low_confidence
-    relevance_floor: float = Field(0.35, ge=0, le=1)  # no sentence this relevant: not_in_corpus
+    # Confidence = P(the top answer is right) / (P(right) + P(unanswerable)) from the abstention model;
+    # below 0.5 abstaining is the better bet, so 0.5 is the default (a decision rule, not a fitted value).
+    abstain_threshold: float = Field(0.5, ge=0, le=1)
+    # A yes/no question is decided by its most relevant sentence; below this relevance: not_in_corpus
+    # (bench/tune.py's gap on the dev questions: off-topic at most 0.276, answerable at least 0.516).
+    relevance_floor: float = Field(0.35, ge=0, le=1)
     differ_ratio: float = Field(0.6, ge=0, le=1)  # another value at this share of the best probability is reported
     list_ratio: float = Field(0.5, ge=0, le=1)  # list items come from candidates at this share of the best
     # Optional model stages, off when unset: a Hugging Face extractive QA model and a CrossEncoder
@@ -138,7 +143,8 @@ class Settings(BaseSettings):
     admin_key_file: Path | None = None
     cors_origins: Annotated[list[str], NoDecode] = []  # comma-separated exact origins; empty = none
     max_body_bytes: int = Field(16 * 1024, ge=256)
-    max_document_bytes: int = Field(1024 * 1024, ge=256)  # POST /admin/documents only
+    max_document_bytes: int = Field(1024 * 1024, ge=256)  # POST /admin/documents, and each line of a bulk add
+    max_bulk_bytes: int = Field(32 * 1024 * 1024, ge=256)  # POST /admin/documents:bulk
     rate_limit_per_minute: float = Field(300, ge=0)  # per client (API key, else address); 0 = off
     rate_limit_burst: int = Field(60, ge=1)
     # Questions in flight (HTTP and Slack); more are refused at once (503, or "busy" in Slack).

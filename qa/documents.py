@@ -1,58 +1,222 @@
-"""Adding an article to the corpus: a new seed file, written so that nothing is ever lost.
+"""Adding and removing articles: files in the corpus folder, written so that nothing is ever lost.
 
-The file is written to a temporary name, flushed to disk, then hard-linked to its final name:
-`link` fails if the name exists, so an existing article is never replaced, and a crash leaves
-either no article or the whole article (never half of one). The text is checked by the same
-parser the index uses first, so a file that would break every later build is refused up front.
+An article is `<name>.txt` (its text exactly as stored: citations are offsets into it) and, when it
+has metadata, `<name>.meta.json` beside it (qa/metadata.py). Each file is written to a temporary
+name, flushed, then moved to its final name; the text goes last, with `link`, which fails if the
+name exists, so an existing article is never replaced. The text file is the commit point: a crash
+before it leaves at most a sidecar without its text, which ingestion ignores and the next change
+removes. Removing deletes the text first, for the same reason. Changes hold an exclusive flock on the
+corpus folder itself (threads and processes alike), so a name is checked and written at once.
+The text is parsed by the same code the index uses before anything is written, so a file that would
+break every later build is refused up front.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import json
 import os
 import re
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
-from qa.errors import ConfigError, DocumentExists, InvalidDocument
+from qa import metadata
+from qa.errors import ConfigError, DocumentExists, DocumentNotFound, InvalidDocument
+from qa.extract import FORMATS, check_text, extract
 from qa.ingest import parse_article
 from qa.types import Article
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+NAME_RULE = "1-100 letters, digits, '_' or '-', starting with a letter or digit"
 
 
-def add_document(seeds_dir: Path, name: str, text: str) -> Article:
-    """Write `seeds_dir/<name>.txt` holding `text` exactly; return it as the index will ingest it."""
-    if not NAME_RE.match(name):
-        raise InvalidDocument("name must be 1-100 letters, digits, '_' or '-', starting with a letter or digit "
-                              "(it becomes the doc id; '.txt' is added)")
+@dataclass(frozen=True, slots=True)
+class NewDocument:
+    name: str  # the doc id; the file is <name>.txt
+    text: str  # as sent: plain text, Markdown or HTML (see `format`)
+    format: str = "text"
+    meta: dict = field(default_factory=dict)  # unchecked metadata fields (qa.metadata.FIELDS)
+    origin: str = ""  # where it came from, for messages ("body line 3")
+
+
+def from_json(obj, what: str = "document") -> NewDocument:
+    """A NewDocument from a JSON object {"name", "text", "format"?, "title"?, "outlet"?, "url"?,
+    "published"?, "language"?}; InvalidDocument naming the field otherwise."""
+    if not isinstance(obj, dict):
+        raise InvalidDocument(f"{what} must be a JSON object with name and text")
+    allowed = {"name", "text", "format", *metadata.FIELDS}
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise InvalidDocument(f"{what}: unknown field(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(allowed))}")
+    for key in ("name", "text"):
+        if not isinstance(obj.get(key), str):
+            raise InvalidDocument(f"{what}: {key} is missing or not a string")
+    fmt = obj.get("format", "text")
+    if fmt not in FORMATS:
+        raise InvalidDocument(f"{what}: format {fmt!r} is unknown; choose one of {', '.join(FORMATS)}")
+    return NewDocument(obj["name"], obj["text"], fmt, {k: obj[k] for k in metadata.FIELDS if obj.get(k) is not None},
+                       what)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    article: Article
+    raw: bytes
+    meta: dict
+
+
+def prepare(doc: NewDocument) -> _Prepared:
+    """Checks a document and makes the article the index will ingest, writing nothing."""
+    what = f"{doc.origin} ({doc.name!r})" if doc.origin else f"document {doc.name!r}"
+    if not NAME_RE.match(doc.name):
+        raise InvalidDocument(f"{what}: name must be {NAME_RULE} (it becomes the doc id; '.txt' is added)")
     try:
-        raw = text.encode("utf-8")
+        doc.text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InvalidDocument(f"text is not valid Unicode (unpaired surrogate at character {exc.start})") from None
-    source = f"{name}.txt"
+    text, found = extract(doc.text, doc.format, f"{what}: text")
     try:
-        article = parse_article(name, source, text, hashlib.sha256(raw).hexdigest())
+        meta = metadata.check({**found, **doc.meta})  # what the sender says wins over what the page says
+    except InvalidDocument as exc:
+        raise InvalidDocument(f"{what}: {exc}") from None
+    raw = text.encode("utf-8")
+    source = f"{doc.name}.txt"
+    try:
+        article = parse_article(doc.name, source, text, hashlib.sha256(raw).hexdigest(), meta)
     except ConfigError as exc:
         raise InvalidDocument(f"text cannot be indexed: {exc}") from None
-    final = seeds_dir / source
-    if final.exists():
-        raise DocumentExists(f"{source!r} already exists; documents are never replaced, choose another name")
-    tmp = seeds_dir / f".{name}.{uuid.uuid4().hex}.tmp"  # not *.txt: ingestion never sees it
+    return _Prepared(article, raw, meta)
+
+
+def add_document(seeds_dir: Path, name: str, text: str, meta: dict | None = None, fmt: str = "text") -> Article:
+    """Write `seeds_dir/<name>.txt` (and its metadata); return it as the index will ingest it."""
+    return add_documents(seeds_dir, [NewDocument(name, text, fmt, dict(meta or {}))])[0]
+
+
+def add_documents(seeds_dir: Path, docs: Iterable[NewDocument]) -> list[Article]:
+    """All of `docs` or none: every one is checked, and every name found free, before any is written."""
+    prepared = [prepare(d) for d in docs]
+    names = [p.article.doc_id for p in prepared]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InvalidDocument(f"name(s) given more than once: {', '.join(twice)}")
+    with corpus_lock(seeds_dir):
+        _sweep(seeds_dir)
+        taken = [f"{n}.txt" for n in names if (seeds_dir / f"{n}.txt").exists()]
+        if taken:
+            verb = "already exists" if len(taken) == 1 else "already exist"
+            raise DocumentExists(f"{', '.join(map(repr, taken))} {verb}; documents are never replaced, "
+                                 "choose another name or remove it first")
+        written: list[str] = []
+        try:
+            for p in prepared:
+                _write(seeds_dir, p)
+                written.append(p.article.doc_id)
+        except BaseException:
+            for name in written:  # all or nothing
+                _unlink(seeds_dir, name)
+            raise
+        _fsync_dir(seeds_dir)
+    return [p.article for p in prepared]
+
+
+def remove_document(seeds_dir: Path, doc_id: str) -> None:
+    """Delete `<doc_id>.txt` and its metadata; DocumentNotFound when there is no such article."""
+    with corpus_lock(seeds_dir):
+        if not NAME_RE.match(doc_id) or not (seeds_dir / f"{doc_id}.txt").is_file():
+            raise DocumentNotFound(f"no document {doc_id!r} in the corpus")
+        if next((p for p in seeds_dir.glob("*.txt") if p.stem != doc_id), None) is None:
+            raise InvalidDocument(f"{doc_id!r} is the only article and an index needs one; add another first")
+        _unlink(seeds_dir, doc_id)
+        _sweep(seeds_dir)
+        _fsync_dir(seeds_dir)
+
+
+@contextlib.contextmanager
+def corpus_lock(seeds_dir: Path):
+    """An exclusive flock on the folder itself (no lock file among the articles); the kernel drops it if
+    its holder dies, even by SIGKILL."""
+    if not seeds_dir.is_dir():
+        raise ConfigError(f"seeds folder {str(seeds_dir)!r} does not exist; set QA_SEEDS_DIR to the folder of .txt articles")
+    fd = os.open(seeds_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        with open(tmp, "xb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write(seeds_dir: Path, p: _Prepared) -> None:
+    final = seeds_dir / p.article.source
+    if p.meta:
+        _atomic(seeds_dir, final.stem, metadata.encode(p.meta), lambda tmp: os.replace(tmp, metadata.sidecar(final)))
+    else:
+        metadata.sidecar(final).unlink(missing_ok=True)  # a leftover from a crashed add of this name
+
+    def link(tmp: Path) -> None:
         try:
             os.link(tmp, final)  # atomic, and refuses to replace
         except FileExistsError:
-            raise DocumentExists(f"{source!r} already exists; documents are never replaced, choose another name") from None
+            raise DocumentExists(f"{p.article.source!r} already exists; documents are never replaced, "
+                                 "choose another name") from None
+
+    _atomic(seeds_dir, final.stem, p.raw, link)
+
+
+def _atomic(seeds_dir: Path, stem: str, data: bytes, commit) -> None:
+    tmp = seeds_dir / f".{stem}.{uuid.uuid4().hex}.tmp"  # not *.txt: ingestion never sees it
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        commit(tmp)
     finally:
         tmp.unlink(missing_ok=True)
-    fd = os.open(seeds_dir, os.O_RDONLY)
+
+
+def _unlink(seeds_dir: Path, name: str) -> None:
+    (seeds_dir / f"{name}.txt").unlink(missing_ok=True)  # the commit point goes first
+    metadata.sidecar(seeds_dir / f"{name}.txt").unlink(missing_ok=True)
+
+
+def _sweep(seeds_dir: Path) -> None:
+    """Remove what a crashed change left: temporary files, sidecars whose text is gone."""
+    for tmp in seeds_dir.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+    for side in seeds_dir.glob("*" + metadata.SIDECAR_SUFFIX):
+        if not (seeds_dir / (side.name.removesuffix(metadata.SIDECAR_SUFFIX) + ".txt")).exists():
+            side.unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    return article
+
+
+def read_jsonl(data: bytes, what: str) -> list[NewDocument]:
+    """JSON Lines, one document a line (blank lines skipped); InvalidDocument naming the first bad line."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidDocument(f"{what} is not UTF-8 (invalid byte at offset {exc.start})") from None
+    docs = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidDocument(f"{what} line {n} is not valid JSON ({exc.msg})") from None
+        docs.append(from_json(obj, f"{what} line {n}"))
+    if not docs:
+        raise InvalidDocument(f"{what} holds no documents; send one JSON object a line")
+    return docs
+

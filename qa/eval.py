@@ -404,10 +404,12 @@ def shortfalls(summary: Mapping, floors: Mapping[str, float]) -> list[str]:
     return out
 
 
-def load_floors(path: Path) -> tuple[str, dict[str, float]]:
-    """(mode, floors) from a thresholds file: {"mode": ..., "floors": {dotted metric name: floor}}."""
+def load_floors(path: Path) -> tuple[str, dict[str, dict[str, float]]]:
+    """(mode, {set name: floors}) from a thresholds file:
+    {"mode": ..., "floors": {set name: {dotted metric name: floor}}} (set names as in eval/sets.json)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return data["mode"], {k: float(v) for k, v in data["floors"].items()}
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise EvalError(f"thresholds file {str(path)!r} is not {{\"mode\", \"floors\": {{metric: number}}}}: {exc}") from exc
+        return data["mode"], {name: {k: float(v) for k, v in floors.items()} for name, floors in data["floors"].items()}
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise EvalError(f"thresholds file {str(path)!r} is not {{\"mode\", \"floors\": {{set: {{metric: number}}}}}}: "
+                        f"{exc}") from exc

@@ -10,6 +10,7 @@ Layout of `index_dir`:
     builds/<build-id>/chunks.jsonl      chunk id, offsets, sentence range and BM25 tokens
     builds/<build-id>/chunk_vectors.npy, sentence_vectors.npy   normalized float32 embeddings
     builds/<build-id>/analysis.spacy    spaCy's analysis of every sentence (a DocBin; qa/analysis.py)
+    builds/<build-id>/clause_vectors.npy   normalized float32 embeddings of every clause (qa/analysis.clauses)
 A build is written to `builds/<build-id>.partial` and renamed when complete, so a crash leaves
 at most a `.partial` folder, which the next start removes. Builds and clean-ups hold `build_lock`,
 so a `qa index` run and a server's reindex never write or clean the same folder at once.
@@ -42,10 +43,12 @@ from qa.types import Article, Chunk, Sentence
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: the sentences' spaCy analysis (analysis.spacy) and the pipeline in the manifest
+# 2: the sentences' spaCy analysis (analysis.spacy) and the pipeline in the manifest; 3: the analysis in one
+# part per article, articles' metadata; 4: clause vectors (clause_vectors.npy)
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 ARTIFACTS = ("articles.jsonl", "sentences.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy",
-             analysis.ARTIFACT)
+             analysis.ARTIFACT, analysis.CLAUSE_VECTORS)
 _PACKAGES = ("newsqa", "numpy", "rank-bm25", "onnxruntime", "faiss-cpu", "sentence-transformers", "torch",
              "transformers", "spacy")
 
@@ -64,6 +67,8 @@ class Index:
     manifest: dict
     path: Path | None = None
     docs: tuple = ()  # spaCy Docs, one per sentence (the analysis stored in the index)
+    analysis_parts: tuple[bytes, ...] = ()  # the Docs serialized, one part per article in order (or none)
+    clause_vectors: np.ndarray | None = None  # rows line up with analysis.clauses(docs)
 
 
 # ---------------------------------------------------------------- build
@@ -88,10 +93,13 @@ def build_index(
     chunk_vectors = _embed(embedder, [c.text for c in chunks], wrap, "chunks")
     sentence_vectors = _embed(embedder, [s.text for s in sentences], wrap, "sentences")
     texts = [s.text for s in sentences]
-    data = analysis.analyse(nlp, texts, wrap)
+    parts = tuple(analysis.split(analysis.analyse(nlp, texts, wrap, sizes=[len(a.sentences) for a in articles])))
+    docs = analysis.load_docs(parts, nlp.vocab, texts)
+    found = analysis.clauses(docs)
+    clause_vectors = _embed(embedder, [texts[n][a:b] for n, _, a, b in found], wrap, "clauses")
     manifest = _manifest(articles, embedder, params, len(sentences), len(chunks), nlp_fingerprint(nlp))
     return Index({a.doc_id: a for a in articles}, tuple(sentences), tuple(chunks), tokens,
-                 chunk_vectors, sentence_vectors, manifest, None, analysis.load_docs(data, nlp.vocab, texts))
+                 chunk_vectors, sentence_vectors, manifest, None, docs, parts, clause_vectors=clause_vectors)
 
 
 def _default_nlp():
@@ -123,6 +131,7 @@ def _manifest(articles: list[Article], embedder: Embedder, params: ChunkParams, 
         "chunking": asdict(params),
         "code": code_fingerprint(),
         "corpus": {a.source: a.sha256 for a in articles},
+        "metadata": metadata_fingerprint(articles),
         "counts": {"articles": len(articles), "sentences": n_sentences, "chunks": n_chunks},
     }
 
@@ -164,7 +173,9 @@ def save_index(index: Index, index_dir: Path) -> Path:
     _write_jsonl(partial / "chunks.jsonl", (_chunk_row(c, t) for c, t in zip(index.chunks, index.chunk_tokens)))
     np.save(partial / "chunk_vectors.npy", index.chunk_vectors, allow_pickle=False)
     np.save(partial / "sentence_vectors.npy", index.sentence_vectors, allow_pickle=False)
-    (partial / analysis.ARTIFACT).write_bytes(_docbin(index.docs))
+    parts = index.analysis_parts if len(index.analysis_parts) == len(index.articles) else [analysis.serialize(index.docs)]
+    (partial / analysis.ARTIFACT).write_bytes(analysis.pack(parts))
+    np.save(partial / analysis.CLAUSE_VECTORS, index.clause_vectors, allow_pickle=False)
     manifest = dict(index.manifest, files={name: _sha256(partial / name) for name in ARTIFACTS})
     _write_json(partial / MANIFEST, manifest)
     _fsync_dir(partial)
@@ -210,7 +221,16 @@ def cleanup(index_dir: Path) -> list[str]:
 
 def _article_row(a: Article) -> dict:
     return {"doc_id": a.doc_id, "source": a.source, "date": a.date, "title": a.title, "sha256": a.sha256,
+            "outlet": a.outlet, "url": a.url, "published": a.published, "language": a.language,
             "excluded": [list(r) for r in a.excluded], "sentences": [list(s) for s in a.sentences], "text": a.text}
+
+
+def metadata_fingerprint(articles: Iterable[Article]) -> str:
+    """One digest of every article's metadata (a change re-labels citations without touching vectors)."""
+    digest = hashlib.sha256()
+    for a in articles:
+        digest.update(json.dumps([a.source, a.title, a.date, a.outlet, a.url, a.published, a.language]).encode())
+    return digest.hexdigest()[:16]
 
 
 def _chunk_row(c: Chunk, tokens: tuple[str, ...]) -> dict:
@@ -257,15 +277,6 @@ def current_build(index_dir: Path) -> Path:
     return link.resolve()
 
 
-def _docbin(docs) -> bytes:
-    from spacy.tokens import DocBin
-
-    store = DocBin(attrs=list(analysis.ATTRS), store_user_data=False)
-    for doc in docs:
-        store.add(doc)
-    return store.to_bytes()
-
-
 def load_index(index_dir: Path, vocab=None) -> Index:
     """Load the current build, verifying every artifact's checksum and the files' consistency.
     `vocab`: the spaCy vocabulary the stored analysis is read into (a blank English one when None)."""
@@ -296,8 +307,11 @@ def load_index(index_dir: Path, vocab=None) -> Index:
         import spacy
 
         vocab = spacy.blank("en").vocab
-    docs = analysis.load_docs((build / analysis.ARTIFACT).read_bytes(), vocab, [s.text for s in sentences])
-    index = Index(articles, sentences, chunks, tokens, chunk_vectors, sentence_vectors, manifest, build, docs)
+    parts = tuple(analysis.split((build / analysis.ARTIFACT).read_bytes()))
+    docs = analysis.load_docs(parts, vocab, [s.text for s in sentences])
+    clause_vectors = _read_npy(build, analysis.CLAUSE_VECTORS)
+    index = Index(articles, sentences, chunks, tokens, chunk_vectors, sentence_vectors, manifest, build, docs,
+                  parts if len(parts) == len(articles) else (), clause_vectors=clause_vectors)
     _check_consistent(index)
     return index
 
@@ -334,7 +348,7 @@ def _read_jsonl(build: Path, name: str) -> list[dict]:
 
 def _read_npy(build: Path, name: str) -> np.ndarray:
     try:
-        array = np.load(build / name, allow_pickle=False)
+        array = np.load(build / name, mmap_mode="r", allow_pickle=False)  # pages shared between processes
     except ValueError as exc:
         raise IndexCorrupt(name, "-", f"not a readable .npy array ({exc})") from None
     if array.dtype != np.float32 or array.ndim != 2:
@@ -344,7 +358,8 @@ def _read_npy(build: Path, name: str) -> np.ndarray:
 
 def _article_from_row(row: dict) -> Article:
     return Article(row["doc_id"], row["source"], row["text"], row["date"], row["title"],
-                   tuple(tuple(r) for r in row["excluded"]), tuple(tuple(s) for s in row["sentences"]), row["sha256"])
+                   tuple(tuple(r) for r in row["excluded"]), tuple(tuple(s) for s in row["sentences"]), row["sha256"],
+                   row.get("outlet"), row.get("url"), row.get("published"), row.get("language"))
 
 
 def _check_consistent(index: Index) -> None:
@@ -355,6 +370,7 @@ def _check_consistent(index: Index) -> None:
         ("chunks.jsonl", "counts.chunks", len(index.chunks), counts["chunks"]),
         ("chunk_vectors.npy", "shape", index.chunk_vectors.shape, (counts["chunks"], dim)),
         ("sentence_vectors.npy", "shape", index.sentence_vectors.shape, (counts["sentences"], dim)),
+        (analysis.CLAUSE_VECTORS, "shape", index.clause_vectors.shape, (len(analysis.clauses(index.docs)), dim)),
     )
     for name, field, found, expected in checks:
         if found != expected:
@@ -369,6 +385,8 @@ def stale_reason(manifest: dict, articles: list[Article], model_name: str, param
     if manifest["corpus"] != corpus:
         changed = sorted(set(corpus.items()) ^ set(manifest["corpus"].items()))
         return f"corpus changed ({', '.join(sorted({name for name, _ in changed}))})"
+    if manifest.get("metadata") != metadata_fingerprint(articles):
+        return "article metadata changed"
     if manifest["model"]["name"] != model_name:
         return f"model changed ({manifest['model']['name']!r} -> {model_name!r})"
     if manifest["tokenizer"] != tokenizer_fingerprint():

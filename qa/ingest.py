@@ -2,7 +2,8 @@
 
 The text is kept exactly as stored; what is not to be indexed (the `date` header line,
 publisher boilerplate, a passage repeated within an article) is recorded as excluded ranges,
-so every offset stays an offset into the raw file.
+so every offset stays an offset into the raw file. Metadata given when an article was added is
+read from its sidecar (qa/metadata.py) and wins over what the text says (its title).
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import hashlib
 import logging
 import re
 from pathlib import Path
+from typing import Mapping
 
-from qa.errors import ConfigError
+from qa import metadata
+from qa.errors import ConfigError, InvalidDocument
 from qa.text import split_sentences
 from qa.types import Article
 
@@ -31,46 +34,71 @@ BOILERPLATE = (
 MIN_REPEATED_WORDS = 8
 
 
-def load_articles(seeds_dir: Path) -> list[Article]:
-    """Every `*.txt` file in seeds_dir, in file-name order."""
+def load_articles(seeds_dir: Path, known: Mapping[str, Article] | None = None) -> list[Article]:
+    """Every `*.txt` file in seeds_dir, in file-name order. `known`: articles already parsed, by the
+    SHA-256 of their text; a file with the same text reuses their sentences and excluded ranges."""
     if not seeds_dir.is_dir():
         raise ConfigError(f"seeds folder {str(seeds_dir)!r} does not exist; set QA_SEEDS_DIR to the folder of .txt articles")
     paths = sorted(seeds_dir.glob("*.txt"))
     if not paths:
         raise ConfigError(f"seeds folder {str(seeds_dir)!r} has no .txt files")
-    return [read_article(p) for p in paths]
+    return [read_article(p, known) for p in paths]
 
 
-def read_article(path: Path) -> Article:
+def read_article(path: Path, known: Mapping[str, Article] | None = None) -> Article:
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"seed file {path.name!r} is not UTF-8 (byte {exc.start})") from exc
-    return parse_article(path.stem, path.name, text, hashlib.sha256(raw).hexdigest())
+    try:
+        meta = metadata.read_sidecar(path)
+    except InvalidDocument as exc:
+        raise ConfigError(str(exc)) from None
+    sha256 = hashlib.sha256(raw).hexdigest()
+    return parse_article(path.stem, path.name, text, sha256, meta, (known or {}).get(sha256))
 
 
-def parse_article(doc_id: str, source: str, text: str, sha256: str = "") -> Article:
-    excluded: list[tuple[int, int]] = []
-    date, headline = None, ""
+def parse_article(doc_id: str, source: str, text: str, sha256: str = "", meta: Mapping[str, str] | None = None,
+                  same_text: Article | None = None) -> Article:
+    """`meta`: checked metadata (qa.metadata.check); `same_text`: an article already parsed from this very
+    text, whose sentences and excluded ranges are taken instead of splitting the text again."""
+    meta = meta or {}
+    date, headline, header_end = _header(text)
+    if same_text is not None and same_text.text == text:
+        excluded, sentences = list(same_text.excluded), list(same_text.sentences)
+    else:
+        excluded, sentences = _spans(text, header_end)
+    if not sentences:
+        raise ConfigError(f"seed file {source!r} has no text to index")
+    if "published" in meta:
+        if date is not None and metadata.day(meta["published"]) != date:
+            raise ConfigError(f"seed file {source!r}: published {meta['published']} disagrees with its date line {date}")
+        date = metadata.day(meta["published"])
+    first = sentences[0]
+    title = meta.get("title") or headline or text[first[0] : first[1]]
+    return Article(doc_id, source, text, date, title, tuple(excluded), tuple(sentences), sha256, meta.get("outlet"),
+                   meta.get("url"), meta.get("published", date), meta.get("language"))
+
+
+def _header(text: str) -> tuple[str | None, str, int]:
+    """The date and headline of a leading `date YYYY-MM-DD <headline>` line, and where that line ends (0: none)."""
     header = _HEADER_RE.match(text)
-    if header:
-        date = header.group(1)
-        rest = header.group(2).strip()
-        headline = "" if _TIMESTAMP_RE.match(rest) else rest
-        excluded.append((0, header.end()))
+    if not header:
+        return None, "", 0
+    rest = header.group(2).strip()
+    return header.group(1), "" if _TIMESTAMP_RE.match(rest) else rest, header.end()
+
+
+def _spans(text: str, header_end: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(excluded ranges, indexed sentences) of a text whose header line ends at `header_end`."""
+    excluded: list[tuple[int, int]] = [(0, header_end)] if header_end else []
     for pattern, to_end in BOILERPLATE:
         for m in pattern.finditer(text):
             excluded.append((m.start(), len(text) if to_end else m.end()))
-
     kept = [s for s in split_sentences(text) if not _overlaps(s, excluded)]
     sentences, repeated = _drop_repeats(text, kept)
-    excluded = _merge(text, excluded + repeated)
-    if not sentences:
-        raise ConfigError(f"seed file {source!r} has no text to index")
-    first = sentences[0]
-    title = headline or text[first[0] : first[1]]
-    return Article(doc_id, source, text, date, title, tuple(excluded), tuple(sentences), sha256)
+    return _merge(text, excluded + repeated), sentences
 
 
 def _drop_repeats(text: str, spans: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:

@@ -48,6 +48,19 @@ def load(name: str):
     return nlp
 
 
+@functools.lru_cache(maxsize=4)
+def load_for_questions(name: str):
+    """The same pipeline without its entity recognizer: question analysis reads tags, lemmas and the
+    parse only, and a question is parsed on every request."""
+    import spacy
+
+    target = resolve(name)
+    try:
+        return spacy.load(target, exclude=list(UNUSED) + ["ner"])
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load spaCy pipeline {name!r} ({target}): {exc}") from exc
+
+
 def fingerprint(nlp) -> dict:
     """What identifies the analysis: the pipeline's name, version, spaCy's version and its components."""
     import spacy

@@ -7,7 +7,8 @@ The legs and their fusion run in the engine, in one query:
             + share * the passage's cosine: a formula over two prefetches, the embedded dense leg's pooling
     hybrid  the embedded default's weighted sum of min-max normalized leg scores, as a formula whose
             constants (each leg's min and max) come from the legs, asked first; or RRF (k explicit); or DBSF
-Filters (doc ids, sources, a published range) are applied by the engine to every leg.
+Filters (qa.types.Filters: sources as doc ids or outlets, a published range; qa/filters.py's meaning) are
+applied by the engine to every leg, so each leg ranks only the filtered articles' passages.
 Each leg's rank of the returned passages comes from the same batch request.
 """
 
@@ -19,8 +20,8 @@ from dataclasses import dataclass
 from qa.errors import EngineUnavailable
 from qa.index import Index
 from qa.qdrant_store import PASSAGE, SENTENCES, SPARSE, Target, call, client_for, point_id, sparse_query
-from qa.retrieve import Query, _doc_freqs
-from qa.types import Hit
+from qa.retrieve import Query
+from qa.types import Filters as QueryFilters, Hit
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ FUSIONS = ("weighted", "rrf", "dbsf")
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """Which passages may be returned; None: any."""
+    """The engine's filter fields; None: any. `QueryFilters` (qa.types.Filters, what the service passes) is
+    mapped onto them by `engine_filter`: a source is a doc id or an outlet (either matches)."""
 
     doc_ids: tuple[str, ...] | None = None
     sources: tuple[str, ...] | None = None
@@ -48,16 +50,25 @@ class EngineHealth:
 
 class QdrantRetriever:
     def __init__(self, index: Index, target: Target, fusion: str = "weighted", rrf_k: int = 60, alpha: float = 0.5,
-                 depth: int = 1000, passage_share: float = 0.2):
+                 depth: int = 1000, passage_share: float = 0.2, bm25_passage_share: float = 0.0):
         if fusion not in FUSIONS:
             raise ValueError(f"unknown Qdrant fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
         self.index, self.target = index, target
         self.fusion, self.rrf_k, self.alpha = fusion, rrf_k, alpha
         self.depth, self.passage_share = depth, passage_share
+        # The BM25 leg scores whole passages (the engine's sparse index holds passages, not sentences):
+        # main's embedded default, QA_BM25_PASSAGE_SHARE=0, pools sentence scores instead; a difference
+        # bench/qdrant_backends.py shows.
+        self.bm25_passage_share = bm25_passage_share
+        if bm25_passage_share < 1.0:
+            log.info("QA_BM25_PASSAGE_SHARE=%s: the Qdrant BM25 leg scores whole passages (share 1)", bm25_passage_share)
         self._rows = {point_id(c.chunk_id): row for row, c in enumerate(index.chunks)}
         # The reader's idf comes from the loaded view, as the embedded retriever's does: log((N + 1) / (n + 0.5)).
-        corpus = [list(t) for t in index.chunk_tokens]
-        self._df, self._n = _doc_freqs(corpus), len(corpus)
+        df: dict[str, int] = {}
+        for tokens in index.chunk_tokens:
+            for t in set(tokens):
+                df[t] = df.get(t, 0) + 1
+        self._df, self._n = df, len(index.chunk_tokens)
 
     def idf(self, token: str) -> float:
         import math
@@ -66,7 +77,7 @@ class QdrantRetriever:
         return math.log((self._n + 1) / ((0 if df is None else df) + 0.5))
 
     # ------------------------------------------------------------ queries
-    def search(self, query: Query, k: int, mode: str, filters: Filters | None = None) -> list[Hit]:
+    def search(self, query: Query, k: int, mode: str, filters: QueryFilters | Filters | None = None) -> list[Hit]:
         """The k best passages. One round trip: the fused (or single-leg) query with each leg's ranking
         beside it; weighted fusion needs the legs' score ranges first, so it takes two."""
         flt = engine_filter(filters)
@@ -181,11 +192,26 @@ def weighted_formula(legs: list[tuple[float, float, float]]):
     return m.FormulaQuery(formula=m.SumExpression(sum=terms), defaults=defaults)
 
 
-def engine_filter(filters: Filters | None):
+def engine_filter(filters: QueryFilters | Filters | None):
+    """The engine's filter for the service's Filters (qa.types.Filters) or the engine's own fields."""
     from qdrant_client import models as m
 
     if filters is None:
         return None
+    if isinstance(filters, QueryFilters):
+        if filters.empty:
+            return None
+        must = []
+        if filters.sources:
+            # qa/filters.py: a source is a doc id, or an outlet compared without regard to case
+            must.append(m.Filter(should=[
+                m.FieldCondition(key="doc_id", match=m.MatchAny(any=list(filters.sources))),
+                m.FieldCondition(key="outlet_key", match=m.MatchAny(any=[s.casefold() for s in filters.sources]))]))
+        if filters.published_from or filters.published_to:
+            # the day the article was published on (qa.metadata.day); an undated article has none: never passes
+            must.append(m.FieldCondition(key="day", range=m.DatetimeRange(gte=filters.published_from,
+                                                                           lte=filters.published_to)))
+        return m.Filter(must=must)
     must = []
     if filters.doc_ids is not None:
         must.append(m.FieldCondition(key="doc_id", match=m.MatchAny(any=list(filters.doc_ids))))

@@ -5,16 +5,19 @@ One collection; a point per passage (chunk) and one per article:
                       multivector compared by MaxSim: its best sentence), "bm25" (sparse: BM25L's
                       document-side weight of each term, the engine multiplies in the IDF: Modifier.IDF)
              payload  kind, chunk_id, doc_id, source, ordinal, start, end, the sentence range (ordinals in
-                      the article), title, date, published (and outlet, url when the article has them),
-                      and each sentence's offsets with its spaCy analysis (`Doc.to_json()`)
+                      the article), the article's metadata (title, date, outlet, url, published, language;
+                      `outlet_key`, the outlet casefolded, and `day`, the date published on, for filters),
+                      and each sentence's offsets with its spaCy analysis (`Doc.to_json()`) and the
+                      embeddings of its clauses (qa.analysis.clauses, in order: the reader's clause_vectors)
     article  no vectors (never a search result); payload: the text exactly as stored, sha256, excluded
-             ranges, sentence spans, title, date. Written after all its passages: it marks the article
-             complete, so a resumed sync skips it and an interrupted one redoes it.
+             ranges, sentence spans, the metadata and its digest. Written after all its passages: it marks
+             the article complete, so a resumed sync skips it and an interrupted one redoes it.
 Point ids are UUID5 of the chunk id (or of the doc id for an article point): a resumed upsert overwrites
 what an interrupted one wrote, never duplicates it. The collection's metadata holds the manifest: model,
 tokenizer, spaCy pipeline, chunking, the code's fingerprint and the BM25 parameters (with the average
 passage length the document weights were computed with). A manifest that disagrees with the settings
-means a full rebuild; a changed corpus means a sync: new and changed articles upserted, removed ones deleted.
+means a full rebuild; a changed corpus means a sync: new and changed articles upserted, removed ones deleted,
+and an article whose metadata alone changed gets its points' payload rewritten (no re-embedding).
 """
 
 from __future__ import annotations
@@ -35,13 +38,15 @@ from qa.bm25 import BM25Params, _weights
 from qa.chunk import ChunkParams, chunk_article
 from qa.embed import Embedder
 from qa.errors import ConfigError, EngineUnavailable, IndexCorrupt, IndexMissing
-from qa.index import Index, build_index, code_fingerprint, nlp_fingerprint, tokenizer_fingerprint
+from qa import analysis, metadata as meta_
+from qa.index import (Index, build_index, code_fingerprint, metadata_fingerprint, nlp_fingerprint,
+                      tokenizer_fingerprint)
 from qa.text import tokenize
 from qa.types import Article, Chunk, Sentence
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: article metadata (outlet, url, published, language) and clause vectors in the payload
 PASSAGE, SENTENCES, SPARSE = "passage", "sentences", "bm25"
 _NAMESPACE = uuid.UUID("5b0f1c1e-8a52-4c55-9d55-6f0a3e0e6a11")  # fixed: ids must not change between runs
 Progress = Callable[[Iterable, int, str], Iterable]
@@ -199,6 +204,7 @@ def create_collection(target: Target, dim: int, meta: dict) -> None:
     # Filters run in the engine; a server uses these indexes.
     for field, schema in (("kind", m.PayloadSchemaType.KEYWORD), ("doc_id", m.PayloadSchemaType.KEYWORD),
                           ("source", m.PayloadSchemaType.KEYWORD), ("published", m.PayloadSchemaType.DATETIME),
+                          ("outlet_key", m.PayloadSchemaType.KEYWORD), ("day", m.PayloadSchemaType.DATETIME),
                           ("ordinal", m.PayloadSchemaType.INTEGER)):
         call(target, client.create_payload_index, target.collection, field, schema)
 
@@ -210,9 +216,10 @@ def stored_manifest(target: Target) -> dict | None:
     return call(target, client.get_collection, target.collection).config.metadata or {}
 
 
-def stored_articles(target: Target) -> dict[str, str]:
-    """doc_id -> sha256 of every article marked complete in the collection."""
-    return {p["doc_id"]: p["sha256"] for p, _ in scroll(target, _kind("article"), ["doc_id", "sha256"], False)}
+def stored_articles(target: Target) -> dict[str, tuple[str, str | None]]:
+    """doc_id -> (sha256, metadata digest) of every article marked complete in the collection."""
+    return {p["doc_id"]: (p["sha256"], p.get("meta")) for p, _ in
+            scroll(target, _kind("article"), ["doc_id", "sha256", "meta"], False)}
 
 
 def scroll(target: Target, flt, payload, vectors, page: int = 256):
@@ -256,6 +263,10 @@ def points(index: Index, bm25: BM25Params, avgdl: float) -> list:
     first_sentence: dict[str, int] = {}
     for s in index.sentences:
         first_sentence.setdefault(s.doc_id, s.index)
+    clause_rows: dict[int, list[int]] = {}  # sentence -> its rows of clause_vectors
+    if index.clause_vectors is not None:
+        for row, (n, _, _, _) in enumerate(analysis.clauses(index.docs)):
+            clause_rows.setdefault(n, []).append(row)
     for doc_id, article in index.articles.items():
         rows = by_doc.get(doc_id, [])
         first = first_sentence.get(doc_id, 0)
@@ -266,27 +277,34 @@ def points(index: Index, bm25: BM25Params, avgdl: float) -> list:
             vectors = {PASSAGE: index.chunk_vectors[row].tolist(), SENTENCES: index.sentence_vectors[a:b].tolist(),
                        SPARSE: m.SparseVector(indices=ids, values=values)}
             out.append(m.PointStruct(id=point_id(c.chunk_id), vector=vectors,
-                                     payload=_passage_payload(article, c, index, first)))
+                                     payload=_passage_payload(article, c, index, first, clause_rows)))
         out.append(m.PointStruct(id=point_id(doc_id + "#article"), vector={},
                                  payload=_article_payload(article, len(rows))))
     return out
 
 
 def _metadata(article: Article) -> dict:
-    meta = {"title": article.title, "date": article.date}
-    if article.date:
-        meta["published"] = article.date
-    for field in ("outlet", "url", "published"):  # when the article carries them
-        value = getattr(article, field, None)
-        if value:
-            meta[field] = value
-    return meta
+    """The article's metadata as payload fields, with the two qa/filters.py compares: `outlet_key` (the
+    outlet casefolded) and `day` (the date it was published on; absent when undated: no date filter passes)."""
+    meta = {"title": article.title, "date": article.date, "outlet": article.outlet, "url": article.url,
+            "published": article.published, "language": article.language,
+            "outlet_key": article.outlet.casefold() if article.outlet else None,
+            "day": meta_.day(article.published) if article.published else None}
+    return {k: v for k, v in meta.items() if v is not None} | {"title": article.title, "date": article.date}
 
 
-def _passage_payload(article: Article, c: Chunk, index: Index, first: int) -> dict:
+def _meta_digest(article: Article) -> str:
+    return metadata_fingerprint([article])
+
+
+def _passage_payload(article: Article, c: Chunk, index: Index, first: int,
+                     clause_rows: dict[int, list[int]] | None = None) -> dict:
     a, b = c.sentences
     sentences = [{"start": index.sentences[i].start, "end": index.sentences[i].end, "analysis": index.docs[i].to_json()}
                  for i in range(a, b)]
+    if clause_rows is not None and index.clause_vectors is not None:
+        for i, sentence in zip(range(a, b), sentences):
+            sentence["clauses"] = [index.clause_vectors[r].tolist() for r in clause_rows.get(i, ())]
     return {"kind": "passage", "chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": article.source,
             "ordinal": c.ordinal, "start": c.start, "end": c.end, "sentence_range": [a - first, b - first],
             **_metadata(article), "sentences": sentences}
@@ -294,7 +312,7 @@ def _passage_payload(article: Article, c: Chunk, index: Index, first: int) -> di
 
 def _article_payload(article: Article, n_chunks: int) -> dict:
     return {"kind": "article", "doc_id": article.doc_id, "source": article.source, **_metadata(article),
-            "sha256": article.sha256, "text": article.text, "excluded": [list(r) for r in article.excluded],
+            "sha256": article.sha256, "meta": _meta_digest(article), "text": article.text, "excluded": [list(r) for r in article.excluded],
             "sentence_spans": [list(s) for s in article.sentences], "chunks": n_chunks}
 
 
@@ -337,7 +355,11 @@ def sync(target: Target, articles: list[Article], embedder: Embedder, params: Ch
     wanted_ids = {a.doc_id: a.sha256 for a in articles}
     removed = sorted(set(have) - set(wanted_ids))
     delete_articles(target, removed)
-    todo = [a for a in articles if have.get(a.doc_id) != a.sha256]
+    todo = [a for a in articles if have.get(a.doc_id, (None,))[0] != a.sha256]
+    relabel = [a for a in articles if a.doc_id in have and have[a.doc_id][0] == a.sha256
+               and have[a.doc_id][1] != _meta_digest(a)]
+    for a in relabel:  # the text is unchanged: its vectors and analysis stay, its metadata is rewritten
+        set_metadata(target, a)
     if todo:
         log.info("upserting %d article(s): %s", len(todo), ", ".join(a.doc_id for a in todo))
         built = build_index(todo, embedder, params, progress, nlp)
@@ -345,7 +367,23 @@ def sync(target: Target, articles: list[Article], embedder: Embedder, params: Ch
         counts = Counter(c.doc_id for c in built.chunks)
         for a in todo:
             trim(target, a.doc_id, counts.get(a.doc_id, 0))
-    return {"rebuilt": bool(reason), "upserted": [a.doc_id for a in todo], "deleted": removed}
+    return {"rebuilt": bool(reason), "upserted": [a.doc_id for a in todo], "deleted": removed,
+            "relabelled": [a.doc_id for a in relabel]}
+
+
+def set_metadata(target: Target, article: Article) -> None:
+    """Rewrite the metadata in the payload of every point of `article` (its text unchanged)."""
+    from qdrant_client import models as m
+
+    client = client_for(target)
+    flt = m.Filter(must=[m.FieldCondition(key="doc_id", match=m.MatchValue(value=article.doc_id))])
+    stale = ["outlet", "url", "published", "language", "outlet_key", "day"]
+    call(target, client.delete_payload, target.collection, keys=stale, points=m.FilterSelector(filter=flt), wait=True)
+    call(target, client.set_payload, target.collection, payload=_metadata(article), points=m.FilterSelector(filter=flt),
+         wait=True)
+    call(target, client.set_payload, target.collection, payload={"meta": _meta_digest(article)},
+         points=m.FilterSelector(filter=m.Filter(must=flt.must + _kind("article").must)), wait=True)
+    log.info("rewrote the metadata of %s", article.doc_id)
 
 
 # ---------------------------------------------------------------- load the Index view
@@ -371,6 +409,7 @@ def load(target: Target, vocab=None) -> Index:
     sentences, chunks, tokens, chunk_vecs = [], [], [], []
     sentence_vecs: dict[int, list[float]] = {}
     docs: dict[int, object] = {}
+    clause_vecs: dict[int, list] = {}  # sentence -> its clauses' embeddings (None: the payload has none)
     for doc_id, article in articles.items():
         found = sorted(passages[doc_id], key=lambda pv: pv[0]["ordinal"])
         if len(found) != rows[doc_id]["chunks"]:
@@ -384,6 +423,7 @@ def load(target: Target, vocab=None) -> Index:
                 sentence_vecs.setdefault(i, row)
                 if i not in docs:
                     docs[i] = Doc(vocab).from_json(sentence["analysis"])
+                    clause_vecs[i] = sentence.get("clauses")
             text = article.text[payload["start"] : payload["end"]]
             chunks.append(Chunk(payload["chunk_id"], doc_id, payload["ordinal"], payload["start"], payload["end"], text, (a, b)))
             tokens.append(tuple(tokenize(text)))
@@ -395,9 +435,26 @@ def load(target: Target, vocab=None) -> Index:
     view = dict(meta, built_at=meta.get("built_at", ""), format_version=meta.get("format", FORMAT),
                 counts={"articles": len(articles), "sentences": len(sentences), "chunks": len(chunks)},
                 backend={"kind": "qdrant", "where": target.where, "collection": target.collection})
+    docs_ = tuple(docs[i] for i in range(len(sentences)))
     return Index(articles, tuple(sentences), tuple(chunks), tuple(tokens), _matrix(chunk_vecs, dim),
-                 _matrix([sentence_vecs[i] for i in range(len(sentences))], dim), view, None,
-                 tuple(docs[i] for i in range(len(sentences))))
+                 _matrix([sentence_vecs[i] for i in range(len(sentences))], dim), view, None, docs_,
+                 clause_vectors=_clause_matrix(docs_, clause_vecs, dim))
+
+
+def _clause_matrix(docs: tuple, by_sentence: dict[int, list | None], dim: int) -> np.ndarray | None:
+    """clause_vectors for the view, rows aligned with analysis.clauses(docs); None when a sentence's
+    clauses were not stored (or do not match its analysis): the reader then reads without them."""
+    rows, taken = [], {}
+    for n, _, _, _ in analysis.clauses(docs):
+        stored = by_sentence.get(n)
+        k = taken.get(n, 0)
+        if stored is None or k >= len(stored):
+            return None
+        rows.append(stored[k])
+        taken[n] = k + 1
+    if any(len(stored or ()) != taken.get(n, 0) for n, stored in by_sentence.items()):
+        return None
+    return _matrix(rows, dim)
 
 
 def _matrix(rows: list, dim: int) -> np.ndarray:
@@ -406,4 +463,5 @@ def _matrix(rows: list, dim: int) -> np.ndarray:
 
 def _article(p: dict) -> Article:
     return Article(p["doc_id"], p["source"], p["text"], p.get("date"), p["title"],
-                   tuple(tuple(r) for r in p["excluded"]), tuple(tuple(s) for s in p["sentence_spans"]), p["sha256"])
+                   tuple(tuple(r) for r in p["excluded"]), tuple(tuple(s) for s in p["sentence_spans"]), p["sha256"],
+                   p.get("outlet"), p.get("url"), p.get("published"), p.get("language"))

@@ -1,7 +1,8 @@
 """Retrieval: a BM25 leg, a dense leg, and their fusion.
 
 `Retriever` is the seam the service and reader use; `EmbeddedRetriever` serves it from the in-memory
-index. An external search engine can stand in by implementing `search` and `idf`.
+index. An external search engine can stand in by implementing `search` and `idf`. `filters` (qa/filters.py)
+restrict each leg's candidates before its top k is taken.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from qa.bm25 import VARIANTS as BM25_VARIANTS, BM25Matrix, BM25Params
+from qa import filters as filtering
+from qa.bm25 import VARIANTS as BM25_VARIANTS, BM25Matrix, BM25Params, top_k_of
 from qa.index import Index
-from qa.types import Hit
+from qa.text import tokenize
+from qa.types import Filters, Hit
 from qa.vectors import HnswParams, VectorIndex
 
 
@@ -26,7 +29,7 @@ class Query:
 
 
 class Retriever(Protocol):
-    def search(self, query: Query, k: int, mode: str) -> list[Hit]: ...
+    def search(self, query: Query, k: int, mode: str, filters: Filters | None = None) -> list[Hit]: ...
 
     def idf(self, token: str) -> float: ...
 
@@ -58,10 +61,10 @@ def weighted(legs: Sequence[dict[int, float]], weights: Sequence[float]) -> list
 
 def pooled(sentence_scores: np.ndarray, passage_scores: np.ndarray, spans: Sequence[tuple[int, int]],
            passage_share: float) -> np.ndarray:
-    """A passage's dense score from its sentences: (1 - share) * its best sentence's score + share * the
-    whole passage's score. `spans[i]` is passage i's [first, last) range of rows in `sentence_scores`.
-    MiniLM was trained on texts up to 128 word pieces; most passages are longer, most sentences are not,
-    so a sentence's vector says what it is about and the passage's vector what is around it."""
+    """A passage's score from its sentences: (1 - share) * its best sentence's score + share * the whole
+    passage's score. `spans[i]` is passage i's [first, last) range of rows in `sentence_scores`.
+    For the dense leg: MiniLM was trained on texts up to 128 word pieces; most passages are longer, most
+    sentences are not, so a sentence's vector says what it is about and the passage's what is around it."""
     best = np.array([sentence_scores[a:b].max() if b > a else passage_scores[i] for i, (a, b) in enumerate(spans)],
                     dtype=np.float64)
     return (1.0 - passage_share) * best + passage_share * passage_scores.astype(np.float64)
@@ -77,46 +80,84 @@ def ranked(scores: np.ndarray, positive_only: bool = False) -> list[tuple[int, f
 class EmbeddedRetriever:
     def __init__(self, index: Index, variant: str = "l", k1: float = 1.2, b: float = 0.75,
                  fusion: str = "weighted", rrf_k: int = 60, alpha: float = 0.5, depth: int = 1000,
-                 exact_below: int = 100_000, hnsw: HnswParams = HnswParams(), passage_share: float = 0.2):
+                 exact_below: int = 100_000, hnsw: HnswParams = HnswParams(), dense_passage_share: float = 0.2,
+                 bm25_passage_share: float = 0.0):
         if variant not in BM25_VARIANTS:
             raise ValueError(f"unknown BM25 variant {variant!r}; choose one of {sorted(BM25_VARIANTS)}")
         self.index = index
-        corpus = [list(t) for t in index.chunk_tokens]
         # rank-bm25's scores, from a term-document matrix (qa/bm25.py); each leg hands fusion its top `depth`.
-        self.bm25 = BM25Matrix.build(corpus, BM25Params(variant, k1, b))
+        self.bm25 = BM25Matrix.build(index.chunk_tokens, BM25Params(variant, k1, b))
         self.vectors = VectorIndex(index.chunk_vectors, exact_below, hnsw)
         self.depth, self.exact_below = depth, exact_below
-        self.fusion, self.rrf_k, self.alpha, self.passage_share = fusion, rrf_k, alpha, passage_share
+        # Below `exact_below` passages each leg scores a passage by its best sentence (plus a share of the
+        # passage's own score): in passages of a hundred words on one event, the sentence that holds the
+        # question's words stands out. Above it, whole passages (the HNSW graph and top-k stay sublinear).
+        self.pooling = len(index.chunks) < exact_below
+        self.sentence_bm25 = None
+        if self.pooling and bm25_passage_share < 1.0 and index.sentences:
+            self.sentence_bm25 = BM25Matrix.build([tokenize(s.text) for s in index.sentences], BM25Params(variant, k1, b))
+        self.fusion, self.rrf_k, self.alpha = fusion, rrf_k, alpha
+        self.dense_passage_share, self.bm25_passage_share = dense_passage_share, bm25_passage_share
         self._spans = [c.sentences for c in index.chunks]
-        n = len(corpus)
-        # Reader-side idf (always positive, unlike Okapi's): log((N + 1) / (n_t + 0.5)).
-        self._df = _doc_freqs(corpus)
+        n = len(index.chunk_tokens)
+        # Reader-side idf (always positive, unlike Okapi's): log((N + 1) / (n_t + 0.5)); document
+        # frequencies are the matrix's row lengths.
+        self._df = dict(zip(self.bm25.vocab, np.diff(self.bm25.indptr).tolist()))
         self._unseen_idf = math.log((n + 1) / 0.5)
         self._n = n
+        self._articles = list(index.articles.values())
+        position = {a.doc_id: i for i, a in enumerate(self._articles)}
+        self._chunk_article = np.fromiter((position[c.doc_id] for c in index.chunks), dtype=np.int64,
+                                          count=len(index.chunks))
+
+    def chunk_mask(self, filters: Filters | None) -> np.ndarray | None:
+        """Per chunk: may it be returned; None when nothing is filtered."""
+        if filters is None or filters.empty:
+            return None
+        return filtering.article_mask(self._articles, filters)[self._chunk_article]
 
     def idf(self, token: str) -> float:
         df = self._df.get(token)
         return self._unseen_idf if df is None else math.log((self._n + 1) / (df + 0.5))
 
-    def bm25_ranking(self, tokens: Sequence[str]) -> list[tuple[int, float]]:
+    def bm25_ranking(self, tokens: Sequence[str], mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """`mask`: the chunks that may be returned (None: all); the top `depth` of those."""
         if not tokens or not self.index.chunks:
             return []
-        ids, scores = self.bm25.top_k(tokens, self.depth)
+        if self.sentence_bm25 is None:
+            every = None if mask is None else self.bm25.scores(tokens)
+        else:
+            every = pooled(self.sentence_bm25.scores(tokens), self.bm25.scores(tokens), self._spans,
+                           self.bm25_passage_share)
+        if every is None:
+            ids, scores = self.bm25.top_k(tokens, self.depth)
+        else:
+            if mask is not None:
+                every[~mask] = 0.0  # top_k_of keeps only positive scores
+            ids, scores = top_k_of(every, self.depth, positive_only=True)
         return list(zip(ids.tolist(), scores.tolist()))
 
-    def dense_ranking(self, vector: np.ndarray) -> list[tuple[int, float]]:
+    def dense_ranking(self, vector: np.ndarray, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
         if not self.index.chunks:
             return []
-        if self.passage_share >= 1.0 or len(self.index.chunks) >= self.exact_below:
+        if self.dense_passage_share >= 1.0 or not self.pooling:
             # whole passages only, or a corpus large enough for the HNSW graph: no sentence is scored
-            ids, scores = self.vectors.top_k(vector, self.depth)
+            ids, scores = self.vectors.top_k(vector, self.depth, mask)
             return list(zip(ids.tolist(), scores.tolist()))
         passages = self.index.chunk_vectors @ vector
-        return ranked(pooled(self.index.sentence_vectors @ vector, passages, self._spans, self.passage_share))[: self.depth]
+        scores = pooled(self.index.sentence_vectors @ vector, passages, self._spans, self.dense_passage_share)
+        if mask is None:
+            return ranked(scores)[: self.depth]
+        allowed = np.flatnonzero(mask)
+        ids, best = top_k_of(scores[allowed], self.depth)
+        return list(zip(allowed[ids].tolist(), best.tolist()))
 
-    def search(self, query: Query, k: int, mode: str) -> list[Hit]:
-        lexical = self.bm25_ranking(query.tokens) if mode in ("bm25", "hybrid") else []
-        dense = self.dense_ranking(query.vector) if mode in ("dense", "hybrid") else []
+    def search(self, query: Query, k: int, mode: str, filters: Filters | None = None) -> list[Hit]:
+        mask = self.chunk_mask(filters)
+        if mask is not None and not mask.any():
+            return []
+        lexical = self.bm25_ranking(query.tokens, mask) if mode in ("bm25", "hybrid") else []
+        dense = self.dense_ranking(query.vector, mask) if mode in ("dense", "hybrid") else []
         bm25_rank = {doc: r for r, (doc, _) in enumerate(lexical, 1)}
         dense_rank = {doc: r for r, (doc, _) in enumerate(dense, 1)}
         if mode == "bm25":
@@ -132,10 +173,3 @@ class EmbeddedRetriever:
             for doc, score in fused[:k]
         ]
 
-
-def _doc_freqs(corpus: list[list[str]]) -> dict[str, int]:
-    df: dict[str, int] = {}
-    for doc in corpus:
-        for token in set(doc):
-            df[token] = df.get(token, 0) + 1
-    return df

@@ -11,7 +11,8 @@ def citation_json(c: Citation) -> dict:
     return {"doc_id": c.doc_id, "source": c.source, "title": c.title, "date": c.date,
             "start": c.start, "end": c.end, "quote": c.quote,
             "answer_start": c.start if c.answer_start is None else c.answer_start,
-            "answer_end": c.end if c.answer_end is None else c.answer_end}
+            "answer_end": c.end if c.answer_end is None else c.answer_end,
+            "outlet": c.outlet, "url": c.url, "published": c.published}
 
 
 def mention_json(m: Mention) -> dict:
@@ -38,6 +39,12 @@ def result_json(r: Result, articles: Mapping[str, Article]) -> dict:
             "degraded": r.degraded}
 
 
+def article_meta_json(a: Article) -> dict:
+    """An article's metadata, without its text."""
+    return {"doc_id": a.doc_id, "source": a.source, "title": a.title, "date": a.date, "outlet": a.outlet,
+            "url": a.url, "published": a.published, "language": a.language, "sha256": a.sha256,
+            "chars": len(a.text), "sentences": len(a.sentences)}
+
+
 def article_json(a: Article) -> dict:
-    return {"doc_id": a.doc_id, "source": a.source, "title": a.title, "date": a.date, "sha256": a.sha256,
-            "text": a.text, "excluded": [list(r) for r in a.excluded]}
+    return {**article_meta_json(a), "text": a.text, "excluded": [list(r) for r in a.excluded]}

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
 from qa.chunk import ChunkParams
 from qa.config import MODES, Settings
 from qa.embed import Embedder, make_embedder
 from qa.errors import ConfigError, DocumentNotFound, IndexError_, IndexMissing, InvalidQuestion, ModelError
-from qa import nlp
-from qa.index import Index, build_index, build_lock, cleanup, load_index, nlp_fingerprint, save_index, stale_reason
+from qa import filters as filtering, nlp
+from qa.index import (MANIFEST, Index, build_index, build_lock, cleanup, load_index, nlp_fingerprint, save_index,
+                      stale_reason)
 from qa.ingest import load_articles
 from qa.read import Reader, ReaderParams, Reranker, SpanModel
 from qa.retrieve import EmbeddedRetriever, Query, Retriever
+from qa.update import reusable, update_index
 from qa.vectors import HnswParams
 from qa.text import query_tokens, tokenize
-from qa.types import Article, Hit, Result
+from qa.types import Article, Filters, Hit, Result
 
 log = logging.getLogger(__name__)
 
@@ -31,42 +35,58 @@ def chunk_params(settings: Settings) -> ChunkParams:
 
 
 def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
-                 progress: Callable[[Iterable, int, str], Iterable] | None = None) -> Index:
-    """Load the index, building it first when it is missing, stale or `rebuild` is asked for.
-    A corrupt index is an error to report, never silently replaced. With QA_BACKEND=qdrant the index
-    is a Qdrant collection, synced with the corpus, and this is the view of it the reader needs."""
-    articles = load_articles(settings.seeds_dir)
+                 progress: Callable[[Iterable, int, str], Iterable] | None = None, live: Index | None = None) -> Index:
+    """Load the index, bringing it up to date with the corpus first: when only articles (or their metadata)
+    changed, incrementally from `live` (else the index on disk): unchanged texts keep their vectors and
+    analysis (qa/update.py); when it is missing, built with other settings or code, or `rebuild` is asked
+    for, by a full build. A corrupt index is an error to report, never silently replaced."""
     params = chunk_params(settings)
     pipeline = nlp.load(settings.nlp_model)
     if settings.backend == "qdrant":
         with build_lock(settings.index_dir):
-            return _ensure_qdrant(settings, embedder, articles, params, pipeline, rebuild, progress)
+            return _ensure_qdrant(settings, embedder, params, pipeline, rebuild, progress)
     with build_lock(settings.index_dir):
         cleanup(settings.index_dir)
         reason = "rebuild requested" if rebuild else None
-        if reason is None:
+        base = live
+        if reason is None and base is None:
             try:
-                index = load_index(settings.index_dir, pipeline.vocab)
-                reason = stale_reason(index.manifest, articles, embedder.name, params, nlp_fingerprint(pipeline))
+                base = load_index(settings.index_dir, pipeline.vocab)
             except IndexMissing:
                 reason = "no index yet"
             except IndexError_ as exc:
                 if exc.code != "index_stale":
                     raise
                 reason = str(exc)
+        known = {a.sha256: a for a in base.articles.values()} if base is not None else None
+        articles = load_articles(settings.seeds_dir, known)  # inside the lock: the corpus as this build sees it
+        if reason is None:
+            fingerprint = nlp_fingerprint(pipeline)
+            reason = stale_reason(base.manifest, articles, embedder.name, params, fingerprint)
             if reason is None:
-                return index
+                return base
+            if reusable(base, articles, embedder.name, params, fingerprint) is None:
+                log.info("updating the index: %s", reason)
+                index, _ = update_index(base, articles, embedder, params, pipeline, progress)
+                return saved(index, settings.index_dir)
         log.info("building the index: %s", reason)
         save_index(build_index(articles, embedder, params, progress, pipeline), settings.index_dir)
         return load_index(settings.index_dir, pipeline.vocab)
 
 
-def _ensure_qdrant(settings: Settings, embedder: Embedder, articles: list[Article], params: ChunkParams, pipeline,
+def saved(index: Index, index_dir) -> Index:
+    """`index` written as a new build and swapped in; the same index, now with its path and full manifest."""
+    path = save_index(index, index_dir)
+    return replace(index, path=path, manifest=json.loads((path / MANIFEST).read_text(encoding="utf-8")))
+
+
+def _ensure_qdrant(settings: Settings, embedder: Embedder, params: ChunkParams, pipeline,
                    rebuild: bool, progress) -> Index:
     from qa import qdrant_store as store
     from qa.bm25 import BM25Params
 
     target = store.Target.from_settings(settings)
+    articles = load_articles(settings.seeds_dir)  # inside the lock: the corpus as this sync sees it
     if settings.bm25_variant != "l":
         raise ConfigError(f"QA_BM25_VARIANT={settings.bm25_variant} is not available with QA_BACKEND=qdrant: the "
                           f"engine's IDF is BM25L's, so Qdrant scores BM25L only; set QA_BM25_VARIANT=l")
@@ -86,10 +106,11 @@ def make_retriever(settings: Settings, index: Index) -> Retriever:
 
         where = index.manifest.get("backend", {})
         return QdrantRetriever(index, Target.from_settings(s, where.get("collection")), s.qdrant_fusion or s.fusion,
-                               s.rrf_k, s.fusion_alpha, s.retrieve_depth, s.dense_passage_share)
+                               s.rrf_k, s.fusion_alpha, s.retrieve_depth, s.dense_passage_share,
+                               s.bm25_passage_share)
     return EmbeddedRetriever(index, s.bm25_variant, s.bm25_k1, s.bm25_b, s.fusion, s.rrf_k, s.fusion_alpha,
                              s.retrieve_depth, s.dense_exact_below, HnswParams(s.hnsw_m, ef_search=s.hnsw_ef_search),
-                             s.dense_passage_share)
+                             s.dense_passage_share, s.bm25_passage_share)
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -113,6 +134,25 @@ def optional_stages(settings: Settings) -> tuple[SpanModel | None, Reranker | No
     return span_model, reranker
 
 
+class _SentenceTokens:
+    """The reader's token set of every sentence, by its text, kept from one service to the next: after an
+    incremental update only the new sentences are tokenized (qa/update.py)."""
+
+    def __init__(self):
+        self._sets: dict[str, frozenset] = {}
+        self._lock = threading.Lock()
+
+    def for_index(self, index: Index) -> Callable[[str], frozenset]:
+        """A tokenize for the reader over `index`'s sentences (the sets of other indexes are dropped)."""
+        with self._lock:
+            old = self._sets
+            self._sets = sets = {s.text: old.get(s.text) or frozenset(tokenize(s.text)) for s in index.sentences}
+        return lambda text: sets.get(text) or frozenset(tokenize(text))
+
+
+SENTENCE_TOKENS = _SentenceTokens()
+
+
 @dataclass(frozen=True, slots=True)
 class Readiness:
     articles: int
@@ -130,7 +170,8 @@ class QAService:
                  span_model: SpanModel | None = None, reranker: Reranker | None = None):
         self.settings, self.index, self.embedder = settings, index, embedder
         self.retriever = retriever or make_retriever(settings, index)
-        self.reader = Reader(index, self.retriever.idf, reader_params(settings), tokenize, nlp.load(settings.nlp_model),
+        self.reader = Reader(index, self.retriever.idf, reader_params(settings), SENTENCE_TOKENS.for_index(index),
+                             nlp.load_for_questions(settings.nlp_model),
                              span_model=span_model, reranker=reranker)
 
     @classmethod
@@ -144,9 +185,12 @@ class QAService:
         return cls(settings, ensure_index(settings, embedder, rebuild), embedder, span_model=span_model, reranker=reranker)
 
     # ------------------------------------------------------------ queries
-    def ask(self, question: str, top_k: int | None = None, mode: str | None = None) -> Result:
+    def ask(self, question: str, top_k: int | None = None, mode: str | None = None,
+            filters: Filters | None = None) -> Result:
+        """`filters`: answer from these articles only (sources, publication dates); None: from all."""
         t0 = time.perf_counter()
         question, top_k, mode = self._validate(question, top_k, mode)
+        filters = filtering.check(filters, self.index.articles)
         degraded = None
         try:
             query, t_embed = self._query(question)
@@ -155,7 +199,7 @@ class QAService:
             log.warning("query encoder failed, answering from BM25 alone: %s", exc)
             query, t_embed, degraded = Query(question, tuple(query_tokens(question)), None), 0.0, DENSE_UNAVAILABLE
         t1 = time.perf_counter()
-        hits = self.retriever.search(query, max(top_k, self.settings.read_passages), "bm25" if degraded else mode)
+        hits = self._search(query, max(top_k, self.settings.read_passages), "bm25" if degraded else mode, filters)
         t2 = time.perf_counter()
         reading = self.reader.read(question, query.tokens, query.vector, hits, top_k)
         t3 = time.perf_counter()
@@ -164,12 +208,19 @@ class QAService:
                       round((t3 - t0) * 1e3, 3), round(reading.confidence, 4), timings, reading.abstain_reason,
                       degraded)
 
-    def search(self, question: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
+    def search(self, question: str, k: int | None = None, mode: str | None = None,
+               filters: Filters | None = None) -> list[Hit]:
         question, k, mode = self._validate(question, k, mode)
+        filters = filtering.check(filters, self.index.articles)
         if mode == "bm25":  # no encoder call: BM25 search keeps working when the model does not
-            return self.retriever.search(Query(question, tuple(query_tokens(question)), None), k, mode)
+            return self._search(Query(question, tuple(query_tokens(question)), None), k, mode, filters)
         query, _ = self._query(question)
-        return self.retriever.search(query, k, mode)
+        return self._search(query, k, mode, filters)
+
+    def documents(self, offset: int = 0, limit: int = 20) -> tuple[int, list[Article]]:
+        """(how many articles are served, those at [offset, offset + limit) by doc id)."""
+        ids = sorted(self.index.articles)
+        return len(ids), [self.index.articles[i] for i in ids[offset : offset + limit]]
 
     def document(self, doc_id: str) -> Article:
         try:
@@ -192,6 +243,12 @@ class QAService:
                          self.settings.backend if health is not None else "embedded", engine)
 
     # ------------------------------------------------------------ helpers
+    def _search(self, query: Query, k: int, mode: str, filters: Filters | None) -> list[Hit]:
+        # A retriever written before filters existed is still called as it was when nothing is filtered.
+        if filters is None:
+            return self.retriever.search(query, k, mode)
+        return self.retriever.search(query, k, mode, filters)
+
     def _query(self, question: str) -> tuple[Query, float]:
         t = time.perf_counter()
         vector = self.embedder.embed_queries([question])[0]

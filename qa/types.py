@@ -14,11 +14,16 @@ class Article:
     doc_id: str  # the file stem
     source: str  # the file name
     text: str  # the file's text exactly as stored
-    date: str | None  # ISO date from a leading `date YYYY-MM-DD` line
+    date: str | None  # ISO date: the date part of `published`, else of a leading `date YYYY-MM-DD` line
     title: str
     excluded: tuple[tuple[int, int], ...] = ()  # header, boilerplate and repeated ranges: not indexed
     sentences: tuple[tuple[int, int], ...] = ()  # spans of the indexed sentences, in order
-    sha256: str = ""
+    sha256: str = ""  # of the text's UTF-8 bytes: the key under which its vectors and analysis are reused
+    # Metadata given when the article was added (its sidecar, qa/metadata.py), or read from the text.
+    outlet: str | None = None
+    url: str | None = None
+    published: str | None = None  # ISO 8601: a date, or a date and time with its zone
+    language: str | None = None  # BCP 47 tag ("en", "en-GB")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,24 @@ class Citation:
     # It is the answer's own text, except in a corroborated answer whose articles word it differently.
     answer_start: int | None = None
     answer_end: int | None = None
+    outlet: str | None = None
+    url: str | None = None
+    published: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What retrieval may return: passages of these articles only. Empty or None fields do not filter.
+    `sources` are doc ids or outlets (an article matches either); the dates are inclusive ISO dates,
+    compared with the date an article was published on (as written in its `published`)."""
+
+    sources: tuple[str, ...] = ()
+    published_from: str | None = None
+    published_to: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.sources and self.published_from is None and self.published_to is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,11 +44,23 @@ class VectorIndex:
     def exact(self) -> bool:
         return len(self.vectors) < self.exact_below
 
-    def top_k(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def top_k(self, vector: np.ndarray, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """`mask`: the rows that may be returned (None: all). A filtered search looks among those rows
+        only: exactly when they are fewer than `exact_below`, else in the graph with a selector."""
+        if mask is not None:
+            allowed = np.flatnonzero(mask)
+            if len(allowed) < self.exact_below or self.graph is None:
+                ids, scores = top_k_of(self.vectors[allowed] @ np.asarray(vector, dtype=np.float32), k)
+                return allowed[ids], scores
         if self.exact or self.graph is None:
             return self.exact_top_k(vector, k)
         k = min(k, len(self.vectors))
-        scores, ids = self.graph.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k)
+        params = None
+        if mask is not None:
+            import faiss
+
+            params = faiss.SearchParametersHNSW(sel=faiss.IDSelectorBatch(allowed), efSearch=self.hnsw.ef_search)
+        scores, ids = self.graph.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k, params=params)
         found = ids[0] >= 0  # faiss pads with -1 when it finds fewer than k
         return ids[0][found].astype(np.int64), scores[0][found].astype(np.float32)
 

@@ -15,6 +15,13 @@ from qa.service import QAService
 from tests.helpers import SEEDS
 
 
+def hashing_app():
+    """The real app over the settings in the environment, with the instant hashing embedder: a factory for
+    `uvicorn tests.apps:hashing_app --factory`, for live tests that need no model."""
+    settings = Settings(_env_file=None)
+    return create_app(settings, QAService.open(settings, embedder=HashingEmbedder()))
+
+
 def private_settings(tmp: Path, **overrides) -> Settings:
     """Settings over a private copy of the seeds (tests that add documents or rebuild write there)."""
     seeds = tmp / "seeds"

@@ -67,14 +67,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_server(env: dict[str, str], timeout: float = 120.0, wait_for: str = "/readyz", log_path: Path | None = None):
-    """The real app under the real uvicorn, in a child process on a free loopback port.
+def live_server(env: dict[str, str], timeout: float = 120.0, wait_for: str = "/readyz", log_path: Path | None = None,
+                factory: str = "api.app:create_app"):
+    """The real app (from `factory`) under the real uvicorn, in a child process on a free loopback port.
     Waits until `wait_for` answers 200. The server's output goes to `log_path` (a temporary file when
     not given), never to a pipe nobody reads, which would stall a chatty server once the pipe is full."""
     port = free_port()
     log_file = open(log_path, "w+") if log_path else tempfile.TemporaryFile("w+")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
         stdout=log_file, stderr=subprocess.STDOUT, text=True,
     )

@@ -29,7 +29,7 @@ def test_ask_returns_answers_with_checkable_citations(client):
     assert set(body["passages"][0]) == {"doc_id", "chunk_id", "source", "start", "end", "text", "score",
                                         "bm25_rank", "dense_rank"}
     assert set(body["answers"][0]["citations"][0]) == {"doc_id", "source", "title", "date", "start", "end", "quote",
-                                                       "answer_start", "answer_end"}
+                                                       "answer_start", "answer_end", "outlet", "url", "published"}
     assert assert_citation_rule(body) >= 2
     assert r.headers["x-request-id"]
 
@@ -91,7 +91,7 @@ def test_documents(client):
 
 def test_readiness_and_unknown_routes(client):
     ready = client.get("/readyz").json()
-    assert ready["status"] == "ready" and ready["articles"] == 5 and ready["format_version"] == 2
+    assert ready["status"] == "ready" and ready["articles"] == 5 and ready["format_version"] == 4
     r = client.get("/nope")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
     assert client.get("/docs").status_code == 200

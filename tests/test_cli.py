@@ -1,5 +1,5 @@
-"""The `qa` command's Qdrant options: `qa index --backend qdrant` and `qa eval --backend qdrant`, in process,
-with the hashing embedder standing in for the model."""
+"""The `qa` command in process over the hashing embedder: `qa add`, `qa remove` and `qa ask` with filters;
+the Qdrant options `qa index --backend qdrant` and `qa eval --backend qdrant`."""
 
 from __future__ import annotations
 
@@ -8,12 +8,84 @@ import shutil
 
 import pytest
 
-from qa import cli, qdrant_store as store
+from qa import cli, qdrant_store as store, service
 from qa.config import get_settings
 from qa.embed import HashingEmbedder
+from qa.index import load_index
+from tests.apps import private_settings
 from tests.helpers import SEEDS
 from tests.test_eval_sets import corpora  # noqa: F401  (a fixture)
+from tests.test_extract import PAGE
 
+
+@pytest.fixture
+def qa_env(tmp_path, monkeypatch):
+    settings = private_settings(tmp_path)
+    for name, value in (("SEEDS_DIR", settings.seeds_dir), ("INDEX_DIR", settings.index_dir),
+                        ("DATA_DIR", settings.data_dir), ("MODEL", "hashing-test-embedder"),
+                        ("ABSTAIN_THRESHOLD", "0.2")):
+        monkeypatch.setenv(f"QA_{name}", str(value))
+    monkeypatch.setattr(service, "embedder_for", lambda s: HashingEmbedder())
+    get_settings.cache_clear()
+    yield settings
+    get_settings.cache_clear()
+
+
+def _files(tmp_path):
+    (tmp_path / "keepers.html").write_text(PAGE)
+    (tmp_path / "ferry.md").write_text("# Ferry returns\n\nThe night ferry to Skerry Point returns on Friday.\n")
+    (tmp_path / "harbour.txt").write_text("The harbour master resigned on Tuesday after the storm.\n")
+    (tmp_path / "more.jsonl").write_text(
+        json.dumps({"name": "gulls", "text": "Gulls nested on the old pier this spring.", "published": "2025-04-02"})
+        + "\n\n" + json.dumps({"name": "tide", "text": "A record tide flooded the quay.", "outlet": "Quay Daily"}) + "\n")
+    return [str(tmp_path / n) for n in ("keepers.html", "ferry.md", "harbour.txt", "more.jsonl")]
+
+
+def test_add_ask_with_filters_and_remove(qa_env, tmp_path, capsys):
+    seeds = qa_env.seeds_dir
+    assert cli.main(["add", *_files(tmp_path), "--outlet", "Harbour News", "--published", "2025-06-01"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("added 5: keepers, ferry, harbour, gulls, tide\nindex ")
+    assert (seeds / "keepers.txt").read_text() == (
+        "Keepers vote to strike\nThe lighthouse keepers of Skerry Point voted on Sunday to strike over unpaid "
+        "night shifts.\nTheir union said the strike would begin on the first of July.\n")
+    assert json.loads((seeds / "keepers.meta.json").read_text()) == {
+        "title": "Keepers vote to strike", "outlet": "Harbour News", "url": "https://harbour.example/keepers",
+        "language": "en-GB", "published": "2025-06-01"}
+    assert json.loads((seeds / "tide.meta.json").read_text()) == {"outlet": "Quay Daily"}  # its own line's
+    index = load_index(qa_env.index_dir)
+    assert {"keepers", "ferry", "harbour", "gulls", "tide"} <= set(index.articles)
+
+    assert cli.main(["ask", "When does the strike begin?", "--json", "--top-k", "5", "--source", "Harbour News",
+                     "--since", "2025-06-01", "--until", "2025-06-01"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert {p["doc_id"] for p in body["passages"]} <= {"keepers", "ferry", "harbour"}
+    assert cli.main(["ask", "Who nested?", "--json", "--until", "2025-04-30"]) == 0
+    assert {p["doc_id"] for p in json.loads(capsys.readouterr().out)["passages"]} == {"gulls"}
+
+    assert cli.main(["remove", "ferry", "gulls"]) == 0
+    assert capsys.readouterr().out.startswith("removed ferry\nremoved gulls\nindex ")
+    assert not (seeds / "ferry.txt").exists() and not (seeds / "ferry.meta.json").exists()
+    assert {"ferry", "gulls"}.isdisjoint(load_index(qa_env.index_dir).articles)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["add", "{tmp}/report.pdf"], "qa: error: 'report.pdf': unknown format .pdf"),
+    (["add", "{tmp}/blob.txt"], "qa: error: blob.txt is binary (it holds NUL bytes)"),
+    (["add", "{tmp}/missing.txt"], "qa: error: cannot read"),
+    (["remove", "nobody"], "qa: error: no document 'nobody' in the corpus"),
+    (["ask", "Who?", "--since", "2025-13-01"], "qa: error: published_from '2025-13-01' is not a date"),
+])
+def test_bad_input_exits_2_and_says_why(qa_env, tmp_path, capsys, argv, message):
+    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.7")
+    (tmp_path / "blob.txt").write_bytes(b"\x00\x01\x02")
+    before = sorted(p.name for p in qa_env.seeds_dir.iterdir())
+    assert cli.main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    assert capsys.readouterr().err.startswith(message)
+    assert sorted(p.name for p in qa_env.seeds_dir.iterdir()) == before
+
+
+# ---------------------------------------------------------------- QA_BACKEND=qdrant
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):

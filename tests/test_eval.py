@@ -225,8 +225,12 @@ def test_flatten_and_shortfalls_name_the_metric_and_the_gap():
 
 def test_load_floors(tmp_path):
     path = tmp_path / "t.json"
-    path.write_text('{"mode": "hybrid", "floors": {"answers.all.f1": 0.2}}', encoding="utf-8")
-    assert load_floors(path) == ("hybrid", {"answers.all.f1": 0.2})
+    path.write_text('{"mode": "hybrid", "floors": {"dev": {"answers.all.f1": 0.2}, "test": {"answers.all.f1": 0.1}}}',
+                    encoding="utf-8")
+    assert load_floors(path) == ("hybrid", {"dev": {"answers.all.f1": 0.2}, "test": {"answers.all.f1": 0.1}})
+    path.write_text('{"mode": "hybrid", "floors": {"answers.all.f1": 0.2}}', encoding="utf-8")  # floors without a set
+    with pytest.raises(EvalError, match="is not"):
+        load_floors(path)
     path.write_text('{"floors": {}}', encoding="utf-8")
     with pytest.raises(EvalError, match="is not"):
         load_floors(path)

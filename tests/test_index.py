@@ -43,7 +43,7 @@ def test_round_trip(saved):
 def test_manifest_explains_the_build(saved, articles):
     path, _ = saved
     m = json.loads((path / "current" / "manifest.json").read_text())
-    assert m["format_version"] == 2
+    assert m["format_version"] == 4
     assert m["model"] == {"name": "hashing-test-embedder", "dimension": 64}
     assert m["tokenizer"]["version"].startswith("words-")
     assert m["chunking"] == {"min_sentences": 3, "max_sentences": 5, "max_words": 120, "overlap": 1}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from api.app import create_app
@@ -98,3 +100,160 @@ def test_reindex_keeps_the_live_services_model_stages(admin_app):
     c.post("/admin/reindex", headers=ADMIN)
     app.state.reindexer.wait(30)
     assert (app.state.service.reader.span_model, app.state.service.reader.reranker) == stages
+
+
+KEEPERS_META = {"outlet": "Harbour News", "url": "https://harbour.example/keepers",
+                "published": "2025-06-01T09:30:00+02:00", "language": "en"}
+KEEPERS_Q = "When will the lighthouse keepers strike begin?"
+
+
+def test_an_added_articles_metadata_is_listed_and_carried_by_its_citations(admin_app):
+    app, c = admin_app
+    r = c.post("/admin/documents", json={"name": "lighthouse", "text": ARTICLE, **KEEPERS_META}, headers=ADMIN)
+    assert r.status_code == 201 and r.json()["indexed"] is True and r.json()["reindex"]["state"] == "succeeded"
+    cited = c.post("/ask", json={"question": KEEPERS_Q}).json()["answers"][0]["citations"][0]
+    assert (cited["doc_id"], cited["outlet"], cited["url"], cited["published"], cited["date"]) == (
+        "lighthouse", "Harbour News", "https://harbour.example/keepers", "2025-06-01T09:30:00+02:00", "2025-06-01")
+    page = c.get("/documents", params={"offset": 4, "limit": 1}).json()
+    assert (page["total"], page["offset"], page["limit"]) == (6, 4, 1)
+    assert [d["doc_id"] for d in page["items"]] == ["004_7493b927a45f9d56"]
+    last = c.get("/documents", params={"offset": 5}).json()["items"]
+    assert last == [{"doc_id": "lighthouse", "source": "lighthouse.txt", "title": "Lighthouse keepers vote to strike",
+                     "date": "2025-06-01", **KEEPERS_META, "sha256": r.json()["sha256"], "chars": len(ARTICLE),
+                     "sentences": 2}]
+    assert c.get("/documents/lighthouse").json()["outlet"] == "Harbour News"
+
+
+def test_after_a_removal_no_answer_cites_the_article(admin_app, tmp_path):
+    app, c = admin_app
+    c.post("/admin/documents", json={"name": "lighthouse", "text": ARTICLE}, headers=ADMIN)
+    assert c.post("/ask", json={"question": KEEPERS_Q}).json()["answers"][0]["citations"][0]["doc_id"] == "lighthouse"
+    r = c.delete("/admin/documents/lighthouse", headers=ADMIN)
+    assert r.status_code == 200 and (r.json()["doc_id"], r.json()["indexed"]) == ("lighthouse", True)
+    assert not (tmp_path / "seeds" / "lighthouse.txt").exists()
+    for mode in ("hybrid", "bm25", "dense"):
+        body = c.post("/ask", json={"question": KEEPERS_Q, "mode": mode, "top_k": 10}).json()
+        cited = {cit["doc_id"] for a in body["answers"] for cit in a["citations"]}
+        assert "lighthouse" not in cited | {p["doc_id"] for p in body["passages"]}
+    assert c.get("/documents/lighthouse").status_code == 404
+    again = c.delete("/admin/documents/lighthouse", headers=ADMIN)
+    assert again.status_code == 404 and again.json()["error"] == "document_not_found"
+    assert c.delete("/admin/documents/000_0909706770c7972d").status_code == 401
+
+
+def test_a_bulk_add_of_json_lines_is_all_or_nothing(admin_app, tmp_path):
+    _, c = admin_app
+    jsonl = {**ADMIN, "Content-Type": "application/x-ndjson"}
+    lines = [{"name": "lighthouse", "text": ARTICLE, "outlet": "Harbour News"},
+             {"name": "bridge", "format": "html", "published": "2025-06-03",
+              "text": "<html><body><article><p>The mayor of Lyon opened the new Rhone bridge on Monday after "
+                      "ten years of works.</p></article></body></html>"}]
+    body = "\n".join(json.dumps(x) for x in lines).encode()
+    bad = body + b'\n{"name": "third", "text": "x", "published": "yesterday"}\n'
+    refused = c.post("/admin/documents:bulk", content=bad, headers=jsonl)
+    assert refused.status_code == 422 and refused.json()["detail"].startswith(
+        "body line 3 ('third'): published 'yesterday' is not a date")
+    assert not (tmp_path / "seeds" / "lighthouse.txt").exists()
+    wrong_type = c.post("/admin/documents:bulk", content=body, headers={**ADMIN, "Content-Type": "text/csv"})
+    assert wrong_type.status_code == 415 and wrong_type.json()["error"] == "unsupported_media_type"
+    r = c.post("/admin/documents:bulk", content=body, headers=jsonl)
+    assert r.status_code == 201 and (r.json()["count"], r.json()["indexed"]) == (2, True)
+    assert (tmp_path / "seeds" / "bridge.txt").read_text() == (
+        "The mayor of Lyon opened the new Rhone bridge on Monday after ten years of works.\n")
+    assert c.post("/admin/documents:bulk", content=body, headers=jsonl).status_code == 409
+
+
+@pytest.mark.parametrize("fields,status,error,detail", [
+    ({"text": "   "}, 422, "invalid_document", "document 'x': text is empty; send the article's text"),
+    ({"text": "PNG\u0000\u0001 data"}, 422, "invalid_document", "document 'x': text holds the control character U+0000"),
+    ({"format": "pdf"}, 422, "invalid_request", "format: Input should be 'text', 'markdown' or 'html'"),
+    ({"published": "2025-13-01"}, 422, "invalid_document", "document 'x': published '2025-13-01' is not a real date"),
+    ({"url": "not a url"}, 422, "invalid_document", "document 'x': url must be an absolute http:// or https://"),
+    ({"name": "003_402be4f0d307bbc3"}, 409, "document_exists", "'003_402be4f0d307bbc3.txt' already exists"),
+])
+def test_bad_documents_get_a_clear_4xx_and_nothing_is_written(admin_app, tmp_path, fields, status, error, detail):
+    _, c = admin_app
+    before = sorted(p.name for p in (tmp_path / "seeds").iterdir())
+    r = c.post("/admin/documents", json={"name": "x", "text": ARTICLE, **fields}, headers=ADMIN)
+    assert (r.status_code, r.json()["error"]) == (status, error) and r.json()["detail"].startswith(detail)
+    assert sorted(p.name for p in (tmp_path / "seeds").iterdir()) == before
+
+
+def test_filters_restrict_ask_and_search_and_the_schema_states_them(admin_app):
+    _, c = admin_app
+    c.post("/admin/documents", json={"name": "lighthouse", "text": ARTICLE, **KEEPERS_META}, headers=ADMIN)
+    only = c.post("/ask", json={"question": "Who spoke with Putin?", "sources": ["Harbour News"], "top_k": 5}).json()
+    assert {p["doc_id"] for p in only["passages"]} == {"lighthouse"}
+    dated = c.post("/ask", json={"question": "Who spoke with Putin?", "published_from": "2025-05-19",
+                                 "published_to": "2025-05-19", "top_k": 5}).json()
+    assert {p["doc_id"] for p in dated["passages"]} == {"000_0909706770c7972d", "003_402be4f0d307bbc3"}  # dated ones
+    found = c.get("/search", params=[("q", "strike"), ("sources", "lighthouse"), ("sources", "001_031c8477739e64ff")])
+    assert found.status_code == 200 and {p["doc_id"] for p in found.json()["passages"]} <= {"lighthouse", "001_031c8477739e64ff"}
+    assert "lighthouse" in {p["doc_id"] for p in found.json()["passages"]}
+    bad = c.post("/ask", json={"question": "Who?", "sources": ["Nowhere Times"]})
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("sources 'Nowhere Times' name(s) no document")
+    backwards = c.get("/search", params={"q": "strike", "published_from": "2025-06-02", "published_to": "2025-06-01"})
+    assert backwards.status_code == 422 and backwards.json()["detail"] == (
+        "published_from 2025-06-02 is after published_to 2025-06-01")
+    schema = c.get("/openapi.json").json()
+    ask = schema["components"]["schemas"]["AskRequest"]["properties"]
+    assert {"sources", "published_from", "published_to"} <= set(ask)
+    params = {p["name"] for p in schema["paths"]["/search"]["get"]["parameters"]}
+    assert {"sources", "published_from", "published_to"} <= params
+    assert {"/documents", "/admin/documents:bulk", "/admin/documents/{doc_id}"} <= set(schema["paths"])
+
+
+def test_with_qdrant_documents_added_and_removed_through_the_api_sync_the_collection(tmp_path):
+    from qa import qdrant_store as store
+
+    settings = private_settings(tmp_path, admin_key="admin-secret", backend="qdrant", qdrant_path=tmp_path / "qdrant")
+    app = create_app(settings, QAService.open(settings, embedder=HashingEmbedder()))
+    c = client(app)
+    r = c.post("/admin/documents", json={"name": "lighthouse", "text": ARTICLE, **KEEPERS_META}, headers=ADMIN)
+    assert r.status_code == 201 and r.json()["indexed"] is True and r.json()["reindex"]["state"] == "succeeded"
+    target = store.Target.from_settings(settings)
+    assert "lighthouse" in store.stored_articles(target)
+    body = c.post("/ask", json={"question": KEEPERS_Q, "sources": ["harbour news"], "top_k": 5}).json()
+    assert body["passages"] and {p["doc_id"] for p in body["passages"]} == {"lighthouse"}
+    cited = body["answers"][0]["citations"][0]
+    assert (cited["doc_id"], cited["outlet"], cited["published"]) == ("lighthouse", "Harbour News",
+                                                                     KEEPERS_META["published"])
+    r = c.delete("/admin/documents/lighthouse", headers=ADMIN)
+    assert r.status_code == 200 and r.json()["indexed"] is True
+    assert "lighthouse" not in store.stored_articles(target)
+    for mode in ("hybrid", "bm25", "dense"):
+        body = c.post("/ask", json={"question": KEEPERS_Q, "mode": mode, "top_k": 10}).json()
+        assert "lighthouse" not in {p["doc_id"] for p in body["passages"]}
+    assert c.get("/documents/lighthouse").status_code == 404
+
+
+def test_with_qdrant_a_metadata_change_rewrites_the_payload_without_reembedding(tmp_path):
+    import numpy as np
+
+    from qa import filters, qdrant_store as store
+    from qa.reindex import Reindexer
+
+    settings = private_settings(tmp_path, backend="qdrant", qdrant_path=tmp_path / "qdrant")
+    old = QAService.open(settings, embedder=HashingEmbedder())
+    doc_id = next(iter(old.index.articles))
+    (settings.seeds_dir / f"{doc_id}.meta.json").write_text(json.dumps({"outlet": "Quay Daily"}))
+    swapped: list[QAService] = []
+    reindexer = Reindexer(settings, old.embedder, swapped.append)
+    reindexer.request(full=False)
+    assert reindexer.wait(60).state == "succeeded"
+    assert swapped[0].index.articles[doc_id].outlet == "Quay Daily"
+    hits = swapped[0].search("drones fired overnight", 5, "hybrid", filters=filters.make(["quay daily"]))
+    assert hits and {h.chunk.doc_id for h in hits} == {doc_id}
+    # the passages kept their vectors: only their payload was rewritten
+    assert np.array_equal(swapped[0].index.chunk_vectors, old.index.chunk_vectors)
+    # synced directly: the metadata change alone is a payload rewrite, nothing upserted
+    from qa import nlp
+    from qa.bm25 import BM25Params
+    from qa.ingest import load_articles
+    from qa.service import chunk_params
+
+    (settings.seeds_dir / f"{doc_id}.meta.json").write_text(json.dumps({"outlet": "Harbour News"}))
+    done = store.sync(store.Target.from_settings(settings), load_articles(settings.seeds_dir), old.embedder,
+                      chunk_params(settings), BM25Params("l", settings.bm25_k1, settings.bm25_b),
+                      nlp.load(settings.nlp_model))
+    assert done == {"rebuilt": False, "upserted": [], "deleted": [], "relabelled": [doc_id]}

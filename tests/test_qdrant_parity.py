@@ -97,7 +97,8 @@ def test_the_engine_ranks_as_local_mode_does(qdrant_service, shard, leg):
         assert [s for _, s in engine] == pytest.approx([s for _, s in local], rel=1e-5, abs=1e-6), q.text
 
 
-def test_the_engine_bm25_scores_are_bm25l(fake_service, shard):
+def test_the_engine_bm25_scores_are_bm25l(passage_bm25_service, shard):
+    fake_service = passage_bm25_service  # the embedded BM25 leg over whole passages, as the engine scores
     """The real engine's sparse IDF times our weights is rank-bm25's BM25L (the embedded BM25 leg)."""
     for q in _queries(fake_service):
         engine = _edge(shard, "bm25", q, 42)

@@ -30,8 +30,8 @@ def _ids(hits):
     return [h.chunk.chunk_id for h in hits]
 
 
-def test_the_bm25_leg_gives_the_embedded_bm25l_scores(fake_service, qdrant_service, query):
-    embedded = fake_service.retriever.search(query, 10, "bm25")
+def test_the_bm25_leg_gives_the_embedded_bm25l_scores(passage_bm25_service, qdrant_service, query):
+    embedded = passage_bm25_service.retriever.search(query, 10, "bm25")
     engine = qdrant_service.retriever.search(query, 10, "bm25")
     assert _ids(engine) == _ids(embedded) == ["002_659387b4055fa8dc#8", "001_031c8477739e64ff#8", "000_0909706770c7972d#5"]
     assert [h.score for h in engine] == pytest.approx([h.score for h in embedded], rel=1e-6)
@@ -71,7 +71,8 @@ def test_the_dense_leg_pools_the_best_sentence_with_the_passage(fake_service, qd
     assert [h.dense_rank for h in engine] == list(range(1, 43))
 
 
-def test_hybrid_is_the_embedded_weighted_fusion_as_an_engine_formula(fake_service, qdrant_service, query):
+def test_hybrid_is_the_embedded_weighted_fusion_as_an_engine_formula(passage_bm25_service, qdrant_service, query):
+    fake_service = passage_bm25_service  # the embedded retriever with the BM25 leg the engine has
     assert qdrant_service.retriever.fusion == "weighted"  # QA_QDRANT_FUSION unset: QA_FUSION's
     embedded = fake_service.retriever.search(query, 42, "hybrid")
     engine = qdrant_service.retriever.search(query, 42, "hybrid")
@@ -83,7 +84,8 @@ def test_hybrid_is_the_embedded_weighted_fusion_as_an_engine_formula(fake_servic
     assert [(h.bm25_rank, h.dense_rank) for h in engine] == [(h.bm25_rank, h.dense_rank) for h in embedded]
 
 
-def test_weighted_fusion_of_a_leg_that_found_nothing_is_the_other_leg(fake_service, qdrant_service):
+def test_weighted_fusion_of_a_leg_that_found_nothing_is_the_other_leg(passage_bm25_service, qdrant_service):
+    fake_service = passage_bm25_service
     vector = fake_service.embedder.embed_queries(["zzzunseen"])[0]
     q = Query("zzzunseen", ("zzzunseen",), vector)
     engine = qdrant_service.retriever.search(q, 5, "hybrid")
@@ -97,7 +99,7 @@ def test_hybrid_rrf_is_the_engines_rrf_with_our_k(fake_service, qdrant_service, 
     engine = QdrantRetriever(r.index, r.target, fusion="rrf", rrf_k=60).search(query, 5, "hybrid")
     for h in engine:
         assert h.score == pytest.approx(sum(1 / (60 + r) for r in (h.bm25_rank, h.dense_rank) if r is not None), rel=1e-9)
-    mine = EmbeddedRetriever(fake_service.index, fusion="rrf", rrf_k=60)
+    mine = EmbeddedRetriever(fake_service.index, fusion="rrf", rrf_k=60, bm25_passage_share=1.0)
     expected = rrf([[d for d, _ in mine.bm25_ranking(query.tokens)], [d for d, _ in mine.dense_ranking(query.vector)]], 60)
     assert _ids(engine) == [fake_service.index.chunks[d].chunk_id for d, _ in expected[:5]]
     assert [(h.bm25_rank, h.dense_rank) for h in engine] == [(1, 5), (2, 8), (3, 35), (None, 1), (None, 2)]
@@ -164,3 +166,61 @@ def test_readyz_reports_the_engine(qdrant_service):
     with TestClient(create_app(service=qdrant_service)) as c:
         body = c.get("/readyz").json()
     assert body["backend"] == "qdrant" and body["engine"].startswith("qdrant 1.")
+
+
+# ---------------------------------------------------------------- the service's Filters, in the engine
+@pytest.fixture(scope="module")
+def outlet_corpus(tmp_path_factory):
+    """The seeds, two of them with metadata sidecars (an outlet, a publication date), in a Qdrant collection."""
+    import json
+    import shutil
+
+    from tests.conftest import make_settings
+    from tests.helpers import SEEDS
+    from qa.embed import HashingEmbedder
+
+    tmp = tmp_path_factory.mktemp("qdrant-filters")
+    seeds = tmp / "seeds"
+    shutil.copytree(SEEDS, seeds)
+    names = sorted(p.stem for p in seeds.glob("*.txt"))
+    (seeds / f"{names[1]}.meta.json").write_text(json.dumps({"outlet": "Harbour News", "published": "2025-06-01T09:30:00+02:00",
+                                                             "url": "https://harbour.example/a", "language": "en-GB"}))
+    (seeds / f"{names[2]}.meta.json").write_text(json.dumps({"outlet": "Quay Daily", "published": "2025-04-02"}))
+    settings = make_settings(tmp, seeds_dir=seeds, model="hashing-test-embedder", abstain_threshold=0.2,
+                             backend="qdrant", qdrant_path=tmp / "qdrant")
+    return QAService.open(settings, embedder=HashingEmbedder()), names
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
+def test_a_filtered_question_returns_only_the_allowed_sources_passages(outlet_corpus, mode):
+    from qa import filters as filtering
+    from qa.types import Filters as QueryFilters
+
+    service, names = outlet_corpus
+    unfiltered = service.ask(QUESTION, top_k=5, mode=mode)
+    assert {p.chunk.doc_id for p in unfiltered.passages} - {names[1]}  # other articles answer when unfiltered
+    # an outlet, in another case: only that article's passages
+    result = service.ask(QUESTION, top_k=5, mode=mode, filters=QueryFilters(sources=("harbour news",)))
+    assert result.passages and {p.chunk.doc_id for p in result.passages} == {names[1]}
+    for answer in result.answers:
+        assert {c.doc_id for c in answer.citations} == {names[1]}
+    # a doc id or an outlet: either passes
+    both = service.search(QUESTION, 10, mode, filters=QueryFilters(sources=(names[0], "Quay Daily")))
+    assert both and {h.chunk.doc_id for h in both} <= {names[0], names[2]}
+    # the day published on, inclusive (09:30 at +02:00 is still 1 June), as qa/filters.py decides
+    june = QueryFilters(published_from="2025-06-01", published_to="2025-06-01")
+    assert {h.chunk.doc_id for h in service.search(QUESTION, 10, mode, filters=june)} == {names[1]}
+    spring = QueryFilters(published_to="2025-05-31")
+    allowed = {d for d, a in service.index.articles.items() if filtering.matches(a, spring)}
+    assert names[2] in allowed and names[1] not in allowed
+    hits = service.search(QUESTION, 10, mode, filters=spring)
+    assert hits and {h.chunk.doc_id for h in hits} <= allowed
+
+
+def test_the_view_carries_the_article_metadata(outlet_corpus):
+    service, names = outlet_corpus
+    a = service.index.articles[names[1]]
+    assert (a.outlet, a.url, a.published, a.language) == ("Harbour News", "https://harbour.example/a",
+                                                          "2025-06-01T09:30:00+02:00", "en-GB")
+    assert a.date == "2025-06-01"
+    assert service.index.articles[names[0]].outlet is None

@@ -55,6 +55,9 @@ def test_the_view_loaded_from_the_collection_is_the_embedded_index(fake_service,
     np.testing.assert_allclose(q.sentence_vectors, e.sentence_vectors, atol=1e-6)
     # the analysis, stored as Doc.to_json() per sentence, reads back as the DocBin's
     assert [d.to_json() for d in q.docs] == [d.to_json() for d in e.docs]
+    # the clause embeddings, stored per sentence in the payload, read back in analysis.clauses' order
+    assert q.clause_vectors is not None and e.clause_vectors is not None
+    np.testing.assert_allclose(q.clause_vectors, e.clause_vectors, atol=1e-6)
     assert q.manifest["counts"] == {"articles": 5, "sentences": 150, "chunks": 42}
     assert q.manifest["backend"]["collection"] == "news"
 
@@ -115,10 +118,11 @@ def test_an_interrupted_upsert_resumes_without_duplicates(corpus):
     # 2 batches of 4: 8 of 000's 9 passages, not its article point (written after them)
     assert _count(target) == 8 and store.stored_articles(target) == {}
     done = _sync(seeds, target, batch_size=4)
-    assert done == {"rebuilt": False, "upserted": ["000_0909706770c7972d", "001_031c8477739e64ff"], "deleted": []}
+    assert done == {"rebuilt": False, "upserted": ["000_0909706770c7972d", "001_031c8477739e64ff"], "deleted": [],
+                    "relabelled": []}
     # 9 passages each and an article point each; the 8 written twice were overwritten
     assert _count(target, kind="passage") == 18 and _count(target, kind="article") == 2 and _count(target) == 20
-    assert _sync(seeds, target) == {"rebuilt": False, "upserted": [], "deleted": []}
+    assert _sync(seeds, target) == {"rebuilt": False, "upserted": [], "deleted": [], "relabelled": []}
     assert _count(target) == 20
 
 

@@ -80,3 +80,19 @@ def test_a_reported_clause_names_its_speaker(service):
     assert spoken and "Marov" in spoken[0].speaker.text
     c = spoken[0].speaker.citation
     assert service.index.articles[c.doc_id].text[c.answer_start:c.answer_end] == spoken[0].speaker.text
+
+
+@pytest.mark.parametrize("sentence, label", [
+    ("The council did not approve the harbour budget on Tuesday.", "No"),
+    ("No new tariffs were approved by the council.", "No"),
+    ("The council failed to approve the harbour budget.", "No"),
+    ("The council approved the harbour budget after a long debate.", "Yes"),
+])
+def test_yes_no_polarity_comes_from_the_parse(sentence, label):
+    from qa import nlp
+    from qa.read.group import negates
+    from qa.read.question import analyse
+
+    pipeline = nlp.load("en_core_web_sm")
+    q = analyse(nlp.load_for_questions("en_core_web_sm")("Did the council approve the budget?"))
+    assert ("No" if negates(pipeline(sentence), q) else "Yes") == label

@@ -62,3 +62,10 @@ def test_a_datelines_place_and_date_are_no_candidates(pipeline):
     doc = pipeline("KESTRAVIK, June 9 \u2014 Dock workers ended their walkout on Saturday.")
     texts = {c.text(doc) for c in candidates(doc)}
     assert "Saturday" in texts and "June 9" not in texts and "KESTRAVIK" not in texts
+
+
+def test_words_inside_a_quotation_are_its_speakers_and_a_speaker_names_someone(pipeline):
+    doc = pipeline('"We will reopen the port, defining new rules for every crew," Mayor Ilse Marov said on Monday.')
+    inside = [c for c in candidates(doc) if c.kind != "quote" and c.end <= doc.text.index(",\"")]
+    assert inside and all(doc.text[slice(*c.speaker)] == "Mayor Ilse Marov" for c in inside if c.speaker)
+    assert any(c.speaker for c in inside)

@@ -5,6 +5,7 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from qa.retrieve import EmbeddedRetriever, Query, pooled, ranked, rrf, weighted
+from qa.text import tokenize
 
 
 def test_rrf_exact_order_and_scores():
@@ -60,14 +61,27 @@ def bm25l_by_hand(corpus, query, k1=1.2, b=0.75, delta=0.5):
 
 
 def test_bm25_leg_matches_rank_bm25_and_the_formula(fake_service):
-    r = fake_service.retriever
-    assert isinstance(r, EmbeddedRetriever)
+    r = EmbeddedRetriever(fake_service.index, bm25_passage_share=1.0)  # passages scored as wholes
     corpus = [list(t) for t in fake_service.index.chunk_tokens]
     query = ["putin", "agre", "memorandum"]
     expected = bm25l_by_hand(corpus, query)
     got = dict(r.bm25_ranking(query))
     for i, score in enumerate(expected):
         assert got.get(i, 0.0) == pytest.approx(score, rel=1e-9)
+
+
+def test_bm25_leg_scores_a_passage_by_its_best_sentence(fake_service):
+    index = fake_service.index
+    r = fake_service.retriever
+    assert r.bm25_passage_share == 0.0
+    sentences = [tokenize(s.text) for s in index.sentences]  # each sentence a document of its own
+    query = ["putin", "agre", "memorandum"]
+    by_sentence = bm25l_by_hand(sentences, query)
+    expected = {i: max(by_sentence[c.sentences[0]:c.sentences[1]]) for i, c in enumerate(index.chunks)}
+    got = dict(r.bm25_ranking(query))
+    assert set(got) == {i for i, v in expected.items() if v > 0}
+    for i, score in got.items():
+        assert score == pytest.approx(expected[i], rel=1e-9)
 
 
 def test_okapi_floors_common_terms_which_bm25l_does_not(fake_service):
@@ -81,7 +95,7 @@ def test_okapi_floors_common_terms_which_bm25l_does_not(fake_service):
 
 def test_search_reports_each_legs_rank(fake_service):
     r = fake_service.retriever
-    assert isinstance(r, EmbeddedRetriever) and (r.fusion, r.alpha, r.passage_share) == ("weighted", 0.5, 0.2)
+    assert isinstance(r, EmbeddedRetriever) and (r.fusion, r.alpha, r.dense_passage_share) == ("weighted", 0.5, 0.2)
     vector = fake_service.embedder.embed_queries(["drones fired overnight"])[0]
     q = Query("drones fired overnight", ("drone", "fire", "overnight"), vector)
     bm25 = r.search(q, 5, "bm25")
@@ -109,12 +123,12 @@ def test_rrf_fusion_sums_reciprocal_ranks(fake_service):
 def test_dense_leg_scores_a_passage_by_its_best_sentence_and_a_share_of_itself(fake_service):
     index = fake_service.index
     vector = fake_service.embedder.embed_queries(["drones fired overnight"])[0]
-    scores = dict(EmbeddedRetriever(index, passage_share=0.2).dense_ranking(vector))
+    scores = dict(EmbeddedRetriever(index, dense_passage_share=0.2).dense_ranking(vector))
     for i, chunk in enumerate(index.chunks):
         a, b = chunk.sentences
         best = max(float(index.sentence_vectors[k] @ vector) for k in range(a, b))
         assert scores[i] == pytest.approx(0.8 * best + 0.2 * float(index.chunk_vectors[i] @ vector))
-    whole = EmbeddedRetriever(index, passage_share=1.0).dense_ranking(vector)
+    whole = EmbeddedRetriever(index, dense_passage_share=1.0).dense_ranking(vector)
     assert whole == ranked(index.chunk_vectors @ vector)
 
 
@@ -131,5 +145,9 @@ def test_each_leg_hands_fusion_its_top_depth_and_the_full_ranking_agrees(fake_se
     tokens = ("drone", "fire", "overnight")
     assert short.bm25_ranking(tokens) == full.bm25_ranking(tokens)[:3]
     assert short.dense_ranking(vector) == full.dense_ranking(vector)[:3]
-    assert full.dense_ranking(vector) == ranked(index.chunk_vectors @ vector)
+    spans = [c.sentences for c in index.chunks]
+    assert full.dense_ranking(vector) == ranked(pooled(index.sentence_vectors @ vector, index.chunk_vectors @ vector,
+                                                       spans, full.dense_passage_share))
+    whole = EmbeddedRetriever(index, depth=10_000, dense_passage_share=1.0)  # whole passages: the vector index's ranking
+    assert whole.dense_ranking(vector) == ranked(index.chunk_vectors @ vector)
     assert len(full.dense_ranking(vector)) == len(index.chunks)

@@ -383,9 +383,13 @@ def test_a_burst_of_twelve_mentions_is_all_answered_within_the_queue_wait(fake_s
 def test_channel_defaults_set_by_an_admin_or_the_settings_are_applied_and_stated(fake_service, slack, tmp_path):
     settings = slack_settings(tmp_path, slack, slack_admins=["U0ADMIN"],
                               slack_channel_defaults={"C0CONF": {"mode": "bm25"}})
-    question = "what did Putin agree to?"
-    hybrid, bm25 = expected_blocks(fake_service, question), expected_blocks(fake_service, question, mode="bm25")
-    assert texts(hybrid) != texts(bm25), "the question must be answered differently by the two modes"
+    # a question the two modes answer differently, so the answer shows which mode was used
+    for question in ("who did Trump speak with?", "what did the Kremlin say about the call?",
+                     "how many drones hit Ukraine?", "when did the leaders last talk?", "where was Putin?"):
+        hybrid, bm25 = expected_blocks(fake_service, question), expected_blocks(fake_service, question, mode="bm25")
+        if texts(hybrid) != texts(bm25):
+            break
+    assert texts(hybrid) != texts(bm25), "no question here is answered differently by the two modes"
     with uvicorn_in_thread(create_app(settings, service=fake_service)) as url:
         bot = Bot(url, settings, slack, fake_service)
         defaults = lambda text, user="U0ADMIN", channel="C0TEST": bot.command(  # noqa: E731
@@ -426,7 +430,7 @@ def test_app_home_shows_how_to_ask_the_defaults_and_the_persons_last_questions(f
         first, second, theirs = new_ts(), new_ts(), new_ts()
         bot.event(mention("who did Trump speak with?", first, user="U0HOME", channel="C0CONF"))
         bot.replies(first)
-        bot.event(mention("what did Putin agree to?", second, user="U0HOME"))
+        bot.event(mention("What did she say about it?", second, user="U0HOME"))
         bot.replies(second)
         bot.command("How many drones did Russia fire overnight?", "home-slash", user="U0HOME")
         answered(slack, "home-slash")
@@ -446,15 +450,72 @@ def test_app_home_shows_how_to_ask_the_defaults_and_the_persons_last_questions(f
            "(retrieval mode `hybrid`).\nAn admin sets a channel's with `/ask-defaults mode=bm25` in it." in shown
     drones = fake_service.ask("How many drones did Russia fire overnight?").answers[0].text
     trump = fake_service.ask("who did Trump speak with?", mode="bm25").answers[0].text  # C0CONF's default
-    assert fake_service.ask("what did Putin agree to?").abstained
+    assert fake_service.ask("What did she say about it?").abstained  # whom "she" means, the articles cannot tell
     assert shown.split("*Your last questions*\n", 1)[1].split("\n") == [  # newest first
         "\u201cHow many drones did Russia fire overnight?\u201d", f"*{drones}*", view["blocks"][6]["elements"][0]["text"],
-        "\u201cwhat did Putin agree to?\u201d", "_The articles don't answer this._", view["blocks"][8]["elements"][0]["text"],
+        "\u201cWhat did she say about it?\u201d", "_The articles don't answer this._", view["blocks"][8]["elements"][0]["text"],
         "\u201cwho did Trump speak with?\u201d", f"*{trump}*", view["blocks"][10]["elements"][0]["text"]]
     assert view["blocks"][6]["elements"][0]["text"].startswith("<#C0TEST> \u00b7 20")
     assert view["blocks"][10]["elements"][0]["text"].startswith("<#C0CONF> \u00b7 20")
     assert "press secretary" not in shown  # another person's question
     assert len(slack.find(lambda c: c.method == "views.publish" and c.params.get("user_id") == "U0HOME")) == 1
+
+
+# ------------------------------------------------------------------ follow-ups in a thread
+def test_a_follow_up_in_the_thread_is_read_with_its_last_question_and_answer_also_after_a_restart(
+        fake_service, slack, tmp_path):
+    settings = slack_settings(tmp_path, slack)
+    first = "Which resort city was the Russian leader calling from?"
+    root = new_ts()
+    with uvicorn_in_thread(create_app(settings, service=fake_service)) as url:
+        bot = Bot(url, settings, slack, fake_service)
+        bot.event(mention(first, root))
+        [answer] = bot.replies(root)
+        assert answer.params["blocks"] == bot.expected_blocks(first)
+        assert answer.params["blocks"][0]["text"]["text"] == "*Sochi*"
+
+        bot.event(mention("and what did he say there?", new_ts(), thread_ts=root))
+        follow_up = bot.replies(root, 2)[1]
+        read = "what did the Russian leader say in Sochi?"
+        assert follow_up.params["thread_ts"] == root
+        assert follow_up.params["blocks"] == sb.read_as_blocks(read, bot.expected_blocks(read))
+        assert texts(follow_up.params["blocks"]).startswith(
+            "Read as: \u201cwhat did the Russian leader say in Sochi?\u201d (a follow-up to this thread's last question)")
+        # The service was asked the question as read: its answer, and the question the 👍 button records.
+        asked = sb.parse_feedback_value(follow_up.params["blocks"][-1]["elements"][0]["value"])
+        assert asked["question"] == read and asked["answer"] == fake_service.ask(read).answers[0].text
+
+    # A restart: a new app over the same SQLite file still knows the thread, and its last turn is the follow-up.
+    with uvicorn_in_thread(create_app(settings, service=fake_service)) as url:
+        bot = Bot(url, settings, slack, fake_service)
+        bot.event(mention("who else was on the call with him?", new_ts(), thread_ts=root))
+        again = bot.replies(root, 3)[2]
+        read = "who else was on the call with the Russian leader?"
+        assert again.params["blocks"] == sb.read_as_blocks(read, bot.expected_blocks(read))
+
+        own = "What did the Kremlin say about the phone call with Washington?"  # names its own subject
+        bot.event(mention(own, new_ts(), thread_ts=root))
+        assert bot.replies(root, 4)[3].params["blocks"] == bot.expected_blocks(own)  # asked as it is, no "Read as"
+
+
+def test_a_thread_the_bot_did_not_answer_in_and_a_new_question_are_asked_as_they_are(bot):
+    foreign, question = new_ts(), "what did he say there?"
+    bot.event(mention(question, new_ts(), thread_ts=foreign))  # a thread under someone else's message
+    [reply] = bot.replies(foreign)
+    assert reply.params["blocks"] == bot.expected_blocks(question)
+    assert "Read as" not in texts(reply.params["blocks"])
+
+
+def test_a_follow_up_in_a_direct_message_thread(bot):
+    root, question = new_ts(), "Which resort city was the Russian leader calling from?"
+    dm = {"type": "message", "channel_type": "im", "channel": "D0FOLLOW", "user": "U0ASKER", "text": question, "ts": root}
+    bot.event(dm)
+    bot.replies(root)
+    bot.event({**dm, "text": "what did the press say about him?", "ts": new_ts(), "thread_ts": root})
+    follow_up = bot.replies(root, 2)[1]
+    read = "what did the press say about the Russian leader?"
+    assert follow_up.params["channel"] == "D0FOLLOW"
+    assert follow_up.params["blocks"] == sb.read_as_blocks(read, bot.expected_blocks(read))
 
 
 # ------------------------------------------------------------------ signatures

@@ -188,6 +188,14 @@ def test_error_and_looking_texts_are_escaped():
     assert sb.looking_text("<!channel> @here x") == f":eyes: Looking for an answer to \u201c&lt;!channel&gt; @{WJ}here x\u201d\u2026"
 
 
+def test_a_follow_up_says_how_it_was_read_above_the_answer():
+    blocks = sb.answer_blocks(result(question="what did the <harbour> board say in\nDunmore?"))
+    assert sb.read_as_blocks("what did the <harbour> board say in\nDunmore?", blocks) == [
+        {"type": "context", "block_id": "qa_read_as", "elements": [{"type": "mrkdwn", "text":
+            "Read as: \u201cwhat did the &lt;harbour&gt; board say in Dunmore?\u201d "
+            "(a follow-up to this thread's last question)"}]}] + blocks
+
+
 def test_defaults_text_and_home_view_exact():
     bound = SimpleNamespace(channel="C0TEST", defaults=SimpleNamespace(describe=lambda: "mode=bm25"), set_by="U0ADMIN")
     assert sb.defaults_text(bound) == "Questions in <#C0TEST> use *mode=bm25* (set by <@U0ADMIN>)."

@@ -1,12 +1,14 @@
 """api.slack_state on a real SQLite file: channel defaults (typed, validated, admin's over the settings')
-and each person's last questions."""
+each person's last questions, and each thread's last turn."""
 
 from __future__ import annotations
 
 import pytest
 
+from api import slack_state
 from api.slack_state import KEEP_QUESTIONS, ChannelDefaults, DefaultsError, SlackState
 from qa.feedback import Feedback, FeedbackStore
+from qa.followup import Turn
 
 
 def test_channel_defaults_parse_describe_and_refuse_what_does_not_exist():
@@ -53,3 +55,28 @@ def test_last_questions_are_kept_per_person_newest_first_and_trimmed(tmp_path):
     assert len(state.recent("U1", 100)) == KEEP_QUESTIONS and state.recent("U1", 100)[-1].question == "question 3?"
     assert [a.question for a in state.recent("U2", 5)] == ["theirs?"]
     assert [f.question for f in FeedbackStore(path).all()] == ["Who spoke?"]
+
+
+def test_a_threads_last_turn_replaces_the_one_before_and_survives_reopening(tmp_path):
+    path = tmp_path / "feedback.sqlite3"
+    state = SlackState(path)
+    assert state.last_turn("C1", "1700000000.000100") is None
+    state.remember_turn("C1", "1700000000.000100", Turn("Who runs the Kelso ferry?", "Orla Brandt"))
+    state.remember_turn("C1", "1700000000.000200", Turn("Where is the depot?", None))
+    state.remember_turn("C2", "1700000000.000100", Turn("another channel, the same ts?", "yes"))
+    state.remember_turn("C1", "1700000000.000100", Turn("what did Orla Brandt promise?", "new timetables"))
+    reopened = SlackState(path)
+    assert reopened.last_turn("C1", "1700000000.000100") == Turn("what did Orla Brandt promise?", "new timetables")
+    assert reopened.last_turn("C1", "1700000000.000200") == Turn("Where is the depot?", None)
+    assert reopened.last_turn("C2", "1700000000.000100") == Turn("another channel, the same ts?", "yes")
+
+
+def test_threads_beyond_the_limit_are_forgotten_least_recently_asked_first(tmp_path, monkeypatch):
+    monkeypatch.setattr(slack_state, "KEEP_THREADS", 3)
+    state = SlackState(tmp_path / "feedback.sqlite3")
+    for n in range(4):
+        state.remember_turn("C1", f"17.{n}", Turn(f"question {n}?", None))
+    state.remember_turn("C1", "17.1", Turn("question 1, again?", "x"))  # asked in again: now the most recent
+    state.remember_turn("C1", "17.4", Turn("question 4?", None))
+    assert [state.last_turn("C1", f"17.{n}") for n in range(5)] == [
+        None, Turn("question 1, again?", "x"), None, Turn("question 3?", None), Turn("question 4?", None)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from qa.bm25 import top_k_of
 from qa.vectors import HnswParams, VectorIndex, recall_at_k
 
 SMALL = np.array([[1, 0], [0.6, 0.8], [0, 1], [-1, 0], [0.6, 0.8]], dtype=np.float32)
@@ -50,3 +51,18 @@ def test_a_graph_of_another_size_is_refused(tmp_path):
 
 def test_recall_at_k():
     assert recall_at_k(np.array([1, 2, 3]), np.array([3, 4, 1])) == pytest.approx(2 / 3)
+
+
+def test_a_filtered_search_looks_among_the_allowed_rows_only():
+    vectors = unit_rows(300, 16, seed=7)
+    query = vectors[0] + 0.1 * vectors[1]
+    mask = np.zeros(300, dtype=bool)
+    mask[100:] = True  # row 0, the best match overall, is not allowed
+    allowed = np.flatnonzero(mask)
+    exact_ids, exact_scores = top_k_of(vectors[allowed] @ query, 5)
+    for exact_below in (1_000, 50):  # below: exact over the allowed rows; above: the graph with a selector
+        index = VectorIndex(vectors, exact_below=exact_below)
+        assert (index.graph is None) == (exact_below == 1_000)
+        ids, scores = index.top_k(query, 5, mask)
+        assert ids.tolist() == allowed[exact_ids].tolist()
+        assert np.allclose(scores, exact_scores, atol=1e-6)

@@ -15,7 +15,8 @@ verb of saying, "according to X") the speaker. Offsets are into the sentence's t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+from dataclasses import dataclass, replace
 
 from qa.text import strip_edges
 
@@ -36,6 +37,18 @@ class Candidate:
     verb: int | None  # token index of the verb governing the span
     parts: tuple[tuple[int, int], ...] = ()  # a list's items
     speaker: tuple[int, int] | None = None  # who says these words, when they are reported
+    # What scoring reads, worked out once per candidate (the analysis is fixed; a question only looks up):
+    tokens: tuple[int, ...] = ()  # its word tokens (punctuation left out)
+    lemmas: frozenset[str] = frozenset()  # lemmas of its content words
+    verb_lemma: str | None = None
+    verb_subject: frozenset[str] = frozenset()  # lemmas of the governing verb's subject
+    speaker_lemmas: frozenset[str] = frozenset()
+    role: str = ""  # its dependency: "dobj", "ccomp", "pobj", …
+    nearby: frozenset[str] = frozenset()  # lemmas within three tokens of it ("envoy" in "envoy Steve Wikoff")
+    modifies: int | None = None  # the token it modifies, when it is a compound, possessive or adjective to it
+    labels: frozenset[str] = frozenset()  # entity labels of the words inside it
+    head_label: str = ""  # the entity label of its head word (of a preposition's object: "in *Rome*")
+    duration: bool = False  # a date or time expression counting units ("two hours", "three years")
 
     def text(self, doc) -> str:
         return doc.text[self.start : self.end]
@@ -50,7 +63,59 @@ def candidates(doc) -> tuple[Candidate, ...]:
               _whole(doc)):
         if c is not None and c.end > c.start and c.start >= body:
             found.setdefault((c.start, c.end, c.kind), c)
-    return tuple(found.values())
+    starts = [t.idx for t in doc]
+    quotes = [c for c in found.values() if c.kind == "quote" and c.speaker is not None]
+    return tuple(_described(doc, _inside_quote(c, quotes), starts) for c in found.values())
+
+
+def _inside_quote(c: Candidate, quotes: list[Candidate]) -> Candidate:
+    """Words inside a quotation are its speaker's, whatever the parse inside the quotation says."""
+    for q in quotes:
+        if q is not c and q.start <= c.start and c.end <= q.end:
+            return replace(c, speaker=q.speaker)
+    return c
+
+
+def _head_label(token) -> str:
+    if token.dep_ == "prep":
+        token = next((c for c in token.children if c.dep_ == "pobj"), token)
+    return token.ent_type_
+
+
+def _tokens_between(doc, starts: list[int], start: int, end: int):
+    """The tokens starting in [start, end), found by bisection on the tokens' offsets."""
+    return doc[bisect.bisect_left(starts, start) : bisect.bisect_left(starts, end)]
+
+
+_CONTENT = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "NUM"})
+
+
+def _described(doc, c: Candidate, starts: list[int]) -> Candidate:
+    words = [t for t in _tokens_between(doc, starts, c.start, c.end) if not t.is_punct]
+    verb = doc[c.verb] if c.verb is not None else None
+    lo = words[0].i if words else c.root
+    hi = words[-1].i + 1 if words else c.root + 1
+    return replace(
+        c,
+        tokens=tuple(t.i for t in words),
+        lemmas=frozenset(t.lemma_.lower() for t in words if t.pos_ in _CONTENT),
+        verb_lemma=verb.lemma_.lower() if verb is not None else None,
+        verb_subject=frozenset(t.lemma_.lower() for s in (verb.children if verb is not None else ())
+                               if s.dep_ in ("nsubj", "nsubjpass") for t in s.subtree),
+        speaker_lemmas=frozenset(t.lemma_.lower() for t in _tokens_between(doc, starts, *c.speaker)) if c.speaker else frozenset(),
+        role=c.label[4:] if c.label.startswith("arg:") else doc[c.root].dep_,
+        nearby=frozenset(t.lemma_.lower() for t in doc[max(0, lo - 3) : min(len(doc), hi + 3)]),
+        modifies=doc[c.root].head.i if doc[c.root].dep_ in _MODIFIER else None,
+        labels=frozenset(doc[i].ent_type_ for i in (t.i for t in words) if doc[i].ent_type_),
+        head_label=_head_label(doc[c.root]),
+        duration=any(t.lemma_.lower() in TIME_UNITS for t in words) and any(t.like_num for t in words),
+    )
+
+
+TIME_UNITS = frozenset("second minute hour day week month year decade century".split())
+
+
+_MODIFIER = frozenset({"compound", "poss", "amod", "nmod"})
 
 
 def dateline_end(doc) -> int:
@@ -162,11 +227,12 @@ def _speakers(doc) -> dict[int, tuple[int, int]]:
     complement or a quotation and a subject ("X said that …", "… , X told reporters"), and the
     governor of "according to X"."""
     out: dict[int, tuple[int, int]] = {}
+    quoted = any(ch in doc.text for ch in ("\u201c", "\u201d", '"'))
     for verb in doc:
         if verb.pos_ not in ("VERB", "AUX"):
             continue
-        reports = any(c.dep_ == "ccomp" for c in verb.children) or _quotes_near(doc, verb)
-        subject = next((c for c in verb.children if c.dep_ == "nsubj" and c.pos_ in ("PROPN", "NOUN")), None)
+        reports = any(c.dep_ == "ccomp" for c in verb.children) or (quoted and verb.dep_ == "ROOT")
+        subject = next((c for c in verb.children if c.dep_ == "nsubj" and _names_someone(c)), None)
         if reports and subject is not None:
             out[verb.i] = _subtree_span(subject)
     for token in doc:
@@ -178,11 +244,13 @@ def _speakers(doc) -> dict[int, tuple[int, int]]:
     return out
 
 
-def _quotes_near(doc, verb) -> bool:
-    return any(doc.text[t.idx : t.idx + 1] in QUOTES or t.text in ("\u201d", '"') for t in doc) and verb.dep_ == "ROOT"
-
-
 # ---------------------------------------------------------------- helpers
+def _names_someone(token) -> bool:
+    """Whether a subject names a speaker: a proper name or a named entity in it ("Kremlin spokesman
+    Dmitry Peskov", "the ministry of Ruritania"), not "the principles of a settlement"."""
+    return any(t.pos_ == "PROPN" or t.ent_type_ in ("PERSON", "ORG", "NORP", "GPE") for t in token.subtree)
+
+
 def governing_verb(token) -> int | None:
     """The nearest verb at or above `token` in the parse."""
     seen = 0

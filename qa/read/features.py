@@ -10,6 +10,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -20,7 +21,10 @@ NAMES = ("bias", "rel", "dense", "lexical", "rank", "type", "loose", "untyped_fo
          "verb", "subject", "speaker", "reported", "focus", "role", "kind_ent", "kind_list", "kind_np", "kind_arg",
          "kind_quote", "kind_sentence", "list_for_plural", "length", "long", "typed_question",
          "type_x_near", "type_x_rel", "arg_for_untyped", "np_for_untyped", "verb_x_arg", "verb_x_role",
-         "speaker_x_reported", "subject_x_verb", "ent_x_in_question")
+         "speaker_x_reported", "subject_x_verb", "ent_x_in_question", "rel_ratio", "modifies_asked",
+         "window4", "window10", "window_x_type", "contains_type", "duration_for_how_long", "point_for_when",
+         "clause_dense", "clause_x_type",
+         "coarse_role", "verb_x_coarse_role")
 SCORER_FILE = Path(__file__).with_name("scorer.json")
 _REPORTED = ("arg:ccomp", "quote")
 
@@ -35,20 +39,16 @@ class SentenceView:
     lexical: float
     rank: int  # 1-based rank among the sentences read
     distance: tuple[int, ...]  # tree distance from each token to the nearest question word (large when none)
-    lemmas: tuple[str, ...]
+    rel_ratio: float  # relevance as a share of the best sentence's
+    positions: dict  # question lemma -> token positions in this sentence
+    clauses: dict  # verb token -> cosine between the question and the clause it heads
 
 
 def vector(q: Question, c: Candidate, s: SentenceView, reporting: frozenset[str]) -> np.ndarray:
-    doc = s.doc
-    words = [t for t in doc if c.start <= t.idx < c.end and not t.is_punct]
-    content = [t.lemma_.lower() for t in words if t.pos_ in ("NOUN", "PROPN", "VERB", "ADJ", "NUM")]
     asked = q.content | q.subject
-    in_question = sum(1 for w in content if w in asked) / len(content) if content else 0.0
+    in_question = len(c.lemmas & asked) / len(c.lemmas) if c.lemmas else 0.0
     labelled = c.kind in ("ent", "list")
-    verb = doc[c.verb] if c.verb is not None else None
-    subject = _subject_lemmas(verb) if verb is not None else set()
-    speaker = _speaker_lemmas(doc, c.speaker)
-    n_words = max(1, len(words))
+    n_words = max(1, len(c.tokens))
     f = {
         "bias": 1.0,
         "rel": s.rel,
@@ -59,13 +59,13 @@ def vector(q: Question, c: Candidate, s: SentenceView, reporting: frozenset[str]
         "loose": float(labelled and c.label in q.loose),
         "untyped_for_typed": float(q.typed and not labelled),
         "in_question": in_question,
-        "near": 1.0 / (1.0 + _near(c, words, s.distance)),
-        "verb": float(verb is not None and q.verb is not None and verb.lemma_.lower() == q.verb),
-        "subject": float(bool(q.subject & subject)),
-        "speaker": float(bool(q.subject & speaker)),
+        "near": 1.0 / (1.0 + _near(c, s.distance)),
+        "verb": float(q.verb is not None and c.verb_lemma == q.verb),
+        "subject": float(bool(q.subject & c.verb_subject)),
+        "speaker": float(bool(q.subject & c.speaker_lemmas)),
         "reported": float(q.verb in reporting and c.label in _REPORTED and not q.typed),
-        "focus": float(q.focus is not None and _called(doc, c, q.focus)),
-        "role": float(q.role is not None and _role(doc, c) == q.role),
+        "focus": float(q.focus is not None and q.focus in c.nearby),
+        "role": float(q.role is not None and c.role == q.role),
         "kind_ent": float(c.kind == "ent"),
         "kind_list": float(c.kind == "list"),
         "kind_np": float(c.kind == "np"),
@@ -76,6 +76,18 @@ def vector(q: Question, c: Candidate, s: SentenceView, reporting: frozenset[str]
         "length": min(1.0, math.log1p(n_words) / math.log1p(40)),
         "long": float(n_words > 12),
         "typed_question": float(q.typed),
+        "rel_ratio": s.rel_ratio,
+        # share of the question's words within 4 / 10 tokens of the candidate (outside it)
+        "window4": _window(c, s.positions, len(asked), 4),
+        "window10": _window(c, s.positions, len(asked), 10),
+        "contains_type": float(not labelled and bool(c.labels & q.types)),
+        # what is said around the candidate, against the question: the clause of its verb, else the sentence
+        "clause_dense": max(0.0, s.clauses.get(c.verb, s.dense) if c.verb is not None else s.dense),
+        "duration_for_how_long": float(q.wh == "how long" and c.duration),
+        "point_for_when": float(q.wh == "when" and labelled and c.label in ("DATE", "TIME") and not c.duration),
+        # a modifier of a word the question uses ("US" in "US Secretary of State Rubio") describes what
+        # was asked about; it is not what was asked for
+        "modifies_asked": float(c.modifies is not None and c.modifies < len(s.distance) and s.distance[c.modifies] == 0),
     }
     # Interactions a linear scorer cannot form by itself: a label match counts where the question's words
     # are near and the sentence is relevant; a verb's phrase answers a question that asks for no label.
@@ -88,18 +100,55 @@ def vector(q: Question, c: Candidate, s: SentenceView, reporting: frozenset[str]
     f["speaker_x_reported"] = f["speaker"] * f["reported"]
     f["subject_x_verb"] = f["subject"] * f["verb"]
     f["ent_x_in_question"] = f["in_question"] * (f["kind_ent"] + f["kind_list"])
+    f["window_x_type"] = f["window10"] * f["type"]
+    f["clause_x_type"] = f["clause_dense"] * f["type"]
+    f["coarse_role"] = float(q.role is not None and _COARSE.get(c.role) is not None
+                             and _COARSE.get(c.role) == _COARSE.get(q.role))
+    f["verb_x_coarse_role"] = f["verb"] * f["coarse_role"]
     return np.array([f[n] for n in NAMES], dtype=np.float64)
+
+
+# Question-level features for abstention: how good the best candidate is, and how much the best
+# sentence is about the question.
+ABSTAIN_NAMES = ("bias", "top", "second", "margin", "rel", "lexical", "dense", "typed_question", "candidates",
+                 "missing")
+# What the abstention model tells apart: the top answer right, wrong, or the question unanswerable.
+OUTCOMES = ("correct", "wrong", "unanswerable")
+
+
+def abstain_vector(q: Question, probabilities: Sequence[float], best_rel: float, best_lexical: float,
+                   best_dense: float, missing: float = 0.0) -> np.ndarray:
+    """`missing`: the weight of the rarest question word no sentence read contains (idf over the largest
+    idf): a question about something the articles never mention ("security guarantees") misses one."""
+    top = probabilities[0] if probabilities else 0.0
+    second = probabilities[1] if len(probabilities) > 1 else 0.0
+    f = {"bias": 1.0, "top": top, "second": second, "margin": top - second, "rel": best_rel,
+         "lexical": best_lexical, "dense": max(0.0, best_dense), "typed_question": float(q.typed),
+         "candidates": min(1.0, len(probabilities) / 100), "missing": missing}
+    return np.array([f[n] for n in ABSTAIN_NAMES], dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True)
 class Scorer:
     weights: np.ndarray
     meta: dict
+    abstention: np.ndarray | None = None  # len(OUTCOMES) x len(ABSTAIN_NAMES), a multinomial logistic model
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         """P(correct answer) for each row of `features` (n x len(NAMES))."""
         z = features @ self.weights
         return 1.0 / (1.0 + np.exp(-z))
+
+    def confidence(self, g: np.ndarray) -> float:
+        """P(the top answer is right) / (P(right) + P(unanswerable)): at least 0.5 when answering is
+        the better bet for F1 (a right answer scores 1, an abstention on an unanswerable question 1)."""
+        if self.abstention is None:
+            return float(g[ABSTAIN_NAMES.index("top")])
+        z = self.abstention @ g
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        right, none = p[OUTCOMES.index("correct")], p[OUTCOMES.index("unanswerable")]
+        return float(right / (right + none)) if right + none > 0 else 0.0
 
     @classmethod
     def load(cls, path: Path = SCORER_FILE) -> "Scorer":
@@ -107,39 +156,34 @@ class Scorer:
         if tuple(data["features"]) != NAMES:
             raise ValueError(f"{path}: its features {data['features']} are not this reader's {list(NAMES)}; "
                              f"refit with bench/fit_scorer.py")
-        return cls(np.array(data["weights"], dtype=np.float64), data)
+        abstention = data.get("abstention")
+        if abstention is not None and (tuple(abstention["features"]) != ABSTAIN_NAMES
+                                       or tuple(abstention["outcomes"]) != OUTCOMES):
+            raise ValueError(f"{path}: its abstention model does not match this reader's; refit with bench/fit_scorer.py")
+        return cls(np.array(data["weights"], dtype=np.float64), data,
+                   None if abstention is None else np.array(abstention["weights"], dtype=np.float64))
+
+
+# Dependency roles grouped: what does the verb (subject) and what the verb takes (complement), so
+# "what did X agree to" (pobj) meets "agreed to work …" (xcomp).
+_COARSE = {**dict.fromkeys(("nsubj", "nsubjpass", "agent", "csubj"), "subject"),
+           **dict.fromkeys(("dobj", "pobj", "attr", "oprd", "dative", "xcomp", "ccomp", "acomp", "prep"), "complement"),
+           **dict.fromkeys(("advmod", "npadvmod", "advcl"), "modifier")}
 
 
 # ---------------------------------------------------------------- helpers
-def _near(c: Candidate, words, distance: tuple[int, ...]) -> int:
-    """Tree distance from the candidate to the nearest question word outside it."""
-    inside = {t.i for t in words}
+def _window(c: Candidate, positions: dict, n_asked: int, width: int) -> float:
+    if not n_asked or not c.tokens:
+        return 0.0
+    lo, hi = c.tokens[0], c.tokens[-1]
+    inside = set(c.tokens)
+    near = sum(1 for spots in positions.values()
+               if any(lo - width <= i <= hi + width and i not in inside for i in spots))
+    return near / n_asked
+def _near(c: Candidate, distance: tuple[int, ...]) -> int:
+    """Tree distance from the candidate's root to the nearest question word; a question word inside
+    the candidate counts as one step away (the answer is beside what was asked, not what was asked)."""
     best = distance[c.root] if c.root < len(distance) else 99
-    for t in words:  # a question word inside the candidate does not count; its edge's neighbours do
-        if t.i in inside and distance[t.i] == 0:
-            best = max(best, 1)
+    if best == 0 or any(distance[i] == 0 for i in c.tokens):
+        best = max(best, 1)
     return min(best, 99)
-
-
-def _subject_lemmas(verb) -> set[str]:
-    return {t.lemma_.lower() for c in verb.children if c.dep_ in ("nsubj", "nsubjpass") for t in c.subtree}
-
-
-def _speaker_lemmas(doc, span) -> set[str]:
-    if span is None:
-        return set()
-    return {t.lemma_.lower() for t in doc if span[0] <= t.idx < span[1]}
-
-
-def _called(doc, c: Candidate, focus: str) -> bool:
-    """Whether the sentence calls the candidate a `focus` ("envoy Steve Wikoff", "Medinsky, an aide")."""
-    lo = next((t.i for t in doc if t.idx >= c.start), 0)
-    hi = next((t.i for t in doc if t.idx >= c.end), len(doc))
-    window = doc[max(0, lo - 3) : min(len(doc), hi + 3)]
-    return any(t.lemma_.lower() == focus for t in window)
-
-
-def _role(doc, c: Candidate) -> str:
-    if c.label.startswith("arg:"):
-        return c.label[4:]
-    return doc[c.root].dep_

@@ -23,11 +23,16 @@ from qa.types import Answer, Citation, Mention, Sentence
 VALUED = frozenset({"DATE", "TIME", "CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
 
 
+GROUPED = 40  # candidates grouped at most, best first: far below the best they change no answer
+
+
 def answers(index, q: Question, ranked: list, top_k: int, params) -> list[Answer]:
     groups: list[list] = []
-    for r in ranked:
+    top = ranked[:GROUPED]
+    norm = {id(r): normalize_answer(_text(index, r)) for r in top}
+    for r in top:
         for g in groups:
-            if _same(index, g[0], r):
+            if _same(index, g[0], r, norm):
                 if r.sentence.doc_id not in {x.sentence.doc_id for x in g}:
                     g.append(r)
                 break
@@ -47,9 +52,31 @@ def answers(index, q: Question, ranked: list, top_k: int, params) -> list[Answer
     return out
 
 
+# Closed-class words that negate what they attach to ("*no* sanctions have been imposed"), and the
+# negative implicative verbs: "failed to agree" says they did not agree.
+NEGATORS = frozenset({"no", "never", "none", "nobody", "nothing", "neither", "nor"})
+NEGATIVE_IMPLICATIVES = frozenset({"fail", "refuse", "decline"})
+
+
+def negates(doc, q: Question) -> bool:
+    """Whether the sentence says the asked thing did not happen: a negation on the asked verb (or a
+    word of the question, or the sentence's root), a negative determiner on its subject, or a negative
+    implicative governing it."""
+    asked = q.content | ({q.verb} if q.verb else set())
+    for t in doc:
+        head = t.head
+        if t.dep_ == "neg" or (t.lower_ in NEGATORS and t.dep_ in ("det", "advmod", "neg")):
+            target = head.head if head.dep_ in ("nsubj", "nsubjpass") else head
+            if target.lemma_.lower() in asked or head.lemma_.lower() in asked or target.dep_ == "ROOT":
+                return True
+        if t.lemma_.lower() in NEGATIVE_IMPLICATIVES and any(c.dep_ == "xcomp" and c.lemma_.lower() in asked
+                                                             for c in t.children):
+            return True
+    return False
+
+
 def yes_no(index, q: Question, sentence: Sentence, doc, relevance: float) -> Answer:
-    negated = any(t.dep_ == "neg" and (t.head.lemma_.lower() == q.verb or t.head.lemma_.lower() in q.content
-                                       or t.head.dep_ == "ROOT") for t in doc)
+    negated = negates(doc, q)
     label = "No" if negated != q.negated else "Yes"
     a = index.articles[sentence.doc_id]
     text = sentence.text.strip()
@@ -59,9 +86,9 @@ def yes_no(index, q: Question, sentence: Sentence, doc, relevance: float) -> Ans
 
 
 # ---------------------------------------------------------------- helpers
-def _same(index, a, b) -> bool:
+def _same(index, a, b, norm: dict) -> bool:
     ta, tb = _text(index, a), _text(index, b)
-    na, nb = normalize_answer(ta), normalize_answer(tb)
+    na, nb = norm[id(a)], norm[id(b)]
     if not na or not nb:
         return False
     if na == nb:
@@ -163,4 +190,5 @@ def _cite(index, r) -> Citation:
 
 
 def _citation(a, s: Sentence, start: int, end: int) -> Citation:
-    return Citation(a.doc_id, a.source, a.title, a.date, s.start, s.end, a.text[s.start : s.end], start, end)
+    return Citation(a.doc_id, a.source, a.title, a.date, s.start, s.end, a.text[s.start : s.end], start, end,
+                    outlet=a.outlet, url=a.url, published=a.published)

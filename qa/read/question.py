@@ -69,6 +69,11 @@ class Question:
         return self.wh == "yes_no"
 
     @property
+    def names(self) -> bool:
+        """Whether the answer is expected to be a name (of a person, place, body …), not a date or number."""
+        return bool(self.types & set(NAMES))
+
+    @property
     def typed(self) -> bool:
         """Whether the answer is expected to be an entity of some label (a name, a date, a number)."""
         return bool(self.types)
@@ -124,12 +129,21 @@ def _wh(doc, wh_token, root) -> tuple[str | None, str | None, set[int]]:
     return wh, None, phrase
 
 
+# Names of things: the small model confuses these labels with each other (a town tagged PERSON, a
+# peninsula ORG), so a question asking for one takes the others loosely.
+NAMES = ("PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "EVENT", "WORK_OF_ART", "PRODUCT")
+
+
 def _types(wh: str | None, focus: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if wh in ("which", "what", "whose") and focus in CLASS_TYPES:
-        return CLASS_TYPES[focus], ()
+        types = CLASS_TYPES[focus]
+        return types, tuple(n for n in NAMES if n not in types) if set(types) & set(NAMES) else ()
     if wh in ("which", "what") and focus is not None:
         return (), ("PERSON", "ORG", "GPE", "LOC", "NORP", "FAC")  # "which envoy", "what kind": what the sentence calls it
-    return WH_TYPES.get(wh or "", ((), ()))
+    types, loose = WH_TYPES.get(wh or "", ((), ()))
+    if set(types) & set(NAMES):
+        loose = tuple(dict.fromkeys(loose + tuple(n for n in NAMES if n not in types)))
+    return types, loose
 
 
 def _main_verb(root):

@@ -17,6 +17,7 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
+from qa import analysis
 from qa.index import Index
 from qa.read import features, group
 from qa.read.candidates import Candidate, candidates
@@ -32,8 +33,8 @@ class ReaderParams:
     # The production defaults live in qa.config.Settings; these equal them so that a Reader built
     # without settings behaves as the service does.
     dense_weight: float = 0.5  # sentence relevance = w * cosine + (1 - w) * idf-weighted word overlap
-    abstain_threshold: float = 0.15  # below this probability of the best candidate: low_confidence
-    relevance_floor: float = 0.35  # no sentence this relevant: not_in_corpus (yes/no: no answer)
+    abstain_threshold: float = 0.5  # confidence below this: abstain (0.5: answering is no better a bet)
+    relevance_floor: float = 0.35  # a yes/no question whose best sentence is less relevant: not_in_corpus
     read_passages: int = 5
     read_sentences: int = 12  # sentences read for candidates, best first
     differ_ratio: float = 0.6  # another value at least this share of the best probability is reported
@@ -90,6 +91,8 @@ class Reader:
         self._tokens = tuple(frozenset(tokenize(s.text)) for s in index.sentences)
         self._candidates: dict[int, tuple[Candidate, ...]] = {}
         self.reporting = _reporting_verbs(index.docs)
+        # (sentence, verb token) -> row of index.clause_vectors
+        self._clause_rows = {(n, v): row for row, (n, v, _, _) in enumerate(analysis.clauses(index.docs))}
 
     # ------------------------------------------------------------ stages
     def question(self, text: str) -> Question:
@@ -120,15 +123,29 @@ class Reader:
         out.sort(key=lambda s: (-s.score, s.sentence.index))
         return out
 
-    def rank(self, q: Question, scored: Sequence[ScoredSentence]) -> list[Scored]:
+    def _clause_cosines(self, sentence: int, doc, vector: np.ndarray | None) -> dict[int, float]:
+        """Verb token -> cosine between the question and the clause that verb heads."""
+        if vector is None or self.index.clause_vectors is None:
+            return {}
+        rows = {v: self._clause_rows[(sentence, v)] for v in range(len(doc)) if (sentence, v) in self._clause_rows}
+        if not rows:
+            return {}
+        cos = self.index.clause_vectors[list(rows.values())] @ vector
+        return dict(zip(rows, cos.tolist()))
+
+    def rank(self, q: Question, scored: Sequence[ScoredSentence], q_vector: np.ndarray | None = None) -> list[Scored]:
         """Every candidate of the sentences read, with its probability, best first."""
         rows: list[tuple[Candidate, Sentence, np.ndarray]] = []
         asked = q.content | q.subject
+        best = scored[0].score if scored else 0.0
         for n, s in enumerate(scored[: self.params.read_sentences], 1):
             doc = self.index.docs[s.sentence.index]
-            view = features.SentenceView(doc, s.score, s.dense, s.lexical, n, _distances(doc, asked), ())
+            view = features.SentenceView(doc, s.score, s.dense, s.lexical, n, _distances(doc, asked),
+                                         s.score / best if best > 0 else 0.0, _positions(doc, asked),
+                                         self._clause_cosines(s.sentence.index, doc, q_vector))
             for c in self.candidates(s.sentence.index):
-                rows.append((c, s.sentence, features.vector(q, c, view, self.reporting)))
+                if answers_as(q, c):
+                    rows.append((c, s.sentence, features.vector(q, c, view, self.reporting)))
         if not rows:
             return []
         matrix = np.stack([r[2] for r in rows])
@@ -152,19 +169,35 @@ class Reader:
         best = scored[0].score if scored else 0.0
         if q.ambiguous:
             return Reading((), round(best, 4), True, tuple(scored), "ambiguous")
-        if not scored or best < self.params.relevance_floor:
-            return Reading((), round(best, 4), True, tuple(scored), "not_in_corpus")
+        if not scored:
+            return Reading((), 0.0, True, (), "not_in_corpus")
         if q.yes_no:
+            if best < self.params.relevance_floor:
+                return Reading((), round(best, 4), True, tuple(scored), "not_in_corpus")
             answer = group.yes_no(self.index, q, scored[0].sentence, self.index.docs[scored[0].sentence.index], best)
             return Reading((answer,), best, False, tuple(scored))
-        ranked = self.rank(q, scored)
-        top = ranked[0].probability if ranked else 0.0
-        if top < self.params.abstain_threshold:
-            typed_found = any(r.candidate.label in q.types | q.loose for r in ranked)
-            reason = "not_in_corpus" if q.typed and not typed_found else "low_confidence"
-            return Reading((), round(top, 4), True, tuple(scored), reason)
+        ranked = self.rank(q, scored, vector)
+        confidence = self.confidence(q, ranked, scored, self.missing(tokens, scored))
+        if not ranked or confidence < self.params.abstain_threshold:
+            # nothing of the asked kind in sentences about the question, or something, but not likely right
+            reason = "not_in_corpus" if not ranked or scored[0].lexical < 0.5 else "low_confidence"
+            return Reading((), round(confidence, 4), True, tuple(scored), reason)
         answers = group.answers(self.index, q, ranked, top_k, self.params)
-        return Reading(tuple(answers), round(top, 4), False, tuple(scored))
+        return Reading(tuple(answers), round(confidence, 4), False, tuple(scored))
+
+    def confidence(self, q: Question, ranked: Sequence[Scored], scored: Sequence[ScoredSentence],
+                   missing: float = 0.0) -> float:
+        """How likely the top answer is right rather than the question unanswerable (features.Scorer)."""
+        best = scored[0]
+        g = features.abstain_vector(q, [r.probability for r in ranked[:2]], best.score, best.lexical, best.dense, missing)
+        return self.scorer.confidence(g)
+
+    def missing(self, tokens: Sequence[str], scored: Sequence[ScoredSentence]) -> float:
+        """The idf of the rarest question token that no sentence read contains, over the idf of a token
+        the corpus never uses (0: every question word is somewhere in what was read)."""
+        read = [self._tokens[s.sentence.index] for s in scored[: self.params.read_sentences]]
+        absent = [self.idf(t) for t in set(tokens) if not any(t in r for r in read)]
+        return max(absent, default=0.0) / self.idf("\x00never-a-token")
 
     def _model_candidates(self, q: Question, scored: Sequence[ScoredSentence]) -> list[Scored]:
         """The optional extractive model's span in each sentence read, at the model's own probability."""
@@ -181,6 +214,27 @@ class Reader:
             c = Candidate(start - lo, end - lo, "model", "model", 0, None)
             out.append(Scored(c, s.sentence, float(p), np.zeros(len(features.NAMES))))
         return out
+
+
+def answers_as(q: Question, c: Candidate) -> bool:
+    """Whether a candidate can be the kind of answer asked for: a question expecting a name, a date or
+    a number is answered by an entity (or list) of an expected or loosely expected label only."""
+    if not q.typed:
+        return True
+    if c.kind in ("ent", "list"):
+        return c.label in q.types or c.label in q.loose
+    if c.kind == "np" and q.names:  # "Turkey's foreign minister", "the sidelines of the summit"
+        return True
+    return c.label == "arg:prep" and c.head_label in q.types  # "in Rome", "after less than two hours"
+
+
+def _positions(doc, asked: frozenset[str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for t in doc:
+        lemma = t.lemma_.lower()
+        if lemma in asked:
+            out.setdefault(lemma, []).append(t.i)
+    return out
 
 
 def _distances(doc, asked: frozenset[str]) -> tuple[int, ...]:

@@ -1,0 +1,168 @@
+"""What adding one article costs, against corpora of growing size and articles of growing length.
+
+    .venv/bin/python bench/add_one.py [--sizes 2500,5000,10000] [--lengths 10,40] [--work DIR]
+
+The corpora are synthetic: article i of a corpus is drawn from a fixed seed (i): 10 sentences of 14-20
+words from a 2,000-word made-up vocabulary ("w0 ... w1999"), each article starting with a `date` line. The
+base index of each corpus is built with stand-ins for the slow parts: 384-dimension hashing vectors (the
+real model's shape) and spaCy's tokenizer only (one Doc per sentence), its manifest naming the real model
+and pipeline, so the update reuses those rows as it would reuse real ones. The added article (of --lengths
+sentences) goes through the real path: the corpus write (qa/documents.py), ingestion, the incremental
+update with the real encoder (QA_ENCODER_BACKEND, default onnx MiniLM) and en_core_web_sm, the new build
+written and swapped in (qa/index.py), and the service made over it (BM25 statistics, the reader's tables).
+
+Printed per corpus size and article length, in seconds: each phase, the work on the article alone
+(embed + analyse), the rest (which grows with the corpus), and the total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import random
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from qa import analysis, nlp as nlp_module, update  # noqa: E402
+from qa.config import Settings  # noqa: E402
+from qa.documents import add_document  # noqa: E402
+from qa.embed import HashingEmbedder  # noqa: E402
+from qa.index import build_index, cleanup, nlp_fingerprint, save_index  # noqa: E402
+from qa.ingest import load_articles  # noqa: E402
+from qa.service import QAService, chunk_params, embedder_for, saved  # noqa: E402
+
+VOCAB = [f"w{i}" for i in range(2000)]
+
+
+def synthetic(i: int, sentences: int = 10) -> str:
+    rng = random.Random(i)
+    lines = [f"date 2025-{1 + i % 12:02d}-{1 + i % 28:02d} Story {i}"]
+    for _ in range(sentences):
+        words = rng.choices(VOCAB, k=rng.randint(14, 20))
+        lines.append(" ".join(words).capitalize() + ".")
+    return "\n".join(lines) + "\n"
+
+
+class Timed:
+    """Seconds spent in named phases."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str):
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t
+
+
+class TimedEmbedder:
+    def __init__(self, inner, timed: Timed):
+        self.inner, self.timed, self.name, self.dim = inner, timed, inner.name, inner.dim
+
+    def embed_passages(self, texts):
+        with self.timed.phase("embed"):
+            return self.inner.embed_passages(texts)
+
+    def embed_queries(self, texts):
+        return self.inner.embed_queries(texts)
+
+
+def base_corpus(work: Path, size: int, settings: Settings, real_model: str, pipeline) -> Settings:
+    """A corpus folder of `size` synthetic articles and its index, built with stand-ins (cached in `work`)."""
+    root = work / f"corpus-{size}"
+    cfg = settings.model_copy(update={"seeds_dir": root / "seeds", "index_dir": root / "index"})
+    if (root / "index" / "current").exists():
+        return cfg
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "seeds").mkdir(parents=True)
+    for i in range(size):
+        (root / "seeds" / f"a{i:05d}.txt").write_text(synthetic(i), encoding="utf-8")
+    articles = load_articles(cfg.seeds_dir)
+    tokenizer_only = nlp_module.load(cfg.nlp_model)  # the same vocabulary; only the tokenizer is run below
+    with tokenizer_only.select_pipes(disable=tokenizer_only.pipe_names):
+        index = build_index(articles, HashingEmbedder(dim=384, name=real_model), chunk_params(cfg), nlp=tokenizer_only)
+    manifest = dict(index.manifest, nlp=nlp_fingerprint(pipeline))  # as if analysed by the full pipeline
+    save_index(replace(index, manifest=manifest), cfg.index_dir)
+    return cfg
+
+
+def add_one(cfg: Settings, embedder, pipeline, length: int, n: int) -> dict[str, float]:
+    timed = Timed()
+    from qa.index import load_index
+
+    live = load_index(cfg.index_dir, pipeline.vocab)
+    gc.collect()
+    gc.freeze()  # as a server does once the index is loaded and after each swap (api/app.py, _freeze_heap)
+    name = f"added-{length}-{n}"
+    real_analyse = analysis.analyse
+
+    def timed_analyse(*args, **kwargs):
+        with timed.phase("analyse"):
+            return real_analyse(*args, **kwargs)
+
+    analysis.analyse = timed_analyse
+    try:
+        with timed.phase("total"):
+            with timed.phase("write files"):
+                add_document(cfg.seeds_dir, name, synthetic(1_000_000 + n, length))
+            with timed.phase("ingest"):
+                articles = load_articles(cfg.seeds_dir, {a.sha256: a for a in live.articles.values()})
+            with timed.phase("update"):
+                index, stats = update.update_index(live, articles, TimedEmbedder(embedder, timed), chunk_params(cfg),
+                                                   pipeline)
+            with timed.phase("save build"):
+                index = saved(index, cfg.index_dir)
+            with timed.phase("service"):
+                QAService(cfg, index, embedder)
+    finally:
+        analysis.analyse = real_analyse
+    assert stats.computed == 1 and stats.reused == len(articles) - 1, stats
+    s = timed.seconds
+    s["assemble"] = s["update"] - s.get("embed", 0.0) - s.get("analyse", 0.0)
+    s["article"] = s.get("embed", 0.0) + s.get("analyse", 0.0)
+    s["corpus-wide"] = s["total"] - s["article"]
+    s["sentences"], s["chunks"] = stats.sentences_computed, stats.chunks_computed
+    from qa.documents import remove_document
+
+    remove_document(cfg.seeds_dir, name)  # the next run starts from the same corpus
+    cleanup(cfg.index_dir)  # the builds this run replaced
+    return s
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="2500,5000,10000")
+    p.add_argument("--lengths", default="10,40", help="sentences of the added article")
+    p.add_argument("--repeats", type=int, default=2, help="runs per cell; the fastest is printed")
+    p.add_argument("--work", type=Path, default=Path("/tmp/qa-bench-add-one"))
+    args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    settings = Settings(_env_file=None, index_dir=args.work / "models-home")
+    embedder = embedder_for(settings).load()
+    pipeline = nlp_module.load(settings.nlp_model)
+    cols = ("write files", "ingest", "embed", "analyse", "assemble", "save build", "service")
+    print(f"encoder: {settings.encoder_backend} {embedder.name}; spaCy {pipeline.meta['name']} {pipeline.meta['version']}")
+    print(f"{'corpus':>7} {'added':>9} | " + " ".join(f"{c:>11}" for c in cols) + f" | {'article':>8} {'corpus-wide':>11} {'total':>7}")
+    for size in (int(x) for x in args.sizes.split(",")):
+        cfg = base_corpus(args.work, size, settings, embedder.name, pipeline)
+        for length in (int(x) for x in args.lengths.split(",")):
+            runs = [add_one(cfg, embedder, pipeline, length, r) for r in range(args.repeats)]
+            best = min(runs, key=lambda s: s["total"])
+            added = f"{length}s/{int(best['chunks'])}c"
+            print(f"{size:>7} {added:>9} | " + " ".join(f"{best.get(c, 0.0):>11.3f}" for c in cols)
+                  + f" | {best['article']:>8.3f} {best['corpus-wide']:>11.3f} {best['total']:>7.3f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Documents added and removed by many clients at once over the real uvicorn while questions stream, and
+kill -9 in the middle of an update: nothing is lost, the corpus and the index agree exactly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import httpx
+
+from qa.embed import HashingEmbedder
+from qa.index import load_index
+from qa.ingest import load_articles
+from qa.service import QAService, ensure_index
+from tests.apps import private_settings
+from tests.helpers import ROOT, live_server
+
+ADMIN = {"X-Admin-Key": "live-admin-key"}
+QUESTIONS = ["Who is the Kremlin spokesman?", "What did Putin agree to?", "When does the ferry strike begin?"]
+
+
+def _story(client: int, n: int) -> str:
+    return (f"The ferry crews of harbour {client} voted on day {n} to strike over unpaid shifts. "
+            f"Their union said strike number {n} of crew {client} would begin next month.\n")
+
+
+def _env(tmp) -> dict[str, str]:
+    settings = private_settings(tmp)
+    return {"QA_SEEDS_DIR": str(settings.seeds_dir), "QA_INDEX_DIR": str(settings.index_dir),
+            "QA_DATA_DIR": str(settings.data_dir), "QA_MODEL": settings.model, "QA_ABSTAIN_THRESHOLD": "0.2",
+            "QA_ADMIN_KEY": ADMIN["X-Admin-Key"], "QA_RATE_LIMIT_PER_MINUTE": "0", "QA_REQUEST_TIMEOUT_S": "60",
+            "QA_MAX_IN_FLIGHT": "32"}
+
+
+def test_concurrent_adds_and_removes_while_questions_stream_lose_nothing(tmp_path):
+    env = _env(tmp_path)
+    seeds = tmp_path / "seeds"
+    originals = {p.stem for p in seeds.glob("*.txt")}
+    kept, removed, statuses, lock, stop = set(), set(), [], threading.Lock(), threading.Event()
+
+    def editor(base: str, client: int):
+        with httpx.Client(base_url=base, headers=ADMIN, timeout=60) as c:
+            for n in range(6):
+                name = f"c{client}-n{n}"
+                r = c.post("/admin/documents", json={"name": name, "text": _story(client, n), "outlet": f"Outlet {client}"})
+                assert r.status_code == 201, r.text
+                if n % 2:
+                    d = c.delete(f"/admin/documents/{name}")
+                    assert d.status_code == 200, d.text
+                with lock:
+                    (removed if n % 2 else kept).add(name)
+            # every editor also tries one name the others try too: exactly one add wins
+            r = c.post("/admin/documents", json={"name": "contested", "text": _story(client, 99)})
+            with lock:
+                statuses.append(r.status_code)
+
+    def asker(base: str, i: int, answers: list):
+        with httpx.Client(base_url=base, timeout=60) as c:
+            while not stop.is_set():
+                r = c.post("/ask", json={"question": QUESTIONS[i % len(QUESTIONS)]})
+                answers.append(r.status_code)
+                i += 1
+
+    with live_server(env, factory="tests.apps:hashing_app", log_path=tmp_path / "server.log") as base:
+        answers: list[int] = []
+        askers = [threading.Thread(target=asker, args=(base, i, answers)) for i in range(2)]
+        editors = [threading.Thread(target=editor, args=(base, k)) for k in range(4)]
+        for t in askers + editors:
+            t.start()
+        for t in editors:
+            t.join(300)
+        stop.set()
+        for t in askers:
+            t.join(60)
+        with httpx.Client(base_url=base, headers=ADMIN, timeout=60) as c:
+            c.post("/admin/documents", json={"name": "last", "text": _story(9, 9)})  # waits for the final update
+            served = c.get("/documents", params={"limit": 100}).json()
+            status = c.get("/admin/reindex").json()
+
+    assert sorted(statuses) == [201, 409, 409, 409]
+    assert answers and set(answers) == {200}, set(answers)
+    expected = originals | kept | {"contested", "last"}
+    on_disk = {p.stem for p in seeds.glob("*.txt")}
+    assert on_disk == expected and removed.isdisjoint(on_disk)
+    assert {d["doc_id"] for d in served["items"]} == expected and served["total"] == len(expected)
+    assert status["state"] == "succeeded" and status["queued"] is False
+    index = load_index(tmp_path / "index")
+    assert set(index.articles) == expected == {c.doc_id for c in index.chunks}
+    assert {a.doc_id: a.sha256 for a in index.articles.values()} == {a.doc_id: a.sha256 for a in load_articles(seeds)}
+    assert sorted(p.name for p in seeds.iterdir() if not p.name.endswith(".txt")) == sorted(
+        f"{n}.meta.json" for n in kept)  # a sidecar for each kept add with an outlet, nothing else
+
+
+# `qa add` stopped at a chosen point (a real add and index update with the hashing embedder), to be killed.
+_PAUSED_ADD = """
+import os, sys, time
+import numpy as np
+import qa.documents, qa.index, qa.service
+from qa import cli
+from qa.embed import HashingEmbedder
+qa.service.embedder_for = lambda settings: HashingEmbedder()
+where = sys.argv[1]
+def pause():
+    print("PAUSED", flush=True)
+    time.sleep(600)
+if where == "index":  # after the JSON files and one array of the new build
+    real_save, calls = np.save, []
+    def save(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 2:
+            pause()
+        return real_save(*args, **kwargs)
+    qa.index.np.save = save
+else:  # between the sidecar and the text of the new article
+    real_link = os.link
+    def link(src, dst):
+        pause()
+        return real_link(src, dst)
+    qa.documents.os.link = link
+sys.exit(cli.main(["add", sys.argv[2], "--outlet", "Harbour News"]))
+"""
+
+
+def _kill_paused_add(env, where: str, path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", _PAUSED_ADD, where, str(path)], cwd=ROOT, env={**os.environ, **env},
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        lines = [child.stdout.readline().strip()]
+        if lines[0].startswith("added"):  # the files were written; the index update comes next
+            lines.append(child.stdout.readline().strip())
+        assert lines[-1] == "PAUSED" and lines[:-1] == ([] if where == "document" else ["added 1: keepers"])
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    assert child.returncode == -signal.SIGKILL
+
+
+def test_kill_9_mid_update_keeps_the_previous_index_and_the_files_whole_or_absent(tmp_path):
+    env = _env(tmp_path)
+    settings = private_settings(tmp_path)
+    before = ensure_index(settings, HashingEmbedder())
+    story = tmp_path / "keepers.txt"
+    story.write_text(_story(1, 1))
+
+    # Killed between the sidecar and the text (the commit point): the article is absent. Its sidecar and the
+    # text's hidden temporary file are left, never ingested, and swept by the next change to the corpus.
+    _kill_paused_add(env, "document", story)
+    seeds = settings.seeds_dir
+    assert not (seeds / "keepers.txt").exists() and "keepers" not in {a.doc_id for a in load_articles(seeds)}
+    assert (seeds / "keepers.meta.json").exists() and len(list(seeds.glob(".keepers.*.tmp"))) == 1
+
+    # Killed while the new build is written: the files are whole, the previous build is still current.
+    _kill_paused_add(env, "index", story)
+    assert (seeds / "keepers.txt").read_bytes() == story.read_bytes()
+    assert (seeds / "keepers.meta.json").read_text() == '{\n "outlet": "Harbour News"\n}\n'
+    assert not list(seeds.glob(".*.tmp"))
+    assert [p.name for p in (settings.index_dir / "builds").iterdir() if p.name.endswith(".partial")]
+    served = load_index(settings.index_dir)  # every checksum verified
+    assert served.path == before.path and "keepers" not in served.articles
+    result = QAService(settings, served, HashingEmbedder()).ask(QUESTIONS[0])
+    assert result.answers and all(c.doc_id != "keepers" for a in result.answers for c in a.citations)
+
+    # The next start removes the half-written build and brings the index up to date with the corpus.
+    after = ensure_index(settings, HashingEmbedder())
+    assert "keepers" in after.articles and after.articles["keepers"].outlet == "Harbour News"
+    assert not [p for p in (settings.index_dir / "builds").iterdir() if p.name.endswith(".partial")]

@@ -1,0 +1,99 @@
+"""qa/update.py: an incremental update computes only new texts and equals a full build exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qa import analysis, nlp
+from qa.documents import add_document, remove_document
+from qa.embed import HashingEmbedder
+from qa.index import build_index, load_index
+from qa.ingest import load_articles
+from qa.service import chunk_params, ensure_index
+from qa.update import reusable
+from tests.apps import private_settings
+
+KEEPERS = ("The lighthouse keepers of Skerry Point voted on Sunday to strike over unpaid night shifts. "
+           "Their union said the strike would begin on the first of July.\n")
+REMOVED = "004_7493b927a45f9d56"
+
+
+class CountingEmbedder(HashingEmbedder):
+    """The hashing embedder, remembering every passage text it was asked to embed."""
+
+    def __init__(self):
+        super().__init__()
+        self.passages: list[str] = []
+
+    def embed_passages(self, texts):
+        self.passages.extend(texts)
+        return super().embed_passages(texts)
+
+
+def _same(a, b) -> None:
+    """Two indexes hold the same articles, sentences, chunks, tokens, vectors and analysis, row for row."""
+    assert a.articles == b.articles
+    assert a.sentences == b.sentences and a.chunks == b.chunks and a.chunk_tokens == b.chunk_tokens
+    assert np.array_equal(a.chunk_vectors, b.chunk_vectors) and np.array_equal(a.sentence_vectors, b.sentence_vectors)
+    assert np.array_equal(a.clause_vectors, b.clause_vectors)
+    assert [d.to_json() for d in a.docs] == [d.to_json() for d in b.docs]
+    assert a.analysis_parts == b.analysis_parts and len(a.analysis_parts) == len(a.articles)
+    assert {k: v for k, v in a.manifest.items() if k not in ("built_at", "files")} == \
+           {k: v for k, v in b.manifest.items() if k not in ("built_at", "files")}
+
+
+def test_an_update_embeds_only_the_added_article_and_equals_a_full_build(tmp_path):
+    settings = private_settings(tmp_path)
+    embedder = CountingEmbedder()
+    base = ensure_index(settings, embedder)
+    embedder.passages.clear()
+    add_document(settings.seeds_dir, "keepers", KEEPERS, {"outlet": "Harbour News", "published": "2025-06-01"})
+    remove_document(settings.seeds_dir, REMOVED)
+
+    updated = ensure_index(settings, embedder, live=base)
+
+    sentences = [s.text for s in updated.sentences if s.doc_id == "keepers"]
+    chunks = [c.text for c in updated.chunks if c.doc_id == "keepers"]
+    assert sentences == ["The lighthouse keepers of Skerry Point voted on Sunday to strike over unpaid night shifts.",
+                         "Their union said the strike would begin on the first of July."]
+    first = next(s.index for s in updated.sentences if s.doc_id == "keepers")
+    clauses = [updated.docs[n].text[a:b] for n, _, a, b in analysis.clauses(updated.docs) if n >= first
+               and updated.sentences[n].doc_id == "keepers"]
+    assert clauses  # the new article's clauses are embedded too
+    assert embedder.passages == chunks + sentences + clauses  # nothing else was embedded
+    assert REMOVED not in updated.articles and REMOVED not in {c.doc_id for c in updated.chunks}
+    pipeline = nlp.load(settings.nlp_model)
+    full = build_index(load_articles(settings.seeds_dir), HashingEmbedder(), chunk_params(settings), nlp=pipeline)
+    _same(updated, full)
+    _same(load_index(settings.index_dir, pipeline.vocab), updated)  # what was written verifies and is the same
+    assert updated.path == (settings.index_dir / "current").resolve()
+
+
+def test_a_renamed_article_or_new_metadata_embeds_nothing(tmp_path):
+    settings = private_settings(tmp_path)
+    embedder = CountingEmbedder()
+    base = ensure_index(settings, embedder)
+    embedder.passages.clear()
+    seeds = settings.seeds_dir
+    (seeds / f"{REMOVED}.txt").rename(seeds / "renamed.txt")
+    (seeds / "renamed.meta.json").write_text('{"outlet": "Kyiv Independent", "title": "A call"}')
+
+    updated = ensure_index(settings, embedder, live=base)
+
+    assert embedder.passages == []
+    article = updated.articles["renamed"]
+    assert (article.title, article.outlet, article.sha256) == ("A call", "Kyiv Independent", base.articles[REMOVED].sha256)
+    assert [c.chunk_id for c in updated.chunks if c.doc_id == "renamed"] == [
+        f"renamed#{c.ordinal}" for c in base.chunks if c.doc_id == REMOVED]
+    pipeline = nlp.load(settings.nlp_model)
+    _same(updated, build_index(load_articles(seeds), HashingEmbedder(), chunk_params(settings), nlp=pipeline))
+
+
+def test_other_chunking_means_a_full_build(tmp_path):
+    settings = private_settings(tmp_path)
+    base = ensure_index(settings, HashingEmbedder())
+    other = settings.model_copy(update={"chunk_max_sentences": 4})
+    articles = load_articles(settings.seeds_dir)
+    reason = reusable(base, articles, "hashing-test-embedder", chunk_params(other), base.manifest["nlp"])
+    assert reason.startswith("chunking changed")
+    assert reusable(base, articles, "hashing-test-embedder", chunk_params(settings), base.manifest["nlp"]) is None
