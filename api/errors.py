@@ -104,7 +104,8 @@ def install(app: FastAPI) -> None:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
         if status >= 500:
             log.error("request %s failed: %s", request_id_of(request), exc)
-        return error_response(request, status, exc.code, str(exc))
+        retry = getattr(exc, "retry_after_s", None)  # a search engine that did not answer may later
+        return error_response(request, status, exc.code, str(exc), {"Retry-After": str(retry)} if retry else None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

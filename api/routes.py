@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import asdict
 from typing import Annotated
@@ -13,6 +14,7 @@ from api.errors import error_response
 from api.schemas import (MAX_QUESTION_CHARS, AskRequest, AskResponse, DocumentList, DocumentResponse, ErrorOut,
                          FeedbackRequest, FeedbackResponse, Health, Mode, Ready, SearchResponse)
 from qa import filters
+from qa.errors import QAError
 from qa.feedback import Feedback, FeedbackStore
 from qa.serialize import article_json, article_meta_json, hit_json, result_json
 from qa.service import QAService
@@ -113,7 +115,13 @@ async def readyz(request: Request):
         if problem is not None:
             return error_response(request, 503, problem.code, f"not ready: {problem}")
         return error_response(request, 503, "not_ready", "the index is not loaded yet")
-    return Ready(**asdict(service.readiness()))
+    try:
+        if getattr(service.retriever, "health", None) is None:
+            return Ready(**asdict(service.readiness()))
+        # an engine behind retrieval is asked how it is: off the event loop
+        return Ready(**asdict(await asyncio.to_thread(service.readiness)))
+    except QAError as exc:
+        return error_response(request, 503, exc.code, f"not ready: {exc}")
 
 
 def get_feedback_store(request: Request) -> FeedbackStore:

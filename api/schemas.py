@@ -173,6 +173,8 @@ class Ready(BaseModel):
     format_version: int
     built_at: str
     model: str
+    backend: Literal["embedded", "qdrant"] = "embedded"
+    engine: str | None = Field(None, description="The search engine's health, when retrieval runs in one.")
 
 
 class ErrorOut(BaseModel):

@@ -2,6 +2,8 @@
 
     qa index [--force]                       build (or rebuild) the index, with a progress bar
     qa index --url http://host:port          rebuild a running server's index (needs QA_ADMIN_KEY[_FILE])
+    qa index --backend qdrant (--url URL [--api-key KEY] | --path DIR) [--force]
+                                             sync a Qdrant collection with the corpus (resumable batches)
     qa ask "question" [--json] [--mode M] [--top-k K] [--source X]... [--since D] [--until D]
     qa add FILE... [--title T --outlet O --url U --published P --language L]
                                              add articles (.txt, .md, .html, .jsonl) and update the index
@@ -9,7 +11,8 @@
     qa serve [--host H] [--port P]           the HTTP API under uvicorn (builds the index if needed)
     qa slack                                 the Slack bot in Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN)
     qa eval [--set NAME=GOLD[:CORPUS]]... [--gold FILE [--seeds DIR]]... [--modes bm25,dense,hybrid]
-            [--url URL] [--out DIR]          score the service on question sets, side by side (docs/evaluation.md)
+            [--url URL] [--out DIR] [--backend embedded|qdrant]
+                                             score the service on question sets, side by side (docs/evaluation.md)
     qa feedback export [--out PATH]          feedback as gold-set candidates (JSONL) for review
 """
 
@@ -44,7 +47,8 @@ def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
 def _progress(iterable, total: int, label: str):
     from tqdm import tqdm
 
-    return tqdm(iterable, total=total, desc=f"embedding {label}", unit="batch", file=sys.stderr)
+    desc = "upserting to Qdrant" if label == "upsert" else f"embedding {label}"
+    return tqdm(iterable, total=total, desc=desc, unit="batch", file=sys.stderr)
 
 
 @command
@@ -52,11 +56,37 @@ def cmd_index(args: argparse.Namespace) -> int:
     from qa.service import embedder_for, ensure_index
 
     settings = get_settings()
+    if (args.backend or settings.backend) == "qdrant":
+        return _index_qdrant(args, settings)
     if args.url:
         return _index_remote(args.url, settings)
     embedder = embedder_for(settings).load()
     index = ensure_index(settings, embedder, rebuild=args.force, progress=_progress)
     print(f"index ready at {index.path}: {index.manifest['counts']}")
+    return 0
+
+
+def _qdrant_settings(args: argparse.Namespace, settings):
+    """The settings with the backend and where Qdrant is taken from the command line, when given there."""
+    from pydantic import SecretStr
+
+    update = {"backend": "qdrant"}
+    if args.url or args.path:  # the command line names the place: the environment's other one does not apply
+        update.update(qdrant_url=args.url, qdrant_path=Path(args.path) if args.path else None)
+    if getattr(args, "api_key", None):
+        update["qdrant_api_key"] = SecretStr(args.api_key)
+    return settings.model_copy(update=update)
+
+
+def _index_qdrant(args: argparse.Namespace, settings) -> int:
+    from qa.qdrant_store import Target
+    from qa.service import embedder_for, ensure_index
+
+    settings = _qdrant_settings(args, settings)
+    target = Target.from_settings(settings)  # a missing or doubled place is an error before the model loads
+    embedder = embedder_for(settings).load()
+    index = ensure_index(settings, embedder, rebuild=args.force, progress=_progress)
+    print(f"Qdrant collection {target.collection!r} at {target.where} ready: {index.manifest['counts']}")
     return 0
 
 
@@ -224,6 +254,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from qa.eval import SetReport, evaluate, load_gold, load_sets
 
     settings = get_settings()
+    if (args.backend or settings.backend) == "qdrant":
+        settings = _qdrant_settings(argparse.Namespace(url=None, path=args.qdrant_path, api_key=None), settings)
     sets = eval_sets(args.sets, settings.seeds_dir) if args.sets else load_sets(args.sets_file)
     if args.url and not args.sets:
         # A server answers over its own corpus: of the default sets, those over QA_SEEDS_DIR.
@@ -278,7 +310,12 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("index", help="build or rebuild the index")
     s.add_argument("--force", action="store_true", help="rebuild even when the index is fresh")
-    s.add_argument("--url", help="instead, rebuild the index of the server running at this URL and wait for the swap")
+    s.add_argument("--url", help="instead, rebuild the index of the server running at this URL and wait for the swap; "
+                                 "with --backend qdrant: the Qdrant server's URL (e.g. http://localhost:6333)")
+    s.add_argument("--backend", choices=("embedded", "qdrant"), default=None,
+                   help="where the index goes (default QA_BACKEND): the index folder, or a Qdrant collection")
+    s.add_argument("--api-key", help="with --backend qdrant: the Qdrant server's API key (default QA_QDRANT_API_KEY)")
+    s.add_argument("--path", help="with --backend qdrant: a folder for qdrant-client's local mode instead of a server")
     s = sub.add_parser("ask", help="answer a question on the terminal")
     s.add_argument("question")
     s.add_argument("--json", action="store_true", help="print the API's JSON")
@@ -313,6 +350,10 @@ def parser() -> argparse.ArgumentParser:
                    help="comma-separated retrieval modes (default bm25,dense,hybrid)")
     s.add_argument("--url", default=None, help="evaluate a running server (e.g. http://127.0.0.1:8000) instead")
     s.add_argument("--out", type=Path, default=Path("eval", "out"), help="folder for report.json and report.html")
+    s.add_argument("--backend", choices=("embedded", "qdrant"), default=None,
+                   help="retrieval in process or in Qdrant (default QA_BACKEND; Qdrant at QA_QDRANT_URL or the "
+                        "--qdrant-path folder); each corpus gets a collection of its own")
+    s.add_argument("--qdrant-path", default=None, help="with --backend qdrant: a folder for qdrant-client's local mode")
     s = sub.add_parser("feedback", help="work with stored feedback")
     fsub = s.add_subparsers(dest="feedback_command", required=True)
     f = fsub.add_parser("export", help="write feedback as gold-set candidates (JSONL) for a person to review; "

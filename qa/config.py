@@ -79,6 +79,22 @@ class Settings(BaseSettings):
     dense_passage_share: float = Field(0.2, ge=0, le=1)  # cosines
     bm25_passage_share: float = Field(0.0, ge=0, le=1)  # BM25 scores, sentences scored as documents of their own
 
+    # Where retrieval runs: `embedded` (the index folder, in process) or `qdrant` (a collection in a Qdrant
+    # server at QA_QDRANT_URL, or qdrant-client's local mode in the folder QA_QDRANT_PATH; README, "Qdrant").
+    backend: Literal["embedded", "qdrant"] = "embedded"
+    qdrant_url: str | None = None
+    qdrant_path: Path | None = None
+    qdrant_api_key: SecretStr | None = None
+    qdrant_collection: str = Field("news", pattern=r"^[A-Za-z0-9_-]{1,100}$")
+    qdrant_shards: int = Field(1, ge=1)  # each shard computes its own IDF: keep 1 unless the corpus needs more
+    qdrant_replication: int = Field(1, ge=1)
+    qdrant_write_consistency: int = Field(1, ge=1)  # replicas that must acknowledge a write
+    qdrant_timeout_s: int = Field(10, ge=1)
+    qdrant_batch_size: int = Field(64, ge=1)  # points per upsert request
+    # How the engine fuses the legs; unset: as QA_FUSION says (weighted: a formula over the legs with their
+    # score ranges, QA_FUSION_ALPHA; rrf: QA_RRF_K). dbsf: Qdrant's distribution-based score fusion.
+    qdrant_fusion: Literal["weighted", "rrf", "dbsf"] | None = None
+
     # Reading (qa/read/). The scorer's weights are fitted on the dev split (bench/fit_scorer.py); the
     # thresholds below were chosen by that script's sweep on the dev split, never on the test split.
     read_passages: int = Field(5, ge=1, le=50)  # passages whose sentences the reader scores

@@ -8,7 +8,8 @@
     ├── IndexError_            the index cannot be used
     │   ├── IndexMissing       nothing built yet
     │   ├── IndexStale         built from other seeds or settings: rebuild
-    │   └── IndexCorrupt       unreadable or inconsistent: names the file and field
+    │   ├── IndexCorrupt       unreadable or inconsistent: names the file and field
+    │   └── EngineUnavailable  the search engine (Qdrant) did not answer: names where   (503 + Retry-After)
     ├── FeedbackError          feedback cannot be stored                        (422)
     ├── EvalError              the evaluation cannot run (bad gold file, server down)  (CLI only)
     ├── InvalidDocument        a new article cannot be ingested as given        (422)
@@ -59,6 +60,13 @@ class IndexCorrupt(IndexError_):
     def __init__(self, file: str, field: str, problem: str):
         self.file, self.field, self.problem = file, field, problem
         super().__init__(f"index file {file!r}, field {field!r}: {problem}; rebuild with `qa index --force`")
+
+
+class EngineUnavailable(IndexError_):
+    """The external search engine did not answer; asking again later may work."""
+
+    code = "engine_unavailable"
+    retry_after_s = 5
 
 
 class FeedbackError(QAError):

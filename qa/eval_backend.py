@@ -198,6 +198,9 @@ class CorpusBackends:
             if not key.is_dir():
                 raise EvalError(f"corpus folder {str(corpus)!r} does not exist; give a folder of *.txt articles")
             index_dir = corpus_index_dir(self.settings, corpus)
-            settings = self.settings.model_copy(update={"seeds_dir": corpus, "index_dir": index_dir})
+            update = {"seeds_dir": corpus, "index_dir": index_dir}
+            if index_dir != self.settings.index_dir:  # with QA_BACKEND=qdrant, another corpus, another collection
+                update["qdrant_collection"] = f"{self.settings.qdrant_collection}-{index_dir.name}"
+            settings = self.settings.model_copy(update=update)
             self._backends[key] = LocalBackend(QAService.open(settings, embedder=self.embedder))
         return self._backends[key]

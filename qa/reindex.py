@@ -110,7 +110,14 @@ class Reindexer:
             try:
                 with self._lock:
                     full = self._full
-                index = ensure_index(self.settings, self.embedder, rebuild=full, live=None if full else self.live())
+                if self.settings.backend == "qdrant":
+                    # A Qdrant collection is synced in place (new and changed articles upserted, removed ones
+                    # deleted), for a full reindex as for a document change: rebuilding it would drop the
+                    # collection the live service is answering from.
+                    index = ensure_index(self.settings, self.embedder)
+                else:
+                    index = ensure_index(self.settings, self.embedder, rebuild=full,
+                                         live=None if full else self.live())
                 self.swap(self.make_service(index))
                 outcome = {"state": "succeeded", "build": index.path.name if index.path else None, "error": None}
                 log.info("reindex swapped in build %s", outcome["build"])

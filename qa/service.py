@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 from qa.chunk import ChunkParams
 from qa.config import MODES, Settings
 from qa.embed import Embedder, make_embedder
-from qa.errors import DocumentNotFound, IndexError_, IndexMissing, InvalidQuestion, ModelError
+from qa.errors import ConfigError, DocumentNotFound, IndexError_, IndexMissing, InvalidQuestion, ModelError
 from qa import filters as filtering, nlp
 from qa.index import (MANIFEST, Index, build_index, build_lock, cleanup, load_index, nlp_fingerprint, save_index,
                       stale_reason)
@@ -42,6 +42,9 @@ def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
     for, by a full build. A corrupt index is an error to report, never silently replaced."""
     params = chunk_params(settings)
     pipeline = nlp.load(settings.nlp_model)
+    if settings.backend == "qdrant":
+        with build_lock(settings.index_dir):
+            return _ensure_qdrant(settings, embedder, params, pipeline, rebuild, progress)
     with build_lock(settings.index_dir):
         cleanup(settings.index_dir)
         reason = "rebuild requested" if rebuild else None
@@ -75,6 +78,39 @@ def saved(index: Index, index_dir) -> Index:
     """`index` written as a new build and swapped in; the same index, now with its path and full manifest."""
     path = save_index(index, index_dir)
     return replace(index, path=path, manifest=json.loads((path / MANIFEST).read_text(encoding="utf-8")))
+
+
+def _ensure_qdrant(settings: Settings, embedder: Embedder, params: ChunkParams, pipeline,
+                   rebuild: bool, progress) -> Index:
+    from qa import qdrant_store as store
+    from qa.bm25 import BM25Params
+
+    target = store.Target.from_settings(settings)
+    articles = load_articles(settings.seeds_dir)  # inside the lock: the corpus as this sync sees it
+    if settings.bm25_variant != "l":
+        raise ConfigError(f"QA_BM25_VARIANT={settings.bm25_variant} is not available with QA_BACKEND=qdrant: the "
+                          f"engine's IDF is BM25L's, so Qdrant scores BM25L only; set QA_BM25_VARIANT=l")
+    # BM25L's document weights: with the engine's IDF they give the embedded index's BM25L scores.
+    bm25 = BM25Params("l", settings.bm25_k1, settings.bm25_b)
+    done = store.sync(target, articles, embedder, params, bm25, pipeline, rebuild, progress, settings.qdrant_batch_size)
+    log.info("Qdrant collection %r at %s: %s", target.collection, target.where, done)
+    return store.load(target, pipeline.vocab)
+
+
+def make_retriever(settings: Settings, index: Index) -> Retriever:
+    """The retriever QA_BACKEND names, over `index` (for qdrant: the view loaded from its collection)."""
+    s = settings
+    if s.backend == "qdrant":
+        from qa.qdrant_retrieve import QdrantRetriever
+        from qa.qdrant_store import Target
+
+        where = index.manifest.get("backend", {})
+        return QdrantRetriever(index, Target.from_settings(s, where.get("collection")), s.qdrant_fusion or s.fusion,
+                               s.rrf_k, s.fusion_alpha, s.retrieve_depth, s.dense_passage_share,
+                               s.bm25_passage_share)
+    return EmbeddedRetriever(index, s.bm25_variant, s.bm25_k1, s.bm25_b, s.fusion, s.rrf_k, s.fusion_alpha,
+                             s.retrieve_depth, s.dense_exact_below, HnswParams(s.hnsw_m, ef_search=s.hnsw_ef_search),
+                             s.dense_passage_share, s.bm25_passage_share)
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -125,17 +161,15 @@ class Readiness:
     format_version: int
     built_at: str
     model: str
+    backend: str = "embedded"
+    engine: str | None = None  # the search engine's health, when retrieval runs in one
 
 
 class QAService:
     def __init__(self, settings: Settings, index: Index, embedder: Embedder, retriever: Retriever | None = None,
                  span_model: SpanModel | None = None, reranker: Reranker | None = None):
         self.settings, self.index, self.embedder = settings, index, embedder
-        self.retriever = retriever or EmbeddedRetriever(
-            index, settings.bm25_variant, settings.bm25_k1, settings.bm25_b,
-            settings.fusion, settings.rrf_k, settings.fusion_alpha, settings.retrieve_depth,
-            settings.dense_exact_below, HnswParams(settings.hnsw_m, ef_search=settings.hnsw_ef_search),
-            settings.dense_passage_share, settings.bm25_passage_share)
+        self.retriever = retriever or make_retriever(settings, index)
         self.reader = Reader(index, self.retriever.idf, reader_params(settings), SENTENCE_TOKENS.for_index(index),
                              nlp.load_for_questions(settings.nlp_model),
                              span_model=span_model, reranker=reranker)
@@ -196,9 +230,17 @@ class QAService:
             raise DocumentNotFound(f"no document {doc_id!r}; known documents: {known}") from None
 
     def readiness(self) -> Readiness:
+        """Counts of the loaded index; with an engine behind retrieval, its health (EngineUnavailable when
+        it does not answer)."""
         m = self.index.manifest
+        health = getattr(self.retriever, "health", None)
+        engine = None
+        if health is not None:
+            h = health()
+            engine = f"qdrant {h.version} at {h.where}: collection {h.collection!r} {h.status}, {h.points} points"
         return Readiness(m["counts"]["articles"], m["counts"]["chunks"], m["counts"]["sentences"],
-                         m["format_version"], m.get("built_at", ""), m["model"]["name"])
+                         m["format_version"], m.get("built_at", ""), m["model"]["name"],
+                         self.settings.backend if health is not None else "embedded", engine)
 
     # ------------------------------------------------------------ helpers
     def _search(self, query: Query, k: int, mode: str, filters: Filters | None) -> list[Hit]:

@@ -36,3 +36,20 @@ def real_settings(tmp_path_factory) -> Settings:
 def real_service(real_settings) -> QAService:
     """The real sentence-transformers model (bundled all-MiniLM-L6-v2, offline) over the seeds."""
     return QAService.open(real_settings)
+
+
+@pytest.fixture(scope="session")
+def passage_bm25_service(fake_service) -> QAService:
+    """fake_service with a BM25 leg over whole passages (QA_BM25_PASSAGE_SHARE=1): what the Qdrant backend's
+    BM25 leg scores (its sparse index holds passages; it does not pool sentence scores)."""
+    settings = fake_service.settings.model_copy(update={"bm25_passage_share": 1.0})
+    return QAService(settings, fake_service.index, fake_service.embedder)
+
+
+@pytest.fixture(scope="session")
+def qdrant_service(tmp_path_factory) -> QAService:
+    """The fake pipeline with retrieval in a Qdrant collection (qdrant-client's local mode, in a folder)."""
+    tmp = tmp_path_factory.mktemp("qdrant")
+    settings = make_settings(tmp, model="hashing-test-embedder", abstain_threshold=0.2, backend="qdrant",
+                             qdrant_path=tmp / "qdrant")
+    return QAService.open(settings, embedder=HashingEmbedder())

@@ -1,4 +1,5 @@
-"""End to end: the real uvicorn server, the real bundled model, questions written from the articles."""
+"""End to end: the real uvicorn server, the real bundled model, questions written from the articles,
+over each retrieval backend: the embedded index, and a Qdrant collection (qdrant-client's local mode)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
 
-from tests.helpers import ROOT, assert_citation_rule, live_server
+from tests.helpers import ROOT, assert_citation_rule, free_port, live_server
 
 pytestmark = pytest.mark.model
 
@@ -31,12 +33,17 @@ QUESTIONS = [
 UNANSWERABLE = ["What is the capital of Australia?", "Who won the 2024 Super Bowl?"]
 
 
-@pytest.fixture(scope="module")
-def server(real_service, real_settings, tmp_path_factory):
-    """Serves the index the real_service fixture built (so the server loads, not rebuilds, it)."""
+@pytest.fixture(scope="module", params=["embedded", "qdrant"])
+def server(request, real_service, real_settings, tmp_path_factory):
+    """Serves the index the real_service fixture built (so the server loads, not rebuilds, it); with the
+    qdrant backend the server fills a collection in a folder of its own at start-up, then serves from it."""
     env = {"QA_SEEDS_DIR": str(real_settings.seeds_dir), "QA_INDEX_DIR": str(real_settings.index_dir),
-           "QA_DATA_DIR": str(tmp_path_factory.mktemp("e2e-data"))}
-    with live_server(env) as base:
+           "QA_DATA_DIR": str(tmp_path_factory.mktemp("e2e-data")), "QA_BACKEND": request.param}
+    if request.param == "qdrant":
+        env["QA_QDRANT_PATH"] = str(tmp_path_factory.mktemp("e2e-qdrant"))
+    with live_server(env, timeout=300) as base:
+        ready = httpx.get(base + "/readyz", timeout=10).json()
+        assert ready["backend"] == request.param and ready["chunks"] == 42
         yield base
 
 
@@ -97,3 +104,20 @@ def test_cli_ask_json_matches_the_api_shape(real_settings):
     text = subprocess.run([sys.executable, "-m", "qa.cli", "ask", "What did Putin agree to?"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert text.returncode == 0 and "memorandum" in text.stdout and "000_0909706770c7972d.txt [" in text.stdout
+
+
+def test_an_unreachable_qdrant_at_start_is_not_ready_and_named(real_settings, tmp_path):
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {"QA_SEEDS_DIR": str(real_settings.seeds_dir), "QA_INDEX_DIR": str(real_settings.index_dir),
+           "QA_DATA_DIR": str(tmp_path / "data"), "QA_BACKEND": "qdrant", "QA_QDRANT_URL": url,
+           "QA_QDRANT_TIMEOUT_S": "2"}
+    with live_server(env, wait_for="/healthz") as base:
+        for _ in range(300):  # the model loads, then the engine is asked
+            r = httpx.get(base + "/readyz", timeout=10)
+            if r.json()["error"] != "not_ready":
+                break
+            time.sleep(0.2)
+        assert r.status_code == 503 and r.json()["error"] == "engine_unavailable"
+        assert f"Qdrant at {url} did not answer" in r.json()["detail"]
+        r = httpx.post(base + "/ask", json={"question": "What did Putin agree to?"}, timeout=10)
+        assert r.status_code == 503 and r.headers["Retry-After"] == "5"

@@ -201,3 +201,59 @@ def test_filters_restrict_ask_and_search_and_the_schema_states_them(admin_app):
     params = {p["name"] for p in schema["paths"]["/search"]["get"]["parameters"]}
     assert {"sources", "published_from", "published_to"} <= params
     assert {"/documents", "/admin/documents:bulk", "/admin/documents/{doc_id}"} <= set(schema["paths"])
+
+
+def test_with_qdrant_documents_added_and_removed_through_the_api_sync_the_collection(tmp_path):
+    from qa import qdrant_store as store
+
+    settings = private_settings(tmp_path, admin_key="admin-secret", backend="qdrant", qdrant_path=tmp_path / "qdrant")
+    app = create_app(settings, QAService.open(settings, embedder=HashingEmbedder()))
+    c = client(app)
+    r = c.post("/admin/documents", json={"name": "lighthouse", "text": ARTICLE, **KEEPERS_META}, headers=ADMIN)
+    assert r.status_code == 201 and r.json()["indexed"] is True and r.json()["reindex"]["state"] == "succeeded"
+    target = store.Target.from_settings(settings)
+    assert "lighthouse" in store.stored_articles(target)
+    body = c.post("/ask", json={"question": KEEPERS_Q, "sources": ["harbour news"], "top_k": 5}).json()
+    assert body["passages"] and {p["doc_id"] for p in body["passages"]} == {"lighthouse"}
+    cited = body["answers"][0]["citations"][0]
+    assert (cited["doc_id"], cited["outlet"], cited["published"]) == ("lighthouse", "Harbour News",
+                                                                     KEEPERS_META["published"])
+    r = c.delete("/admin/documents/lighthouse", headers=ADMIN)
+    assert r.status_code == 200 and r.json()["indexed"] is True
+    assert "lighthouse" not in store.stored_articles(target)
+    for mode in ("hybrid", "bm25", "dense"):
+        body = c.post("/ask", json={"question": KEEPERS_Q, "mode": mode, "top_k": 10}).json()
+        assert "lighthouse" not in {p["doc_id"] for p in body["passages"]}
+    assert c.get("/documents/lighthouse").status_code == 404
+
+
+def test_with_qdrant_a_metadata_change_rewrites_the_payload_without_reembedding(tmp_path):
+    import numpy as np
+
+    from qa import filters, qdrant_store as store
+    from qa.reindex import Reindexer
+
+    settings = private_settings(tmp_path, backend="qdrant", qdrant_path=tmp_path / "qdrant")
+    old = QAService.open(settings, embedder=HashingEmbedder())
+    doc_id = next(iter(old.index.articles))
+    (settings.seeds_dir / f"{doc_id}.meta.json").write_text(json.dumps({"outlet": "Quay Daily"}))
+    swapped: list[QAService] = []
+    reindexer = Reindexer(settings, old.embedder, swapped.append)
+    reindexer.request(full=False)
+    assert reindexer.wait(60).state == "succeeded"
+    assert swapped[0].index.articles[doc_id].outlet == "Quay Daily"
+    hits = swapped[0].search("drones fired overnight", 5, "hybrid", filters=filters.make(["quay daily"]))
+    assert hits and {h.chunk.doc_id for h in hits} == {doc_id}
+    # the passages kept their vectors: only their payload was rewritten
+    assert np.array_equal(swapped[0].index.chunk_vectors, old.index.chunk_vectors)
+    # synced directly: the metadata change alone is a payload rewrite, nothing upserted
+    from qa import nlp
+    from qa.bm25 import BM25Params
+    from qa.ingest import load_articles
+    from qa.service import chunk_params
+
+    (settings.seeds_dir / f"{doc_id}.meta.json").write_text(json.dumps({"outlet": "Harbour News"}))
+    done = store.sync(store.Target.from_settings(settings), load_articles(settings.seeds_dir), old.embedder,
+                      chunk_params(settings), BM25Params("l", settings.bm25_k1, settings.bm25_b),
+                      nlp.load(settings.nlp_model))
+    assert done == {"rebuilt": False, "upserted": [], "deleted": [], "relabelled": [doc_id]}

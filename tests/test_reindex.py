@@ -58,3 +58,23 @@ def test_a_failed_build_keeps_the_old_service_and_says_why(tmp_path):
     done = reindexer.wait(30)
     assert done.state == "failed" and swapped == []
     assert done.error == f"ConfigError: seeds folder {str(settings.seeds_dir)!r} has no .txt files"
+
+
+def test_with_qdrant_a_reindex_syncs_the_live_collection_in_place(tmp_path):
+    from qa.documents import add_document
+
+    settings = private_settings(tmp_path, backend="qdrant", qdrant_path=tmp_path / "qdrant")
+    old = QAService.open(settings, embedder=HashingEmbedder())
+    before = old.search("drones fired overnight", 3, "bm25")
+    add_document(settings.seeds_dir, "extra", "Officials said the harbour reopened on Tuesday after repairs.\n")
+    swapped: list[QAService] = []
+    reindexer = Reindexer(settings, old.embedder, swapped.append)
+    reindexer.request()
+    assert reindexer.wait(60).state == "succeeded"
+    new = swapped[0]
+    assert "extra" in new.index.articles and len(new.index.articles) == len(old.index.articles) + 1
+    assert new.search("harbour reopened", 1, "bm25")[0].chunk.doc_id == "extra"
+    # not rebuilt: the collection the old service answers from was never dropped, its passages kept their ids
+    # (their scores moved a little: one more passage in the collection changes every IDF)
+    after = old.search("drones fired overnight", 3, "bm25")
+    assert [h.chunk.chunk_id for h in after] == [h.chunk.chunk_id for h in before]
