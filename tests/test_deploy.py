@@ -85,3 +85,11 @@ def test_the_cluster_example_wires_three_nodes_and_the_collections_layout():
     assert api["environment"]["QA_QDRANT_API_KEY"] == \
         services["qdrant-1"]["environment"]["QDRANT__SERVICE__API_KEY"]
     assert set(api["depends_on"]) == set(nodes)
+
+
+def test_the_readers_fitted_weights_ship_in_a_non_editable_install():
+    import tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    shipped = data["tool"]["setuptools"]["package-data"]["qa.read"]
+    assert "scorer.json" in shipped and (ROOT / "qa" / "read" / "scorer.json").is_file()
