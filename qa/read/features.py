@@ -31,9 +31,8 @@ _REPORTED = ("arg:ccomp", "quote")
 
 @dataclass(frozen=True, slots=True)
 class SentenceView:
-    """What the features need of a read sentence: its Doc, relevance figures, and per-question lookups."""
+    """What the features need of a read sentence: relevance figures and per-question lookups."""
 
-    doc: object
     rel: float
     dense: float
     lexical: float

@@ -29,7 +29,7 @@ GROUPED = 40  # candidates grouped at most, best first: far below the best they 
 def answers(index, q: Question, ranked: list, top_k: int, params) -> list[Answer]:
     groups: list[list] = []
     top = ranked[:GROUPED]
-    norm = {id(r): normalize_answer(_text(index, r)) for r in top}
+    norm = {id(r): normalize_answer(_text(r)) for r in top}
     for r in top:
         for g in groups:
             if _same(index, g[0], r, norm):
@@ -87,7 +87,7 @@ def yes_no(index, q: Question, sentence: Sentence, doc, relevance: float) -> Ans
 
 # ---------------------------------------------------------------- helpers
 def _same(index, a, b, norm: dict) -> bool:
-    ta, tb = _text(index, a), _text(index, b)
+    ta, tb = _text(a), _text(b)
     na, nb = norm[id(a)], norm[id(b)]
     if not na or not nb:
         return False
@@ -123,7 +123,7 @@ def _rival(top: list, other: list, best: float, params) -> bool:
 def _answer(index, g: list, differs: tuple[int, ...]) -> Answer:
     top = g[0]
     return Answer(
-        text=_text(index, top),
+        text=_text(top),
         score=round(min(1.0, top.probability), 4),
         context=top.sentence.text,
         citations=tuple(_cite(index, r) for r in g),
@@ -174,13 +174,13 @@ def _speaker(index, r) -> Mention | None:
 def _resolved(index, g: list) -> str | None:
     for r in g:
         if r.candidate.label in ("DATE", "TIME"):
-            value = dates.resolve(_text(index, r), index.articles[r.sentence.doc_id].date)
+            value = dates.resolve(_text(r), index.articles[r.sentence.doc_id].date)
             if value:
                 return value
     return None
 
 
-def _text(index, r) -> str:
+def _text(r) -> str:
     return r.sentence.text[r.candidate.start : r.candidate.end]
 
 

@@ -140,7 +140,7 @@ class Reader:
         best = scored[0].score if scored else 0.0
         for n, s in enumerate(scored[: self.params.read_sentences], 1):
             doc = self.index.docs[s.sentence.index]
-            view = features.SentenceView(doc, s.score, s.dense, s.lexical, n, _distances(doc, asked),
+            view = features.SentenceView(s.score, s.dense, s.lexical, n, _distances(doc, asked),
                                          s.score / best if best > 0 else 0.0, _positions(doc, asked),
                                          self._clause_cosines(s.sentence.index, doc, q_vector))
             for c in self.candidates(s.sentence.index):
