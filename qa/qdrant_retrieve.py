@@ -1,15 +1,20 @@
 """Retrieval by a Qdrant collection (qa/qdrant_store.py): the `Retriever` seam, served by the engine.
 
 The legs and their fusion run in the engine, in one query:
-    bm25    the sparse vector of the query's terms (each valued by its count) against the passages'
-            BM25L document weights; the engine multiplies in its IDF (equal to BM25L's on one shard)
+    bm25    the sparse vector of the query's terms (each valued by its count) against BM25L document
+            weights; the engine multiplies in its IDF (equal to BM25L's on one shard). As the embedded leg:
+            (1 - s) * the passage's best sentence's score (the sentence points, grouped by passage in the
+            engine: query_points_groups, group_size 1) + s * the passage's own, s = QA_BM25_PASSAGE_SHARE;
+            combined here. s = 1: the passages alone, in the engine.
     dense   (1 - share) * the best sentence's cosine (MaxSim over the "sentences" multivector)
             + share * the passage's cosine: a formula over two prefetches, the embedded dense leg's pooling
     hybrid  the embedded default's weighted sum of min-max normalized leg scores, as a formula whose
             constants (each leg's min and max) come from the legs, asked first; or RRF (k explicit); or DBSF
 Filters (qa.types.Filters: sources as doc ids or outlets, a published range; qa/filters.py's meaning) are
 applied by the engine to every leg, so each leg ranks only the filtered articles' passages.
-Each leg's rank of the returned passages comes from the same batch request.
+Each leg's rank of the returned passages comes from the same batch request. With sentence pooling (s < 1)
+the BM25 leg's scores are combined here, so hybrid is fused here too, with qa.retrieve's own `weighted` and
+`rrf` (ties by passage position, as embedded); DBSF then stays the engine's over whole passages (s = 1).
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from dataclasses import dataclass
 
 from qa.errors import EngineUnavailable
 from qa.index import Index
-from qa.qdrant_store import PASSAGE, SENTENCES, SPARSE, Target, call, client_for, point_id, sparse_query
-from qa.retrieve import Query
+from qa.qdrant_store import (PASSAGE, SENTENCE_SPARSE, SENTENCES, SPARSE, Target, call, client_for, point_id,
+                             sparse_query)
+from qa.retrieve import Query, rrf, weighted
 from qa.types import Filters as QueryFilters, Hit
 
 log = logging.getLogger(__name__)
@@ -50,19 +56,28 @@ class EngineHealth:
 
 class QdrantRetriever:
     def __init__(self, index: Index, target: Target, fusion: str = "weighted", rrf_k: int = 60, alpha: float = 0.5,
-                 depth: int = 1000, passage_share: float = 0.2, bm25_passage_share: float = 0.0):
+                 depth: int = 1000, passage_share: float = 0.2, bm25_passage_share: float = 0.0,
+                 pool_below: int = 100_000):
         if fusion not in FUSIONS:
             raise ValueError(f"unknown Qdrant fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
         self.index, self.target = index, target
         self.fusion, self.rrf_k, self.alpha = fusion, rrf_k, alpha
         self.depth, self.passage_share = depth, passage_share
-        # The BM25 leg scores whole passages (the engine's sparse index holds passages, not sentences):
-        # main's embedded default, QA_BM25_PASSAGE_SHARE=0, pools sentence scores instead; a difference
-        # bench/qdrant_backends.py shows.
+        # The BM25 leg pools sentence scores as the embedded one does (below `pool_below` passages, as its
+        # `exact_below`), from the sentence points; a collection without them (format < 3) scores passages.
         self.bm25_passage_share = bm25_passage_share
-        if bm25_passage_share < 1.0:
+        has_sentences = index.manifest.get("bm25", {}).get("sentence_avgdl") is not None
+        self.pool_bm25 = bm25_passage_share < 1.0 and len(index.chunks) < pool_below and has_sentences
+        if bm25_passage_share < 1.0 and not self.pool_bm25:
             log.info("QA_BM25_PASSAGE_SHARE=%s: the Qdrant BM25 leg scores whole passages (share 1)", bm25_passage_share)
+        if self.pool_bm25 and fusion == "dbsf":
+            log.info("QA_QDRANT_FUSION=dbsf: hybrid's BM25 leg scores whole passages (the engine fuses)")
         self._rows = {point_id(c.chunk_id): row for row, c in enumerate(index.chunks)}
+        self._chunk_rows = {c.chunk_id: row for row, c in enumerate(index.chunks)}
+        self._holders: dict[int, list[int]] = {}  # sentence -> the rows of the passages holding it
+        for row, c in enumerate(index.chunks):
+            for i in range(*c.sentences):
+                self._holders.setdefault(i, []).append(row)
         # The reader's idf comes from the loaded view, as the embedded retriever's does: log((N + 1) / (n + 0.5)).
         df: dict[str, int] = {}
         for tokens in index.chunk_tokens:
@@ -81,6 +96,8 @@ class QdrantRetriever:
         """The k best passages. One round trip: the fused (or single-leg) query with each leg's ranking
         beside it; weighted fusion needs the legs' score ranges first, so it takes two."""
         flt = engine_filter(filters)
+        if self.pool_bm25 and mode in ("bm25", "hybrid") and not (mode == "hybrid" and self.fusion == "dbsf"):
+            return self._search_pooled(query, k, mode, flt)
         legs = {"bm25": self._bm25_leg(query, flt) if mode in ("bm25", "hybrid") else None,
                 "dense": self._dense_leg(query, flt) if mode in ("dense", "hybrid") else None}
         legs = {name: leg for name, leg in legs.items() if leg is not None}
@@ -96,6 +113,109 @@ class QdrantRetriever:
                                   [self._leg_request(leg, flt) for leg in legs.values()])
         ranks = {name: {p.id: r for r, p in enumerate(a.points, 1)} for name, a in zip(legs, answers[1:])}
         return self._hits(answers[0].points, ranks)
+
+    # ------------------------------------------------------------ the sentence-pooled BM25 leg
+    def _search_pooled(self, query: Query, k: int, mode: str, flt) -> list[Hit]:
+        """bm25 or hybrid with the pooled BM25 leg: the legs from the engine, pooled and fused here."""
+        lexical = self.bm25_ranking(query, flt)
+        dense: list[tuple[int, float]] = []
+        if mode == "hybrid":
+            leg = self._dense_leg(query, flt)
+            if leg is not None:
+                answer = self._query([self._leg_request(leg, flt)])[0]
+                dense = [(self._rows[str(p.id)], float(p.score)) for p in answer.points if str(p.id) in self._rows]
+        if mode == "bm25":
+            fused = lexical
+        elif self.fusion == "rrf":
+            fused = rrf([[d for d, _ in lexical], [d for d, _ in dense]], self.rrf_k)
+        else:
+            fused = weighted([dict(lexical), dict(dense)], [1 - self.alpha, self.alpha])
+        bm25_rank = {d: r for r, (d, _) in enumerate(lexical, 1)}
+        dense_rank = {d: r for r, (d, _) in enumerate(dense, 1)}
+        return [Hit(self.index.chunks[d], score, bm25_rank.get(d), dense_rank.get(d)) for d, score in fused[:k]]
+
+    def bm25_ranking(self, query: Query, flt) -> list[tuple[int, float]]:
+        """(row, score) of the top `depth` passages by (1 - s) * best sentence + s * passage (qa.retrieve.pooled),
+        positive scores only, ties by row: EmbeddedRetriever.bm25_ranking's. Exact at any depth: each list is
+        read `limit` deep, a passage one list left out is asked for its score there, and the lists are read
+        deeper (x4) until `depth` passages score above what a passage in neither could reach (or both end)."""
+        if not query.tokens or not self.index.chunks:
+            return []
+        s = self.bm25_passage_share
+        limit = self.depth
+        while True:
+            best, n_best, last_best = self._best_sentences(query, flt, None, limit)
+            passages, n_passages, last_passage = self._passage_scores(query, flt, None, limit) if s > 0 else ({}, 0, 0.0)
+            if s > 0:
+                if set(passages) - set(best):
+                    best.update(self._best_sentences(query, flt, sorted(set(passages) - set(best)))[0])
+                if set(best) - set(passages):
+                    passages.update(self._passage_scores(query, flt, sorted(set(best) - set(passages)))[0])
+            for row in set(passages) | set(best):  # a passage without sentences scores as a whole (pooled)
+                if not self._spans_nonempty(row):
+                    best[row] = passages.get(row, 0.0)
+            scores = {row: (1.0 - s) * best.get(row, 0.0) + s * passages.get(row, 0.0)
+                      for row in set(best) | set(passages)}
+            ranked = sorted(((row, v) for row, v in scores.items() if v > 0), key=lambda rv: (-rv[1], rv[0]))
+            full_best, full_passages = n_best >= limit, s > 0 and n_passages >= limit
+            if not full_best and not full_passages:
+                return ranked[: self.depth]  # every passage with a positive score was seen
+            # a passage in neither list scores at most the lists' last scores (one tying the cut-off may be left
+            # out for another of the same score: ties are the engine's)
+            bound = (1.0 - s) * (last_best if full_best else 0.0) + s * (last_passage if full_passages else 0.0)
+            if sum(1 for _, v in ranked if v >= bound) >= self.depth or limit >= len(self.index.chunks):
+                return ranked[: self.depth]
+            limit *= 4
+
+    def _neighbourhood(self, rows: list[int]) -> int:
+        """How many passages share a sentence with `rows` (themselves included): the groups a query for the
+        sentences of `rows` can return, a sentence naming every passage that holds it."""
+        return len({h for r in rows for i in range(*self.index.chunks[r].sentences) for h in self._holders.get(i, ())})
+
+    def _spans_nonempty(self, row: int) -> bool:
+        a, b = self.index.chunks[row].sentences
+        return b > a
+
+    def _best_sentences(self, query: Query, flt, rows: list[int] | None, limit: int = 0) -> tuple[dict[int, float], int, float]:
+        """row -> its best sentence's BM25L score, for the top `limit` passages (or for `rows`); how many groups
+        the engine returned, and the last one's score."""
+        from qdrant_client import models as m
+
+        ids, values = sparse_query(query.tokens)
+        must = [m.FieldCondition(key="kind", match=m.MatchValue(value="sentence"))] + ([flt] if flt is not None else [])
+        if rows is not None:
+            must.append(m.FieldCondition(key="chunk_ids", match=m.MatchAny(
+                any=[self.index.chunks[r].chunk_id for r in rows])))
+        client = client_for(self.target)
+        result = call(self.target, client.query_points_groups, self.target.collection, group_by="chunk_ids",
+                      query=m.SparseVector(indices=ids, values=values), using=SENTENCE_SPARSE,
+                      query_filter=m.Filter(must=must), limit=limit if rows is None else self._neighbourhood(rows),
+                      group_size=1, with_payload=False)
+        last = float(result.groups[-1].hits[0].score) if result.groups and result.groups[-1].hits else 0.0
+        out = {}
+        for group in result.groups:
+            row = self._chunk_rows.get(str(group.id))
+            if row is not None and group.hits and (rows is None or row in rows):
+                out[row] = float(group.hits[0].score)
+        return out, len(result.groups), last
+
+    def _passage_scores(self, query: Query, flt, rows: list[int] | None, limit: int = 0) -> tuple[dict[int, float], int, float]:
+        """row -> the passage's own BM25L score, for the top `limit` passages (or for `rows`); how many the
+        engine returned, and the last one's score."""
+        from qdrant_client import models as m
+
+        ids, values = sparse_query(query.tokens)
+        must = [flt] if flt is not None else []
+        if rows is not None:
+            must.append(m.HasIdCondition(has_id=[point_id(self.index.chunks[r].chunk_id) for r in rows]))
+        client = client_for(self.target)
+        answer = call(self.target, client.query_points, self.target.collection,
+                      query=m.SparseVector(indices=ids, values=values), using=SPARSE,
+                      query_filter=m.Filter(must=must) if must else None,
+                      limit=limit if rows is None else len(rows), with_payload=False)
+        last = float(answer.points[-1].score) if answer.points else 0.0
+        return ({self._rows[str(p.id)]: float(p.score) for p in answer.points if str(p.id) in self._rows},
+                len(answer.points), last)
 
     def _query(self, requests: list) -> list:
         client = client_for(self.target)

@@ -1,6 +1,6 @@
 """The Qdrant backend's collection: written from the corpus, read back as the service's `Index` view.
 
-One collection; a point per passage (chunk) and one per article:
+One collection; a point per passage (chunk), one per sentence and one per article:
     passage  vectors  "passage" (the chunk's embedding), "sentences" (its sentences' embeddings, a
                       multivector compared by MaxSim: its best sentence), "bm25" (sparse: BM25L's
                       document-side weight of each term, the engine multiplies in the IDF: Modifier.IDF)
@@ -9,6 +9,11 @@ One collection; a point per passage (chunk) and one per article:
                       `outlet_key`, the outlet casefolded, and `day`, the date published on, for filters),
                       and each sentence's offsets with its spaCy analysis (`Doc.to_json()`) and the
                       embeddings of its clauses (qa.analysis.clauses, in order: the reader's clause_vectors)
+    sentence "bm25_sentence" only (sparse: BM25L's document-side weights over the SENTENCE corpus, its own
+             average length; the engine's IDF counts only points holding this vector: one per sentence,
+             so N and n are the sentence corpus's); payload kind, doc_id, source, ordinal (in the article),
+             chunk_ids (the passages holding it: two where passages overlap; the BM25 leg groups by it)
+             and the article's metadata (the filter fields)
     article  no vectors (never a search result); payload: the text exactly as stored, sha256, excluded
              ranges, sentence spans, the metadata and its digest. Written after all its passages: it marks
              the article complete, so a resumed sync skips it and an interrupted one redoes it.
@@ -46,8 +51,8 @@ from qa.types import Article, Chunk, Sentence
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # 2: article metadata (outlet, url, published, language) and clause vectors in the payload
-PASSAGE, SENTENCES, SPARSE = "passage", "sentences", "bm25"
+FORMAT = 3  # 2: article metadata (outlet, url, published, language) and clause vectors in the payload; 3: sentence points
+PASSAGE, SENTENCES, SPARSE, SENTENCE_SPARSE = "passage", "sentences", "bm25", "bm25_sentence"
 _NAMESPACE = uuid.UUID("5b0f1c1e-8a52-4c55-9d55-6f0a3e0e6a11")  # fixed: ids must not change between runs
 Progress = Callable[[Iterable, int, str], Iterable]
 
@@ -157,10 +162,12 @@ def call(target: Target, fn, *args, **kwargs):
 
 
 # ---------------------------------------------------------------- manifest
-def manifest(embedder: Embedder, params: ChunkParams, nlp: dict, bm25: BM25Params, avgdl: float) -> dict:
+def manifest(embedder: Embedder, params: ChunkParams, nlp: dict, bm25: BM25Params, avgdl: float,
+             sentence_avgdl: float = 1.0) -> dict:
     return {"format": FORMAT, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "model": {"name": embedder.name, "dimension": embedder.dim},
             "tokenizer": tokenizer_fingerprint(), "nlp": nlp, "chunking": asdict(params), "code": code_fingerprint(),
-            "bm25": {"variant": bm25.variant, "k1": bm25.k1, "b": bm25.b, "delta": bm25.delta_, "avgdl": avgdl}}
+            "bm25": {"variant": bm25.variant, "k1": bm25.k1, "b": bm25.b, "delta": bm25.delta_, "avgdl": avgdl,
+                     "sentence_avgdl": sentence_avgdl}}
 
 
 def rebuild_reason(stored: dict | None, wanted: dict) -> str | None:
@@ -171,14 +178,22 @@ def rebuild_reason(stored: dict | None, wanted: dict) -> str | None:
     for field in ("format", "model", "tokenizer", "nlp", "chunking", "code"):
         if stored.get(field) != wanted[field]:
             return f"{field} changed ({stored.get(field)} -> {wanted[field]})"
-    if {k: v for k, v in stored.get("bm25", {}).items() if k != "avgdl"} != \
-            {k: v for k, v in wanted["bm25"].items() if k != "avgdl"}:
+    lengths = ("avgdl", "sentence_avgdl")
+    if {k: v for k, v in stored.get("bm25", {}).items() if k not in lengths} != \
+            {k: v for k, v in wanted["bm25"].items() if k not in lengths}:
         return f"BM25 parameters changed ({stored.get('bm25')} -> {wanted['bm25']})"
     return None
 
 
 def average_length(articles: Sequence[Article], params: ChunkParams) -> float:
     lengths = [len(tokenize(c.text)) for a in articles for c in chunk_article(a, params)]
+    return sum(lengths) / len(lengths) if lengths else 1.0
+
+
+def average_sentence_length(articles: Sequence[Article]) -> float:
+    """The sentence corpus's average length in tokens (the embedded retriever's sentence BM25: every sentence
+    of every article, qa/index.py's `Index.sentences`)."""
+    lengths = [len(tokenize(a.text[s:e])) for a in articles for s, e in a.sentences]
     return sum(lengths) / len(lengths) if lengths else 1.0
 
 
@@ -194,7 +209,8 @@ def create_collection(target: Target, dim: int, meta: dict) -> None:
                          SENTENCES: m.VectorParams(size=dim, distance=m.Distance.COSINE,
                                                    multivector_config=m.MultiVectorConfig(
                                                        comparator=m.MultiVectorComparator.MAX_SIM))},
-         sparse_vectors_config={SPARSE: m.SparseVectorParams(modifier=m.Modifier.IDF)},
+         sparse_vectors_config={SPARSE: m.SparseVectorParams(modifier=m.Modifier.IDF),
+                                SENTENCE_SPARSE: m.SparseVectorParams(modifier=m.Modifier.IDF)},
          shard_number=target.shards, replication_factor=target.replication,
          write_consistency_factor=target.write_consistency, metadata=meta)
     log.info("created collection %r at %s (%d shard(s), replication %d)", target.collection, target.where,
@@ -205,7 +221,7 @@ def create_collection(target: Target, dim: int, meta: dict) -> None:
     for field, schema in (("kind", m.PayloadSchemaType.KEYWORD), ("doc_id", m.PayloadSchemaType.KEYWORD),
                           ("source", m.PayloadSchemaType.KEYWORD), ("published", m.PayloadSchemaType.DATETIME),
                           ("outlet_key", m.PayloadSchemaType.KEYWORD), ("day", m.PayloadSchemaType.DATETIME),
-                          ("ordinal", m.PayloadSchemaType.INTEGER)):
+                          ("ordinal", m.PayloadSchemaType.INTEGER), ("chunk_ids", m.PayloadSchemaType.KEYWORD)):
         call(target, client.create_payload_index, target.collection, field, schema)
 
 
@@ -252,8 +268,9 @@ def delete_articles(target: Target, doc_ids: Iterable[str]) -> None:
 
 
 # ---------------------------------------------------------------- points
-def points(index: Index, bm25: BM25Params, avgdl: float) -> list:
-    """Every point of a freshly built index, each article's passages followed by its article point."""
+def points(index: Index, bm25: BM25Params, avgdl: float, sentence_avgdl: float | None = None) -> list:
+    """Every point of a freshly built index, each article's passages and sentences followed by its article
+    point. `sentence_avgdl` None: no sentence points (the collection predates them)."""
     from qdrant_client import models as m
 
     out = []
@@ -278,8 +295,35 @@ def points(index: Index, bm25: BM25Params, avgdl: float) -> list:
                        SPARSE: m.SparseVector(indices=ids, values=values)}
             out.append(m.PointStruct(id=point_id(c.chunk_id), vector=vectors,
                                      payload=_passage_payload(article, c, index, first, clause_rows)))
+        if sentence_avgdl is not None:
+            out.extend(_sentence_points(index, article, [index.chunks[r] for r in rows], first, bm25, sentence_avgdl))
         out.append(m.PointStruct(id=point_id(doc_id + "#article"), vector={},
                                  payload=_article_payload(article, len(rows))))
+    return out
+
+
+def sentence_point_id(doc_id: str, ordinal: int) -> str:
+    return point_id(f"{doc_id}#sentence{ordinal}")
+
+
+def _sentence_points(index: Index, article: Article, chunks: Sequence[Chunk], first: int, bm25: BM25Params,
+                     avgdl: float) -> list:
+    """A point per sentence of the article (each once, so the engine's IDF counts the sentence corpus), with
+    the chunk ids of the passages that hold it (none, one, or two where passages overlap)."""
+    from qdrant_client import models as m
+
+    holders: dict[int, list[str]] = {}
+    for c in chunks:
+        for i in range(*c.sentences):
+            holders.setdefault(i, []).append(c.chunk_id)
+    out = []
+    for n in range(len(article.sentences)):
+        i = first + n
+        ids, values = sparse_document(tokenize(index.sentences[i].text), bm25, avgdl)
+        out.append(m.PointStruct(
+            id=sentence_point_id(article.doc_id, n), vector={SENTENCE_SPARSE: m.SparseVector(indices=ids, values=values)},
+            payload={"kind": "sentence", "doc_id": article.doc_id, "source": article.source, "ordinal": n,
+                     "chunk_ids": holders.get(i, []), **_metadata(article)}))
     return out
 
 
@@ -325,14 +369,18 @@ def upsert(target: Target, batch: Sequence, progress: Progress | None, batch_siz
         call(target, client.upsert, target.collection, points=list(batch[start : start + batch_size]), wait=True)
 
 
-def trim(target: Target, doc_id: str, n_chunks: int) -> None:
-    """Delete passages of `doc_id` past its last one: left by an older version of the article."""
+def trim(target: Target, doc_id: str, n_chunks: int, n_sentences: int | None = None) -> None:
+    """Delete passages (and sentences) of `doc_id` past its last one: left by an older version of the article."""
     from qdrant_client import models as m
 
-    flt = m.Filter(must=[m.FieldCondition(key="doc_id", match=m.MatchValue(value=doc_id)),
-                         m.FieldCondition(key="kind", match=m.MatchValue(value="passage")),
-                         m.FieldCondition(key="ordinal", range=m.Range(gte=n_chunks))])
-    call(target, client_for(target).delete, target.collection, points_selector=m.FilterSelector(filter=flt), wait=True)
+    for kind, n in (("passage", n_chunks), ("sentence", n_sentences)):
+        if n is None:
+            continue
+        flt = m.Filter(must=[m.FieldCondition(key="doc_id", match=m.MatchValue(value=doc_id)),
+                             m.FieldCondition(key="kind", match=m.MatchValue(value=kind)),
+                             m.FieldCondition(key="ordinal", range=m.Range(gte=n))])
+        call(target, client_for(target).delete, target.collection, points_selector=m.FilterSelector(filter=flt),
+             wait=True)
 
 
 # ---------------------------------------------------------------- sync
@@ -344,13 +392,14 @@ def sync(target: Target, articles: list[Article], embedder: Embedder, params: Ch
     if stored is not None and stored.get("format") is None:  # never drop a collection this service did not write
         raise ConfigError(f"Qdrant at {target.where} has a collection {target.collection!r} without this service's "
                           f"manifest; set QA_QDRANT_COLLECTION to another name, or delete that collection")
-    wanted = manifest(embedder, params, fingerprint, bm25, average_length(articles, params))
+    wanted = manifest(embedder, params, fingerprint, bm25, average_length(articles, params),
+                      average_sentence_length(articles))
     reason = "rebuild requested" if rebuild else "no collection yet" if stored is None else rebuild_reason(stored, wanted)
     if stored is None or reason:
         log.info("building Qdrant collection %r: %s", target.collection, reason)
         create_collection(target, embedder.dim, wanted)
         stored = wanted
-    avgdl = stored["bm25"]["avgdl"]
+    avgdl, sentence_avgdl = stored["bm25"]["avgdl"], stored["bm25"].get("sentence_avgdl")
     have = stored_articles(target)
     wanted_ids = {a.doc_id: a.sha256 for a in articles}
     removed = sorted(set(have) - set(wanted_ids))
@@ -363,10 +412,10 @@ def sync(target: Target, articles: list[Article], embedder: Embedder, params: Ch
     if todo:
         log.info("upserting %d article(s): %s", len(todo), ", ".join(a.doc_id for a in todo))
         built = build_index(todo, embedder, params, progress, nlp)
-        upsert(target, points(built, bm25, avgdl), progress, batch_size)
+        upsert(target, points(built, bm25, avgdl, sentence_avgdl), progress, batch_size)
         counts = Counter(c.doc_id for c in built.chunks)
         for a in todo:
-            trim(target, a.doc_id, counts.get(a.doc_id, 0))
+            trim(target, a.doc_id, counts.get(a.doc_id, 0), len(a.sentences))
     return {"rebuilt": bool(reason), "upserted": [a.doc_id for a in todo], "deleted": removed,
             "relabelled": [a.doc_id for a in relabel]}
 

@@ -107,7 +107,7 @@ def make_retriever(settings: Settings, index: Index) -> Retriever:
         where = index.manifest.get("backend", {})
         return QdrantRetriever(index, Target.from_settings(s, where.get("collection")), s.qdrant_fusion or s.fusion,
                                s.rrf_k, s.fusion_alpha, s.retrieve_depth, s.dense_passage_share,
-                               s.bm25_passage_share)
+                               s.bm25_passage_share, s.dense_exact_below)
     return EmbeddedRetriever(index, s.bm25_variant, s.bm25_k1, s.bm25_b, s.fusion, s.rrf_k, s.fusion_alpha,
                              s.retrieve_depth, s.dense_exact_below, HnswParams(s.hnsw_m, ef_search=s.hnsw_ef_search),
                              s.dense_passage_share, s.bm25_passage_share)

@@ -41,7 +41,7 @@ def real_service(real_settings) -> QAService:
 @pytest.fixture(scope="session")
 def passage_bm25_service(fake_service) -> QAService:
     """fake_service with a BM25 leg over whole passages (QA_BM25_PASSAGE_SHARE=1): what the Qdrant backend's
-    BM25 leg scores (its sparse index holds passages; it does not pool sentence scores)."""
+    passage sparse vectors score, with the engine's own fusion (tests/test_qdrant_bm25_pooled.py: the pooled default)."""
     settings = fake_service.settings.model_copy(update={"bm25_passage_share": 1.0})
     return QAService(settings, fake_service.index, fake_service.embedder)
 

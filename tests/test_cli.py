@@ -113,7 +113,7 @@ def test_qa_index_backend_qdrant_path_fills_the_collection_then_finds_it_in_sync
            "{'articles': 2, 'sentences': 64, 'chunks': 18}" in out
     assert cli.main(["index", "--backend", "qdrant", "--path", str(folder)]) == 0
     target = store.Target(None, str(folder), None, "news")
-    assert store.client_for(target).count("news", exact=True).count == 20  # 18 passages, 2 articles
+    assert store.client_for(target).count("news", exact=True).count == 84  # 18 passages, 64 sentences, 2 articles
 
 
 def test_qa_index_backend_qdrant_needs_one_place(env, capsys):

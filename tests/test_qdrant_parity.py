@@ -23,7 +23,8 @@ def shard(qdrant_service, tmp_path_factory):
         vectors={store.PASSAGE: edge.EdgeVectorParams(dim, edge.Distance.Cosine),
                  store.SENTENCES: edge.EdgeVectorParams(dim, edge.Distance.Cosine, multivector_config=edge.MultiVectorConfig(
                      edge.MultiVectorComparator.MaxSim))},
-        sparse_vectors={store.SPARSE: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)})
+        sparse_vectors={store.SPARSE: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf),
+                        store.SENTENCE_SPARSE: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)})
     s = edge.EdgeShard.create(str(tmp_path_factory.mktemp("edge") / "shard"), config)
     target = qdrant_service.retriever.target
     client = store.client_for(target)
@@ -32,7 +33,7 @@ def shard(qdrant_service, tmp_path_factory):
         page, offset = client.scroll(target.collection, limit=256, offset=offset, with_payload=["doc_id", "kind"],
                                      with_vectors=True)
         for p in page:
-            vectors = {name: (edge.SparseVector(v.indices, v.values) if name == store.SPARSE else v)
+            vectors = {name: (edge.SparseVector(v.indices, v.values) if name in (store.SPARSE, store.SENTENCE_SPARSE) else v)
                        for name, v in (p.vector or {}).items()}
             points.append(edge.Point(p.id, vectors, p.payload))
         if offset is None:
@@ -84,7 +85,7 @@ def _local(service, leg: str, q: Query, k: int):
     r = service.retriever
     share = {"dense": 1.0}.get(leg, 0.2)
     mode = {"pooled": "dense", "dense": "dense"}.get(leg, leg)
-    local = QdrantRetriever(r.index, r.target, fusion="rrf", rrf_k=60, passage_share=share)
+    local = QdrantRetriever(r.index, r.target, fusion="rrf", rrf_k=60, passage_share=share, bm25_passage_share=1.0)
     return [(store.point_id(h.chunk.chunk_id), h.score) for h in local.search(q, k, mode)]
 
 
@@ -105,3 +106,24 @@ def test_the_engine_bm25_scores_are_bm25l(passage_bm25_service, shard):
         embedded = fake_service.retriever.bm25_ranking(q.tokens)
         chunks = fake_service.index.chunks
         assert dict(engine) == pytest.approx({store.point_id(chunks[d].chunk_id): s for d, s in embedded}, rel=1e-5)
+
+
+def test_the_engine_sentence_scores_are_the_sentence_corpus_bm25l(fake_service, qdrant_service, shard):
+    """The sentence points' sparse vector, in the same collection as the passages: the real engine's IDF counts
+    only the points holding it (N = the sentences), so its scores are the embedded sentence BM25's."""
+    from qa.retrieve import EmbeddedRetriever
+
+    sentence_bm25 = EmbeddedRetriever(fake_service.index, bm25_passage_share=0.0).sentence_bm25
+    index = qdrant_service.index
+    first: dict[str, int] = {}
+    for s in index.sentences:
+        first.setdefault(s.doc_id, s.index)
+    ids = {store.sentence_point_id(s.doc_id, s.index - first[s.doc_id]): s.index for s in index.sentences}
+    for q in _queries(qdrant_service):
+        query_ids, values = store.sparse_query(q.tokens)
+        request = edge.QueryRequest(limit=len(ids), query=edge.Query.Nearest(edge.SparseVector(query_ids, values),
+                                                                              using=store.SENTENCE_SPARSE))
+        engine = {ids[str(p.id)]: p.score for p in shard.query(request)}
+        expected = sentence_bm25.scores(q.tokens)
+        assert engine and engine == pytest.approx({i: float(expected[i]) for i in engine}, rel=1e-5)
+        assert set(engine) == {i for i, v in enumerate(expected) if v > 0}

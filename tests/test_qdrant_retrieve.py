@@ -26,13 +26,20 @@ def query(fake_service):
     return Query(QUESTION, ("drone", "fire", "overnight"), fake_service.embedder.embed_queries([QUESTION])[0])
 
 
+def _passages(service) -> QdrantRetriever:
+    """The service's retriever with the BM25 leg over whole passages (QA_BM25_PASSAGE_SHARE=1): the engine's
+    own sparse scoring and fusion (tests/test_qdrant_bm25_pooled.py checks the pooled default)."""
+    r = service.retriever
+    return QdrantRetriever(r.index, r.target, r.fusion, r.rrf_k, r.alpha, r.depth, r.passage_share, 1.0)
+
+
 def _ids(hits):
     return [h.chunk.chunk_id for h in hits]
 
 
 def test_the_bm25_leg_gives_the_embedded_bm25l_scores(passage_bm25_service, qdrant_service, query):
     embedded = passage_bm25_service.retriever.search(query, 10, "bm25")
-    engine = qdrant_service.retriever.search(query, 10, "bm25")
+    engine = _passages(qdrant_service).search(query, 10, "bm25")
     assert _ids(engine) == _ids(embedded) == ["002_659387b4055fa8dc#8", "001_031c8477739e64ff#8", "000_0909706770c7972d#5"]
     assert [h.score for h in engine] == pytest.approx([h.score for h in embedded], rel=1e-6)
     assert [h.score for h in engine] == pytest.approx([10.998845, 6.878491, 2.972327], abs=1e-6)
@@ -43,7 +50,7 @@ def test_the_engine_idf_is_bm25l_idf(qdrant_service):
     # one term, in n of the N = 42 passages: the engine's ln(1 + (N - n + 0.5) / (n + 0.5)) = ln((N + 1) / (n + 0.5))
     index = qdrant_service.index
     n = sum("memorandum" in t for t in index.chunk_tokens)
-    hits = qdrant_service.retriever.search(Query("memorandum", ("memorandum",), None), 10, "bm25")
+    hits = _passages(qdrant_service).search(Query("memorandum", ("memorandum",), None), 10, "bm25")
     assert len(hits) == n == 2
     idf = math.log((42 + 1) / (n + 0.5))
     weights = {c: s for c, s in zip(_ids(hits), (h.score / idf for h in hits))}
@@ -75,7 +82,7 @@ def test_hybrid_is_the_embedded_weighted_fusion_as_an_engine_formula(passage_bm2
     fake_service = passage_bm25_service  # the embedded retriever with the BM25 leg the engine has
     assert qdrant_service.retriever.fusion == "weighted"  # QA_QDRANT_FUSION unset: QA_FUSION's
     embedded = fake_service.retriever.search(query, 42, "hybrid")
-    engine = qdrant_service.retriever.search(query, 42, "hybrid")
+    engine = _passages(qdrant_service).search(query, 42, "hybrid")
     assert _ids(engine)[:5] == _ids(embedded)[:5] == ["002_659387b4055fa8dc#8", "001_031c8477739e64ff#8",
                                                       "000_0909706770c7972d#2", "000_0909706770c7972d#3",
                                                       "003_402be4f0d307bbc3#2"]
@@ -96,7 +103,7 @@ def test_weighted_fusion_of_a_leg_that_found_nothing_is_the_other_leg(passage_bm
 
 def test_hybrid_rrf_is_the_engines_rrf_with_our_k(fake_service, qdrant_service, query):
     r = qdrant_service.retriever
-    engine = QdrantRetriever(r.index, r.target, fusion="rrf", rrf_k=60).search(query, 5, "hybrid")
+    engine = QdrantRetriever(r.index, r.target, fusion="rrf", rrf_k=60, bm25_passage_share=1.0).search(query, 5, "hybrid")
     for h in engine:
         assert h.score == pytest.approx(sum(1 / (60 + r) for r in (h.bm25_rank, h.dense_rank) if r is not None), rel=1e-9)
     mine = EmbeddedRetriever(fake_service.index, fusion="rrf", rrf_k=60, bm25_passage_share=1.0)
@@ -109,6 +116,7 @@ def test_dbsf_normalizes_each_leg_by_mean_and_three_deviations(fake_service, qdr
     r = qdrant_service.retriever
     dbsf = QdrantRetriever(r.index, r.target, fusion="dbsf")
     engine = dbsf.search(query, 42, "hybrid")
+    r = _passages(qdrant_service)  # DBSF is the engine's: its BM25 leg scores whole passages
     legs = [dict(zip(_ids(hs), (h.score for h in hs))) for hs in (r.search(query, 42, "bm25"), r.search(query, 42, "dense"))]
     fused: dict[str, float] = {}
     for leg in legs:
@@ -137,7 +145,8 @@ def test_the_service_answers_from_the_engine(qdrant_service):
     assert "112" in result.answers[0].text and not result.abstained
     ready = qdrant_service.readiness()
     assert (ready.backend, ready.articles, ready.chunks) == ("qdrant", 5, 42)
-    assert "collection 'news' green, 47 points" in ready.engine  # 42 passages and 5 article points
+    n = len(qdrant_service.index.sentences)
+    assert f"collection 'news' green, {47 + n} points" in ready.engine  # 42 passages, 5 article points, n sentences
 
 
 # ---------------------------------------------------------------- faults

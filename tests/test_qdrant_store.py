@@ -120,10 +120,11 @@ def test_an_interrupted_upsert_resumes_without_duplicates(corpus):
     done = _sync(seeds, target, batch_size=4)
     assert done == {"rebuilt": False, "upserted": ["000_0909706770c7972d", "001_031c8477739e64ff"], "deleted": [],
                     "relabelled": []}
-    # 9 passages each and an article point each; the 8 written twice were overwritten
-    assert _count(target, kind="passage") == 18 and _count(target, kind="article") == 2 and _count(target) == 20
+    # 9 passages each, a point per sentence (30 + 34) and an article point each; the 8 written twice were overwritten
+    assert _count(target, kind="passage") == 18 and _count(target, kind="article") == 2
+    assert _count(target, kind="sentence") == 64 and _count(target) == 84
     assert _sync(seeds, target) == {"rebuilt": False, "upserted": [], "deleted": [], "relabelled": []}
-    assert _count(target) == 20
+    assert _count(target) == 84
 
 
 def test_removing_an_article_deletes_its_points_and_a_changed_one_is_replaced(corpus):
@@ -132,7 +133,7 @@ def test_removing_an_article_deletes_its_points_and_a_changed_one_is_replaced(co
     first, second = sorted(seeds.glob("*.txt"))
     second.unlink()
     assert _sync(seeds, target)["deleted"] == ["001_031c8477739e64ff"]
-    assert _count(target, doc_id="001_031c8477739e64ff") == 0 and _count(target) == 10
+    assert _count(target, doc_id="001_031c8477739e64ff") == 0 and _count(target) == 9 + 30 + 1
     text = first.read_text(encoding="utf-8")
     first.write_text(text[: len(text) // 2], encoding="utf-8")  # shorter: fewer passages than stored
     done = _sync(seeds, target)
@@ -140,6 +141,7 @@ def test_removing_an_article_deletes_its_points_and_a_changed_one_is_replaced(co
     view = store.load(target)
     n = len(view.chunks)
     assert n < 9 and _count(target, kind="passage") == n  # the passages past the new last one are gone
+    assert 0 < len(view.sentences) < 30 and _count(target, kind="sentence") == len(view.sentences)  # and the sentences
     assert view.articles["000_0909706770c7972d"].text == text[: len(text) // 2]
 
 
