@@ -2,41 +2,38 @@
 
 from __future__ import annotations
 
-import json
-import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from qa.metrics import ANSWERABLE_KINDS, GOLD_KINDS
+from tests.gold_checks import (  # FIELDS, SEED_TEXT: also imported by tests/test_feedback.py
+    FIELDS,
+    ROOT,
+    SEED_TEXT,
+    check_answerability,
+    check_answers_are_verbatim,
+    check_corroborated_have_several_sources,
+    check_ids_unique,
+    check_lists_spread_over_sentences,
+    check_plain_utf8_jsonl,
+    check_questions_unique,
+    check_row_shape,
+    check_some_answer_is_inside_a_support_quote,
+    check_support_quotes_are_verbatim,
+    ids,
+    load_rows,
+    needs_answer_in_support,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 GOLD = ROOT / "eval" / "gold.jsonl"
-SEEDS = ROOT / "seeds"
-FIELDS = {"id", "question", "answers", "support", "kind"}
 MIN_QUESTIONS = 60
 MIN_UNANSWERABLE = 10
 MIN_PER_ANSWERABLE_KIND = 4
 
-
-def _load() -> list[dict]:
-    rows = []
-    for lineno, line in enumerate(GOLD.read_text(encoding="utf-8").splitlines(), start=1):
-        assert line.strip(), f"blank line {lineno}"
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:  # pragma: no cover - reported as a failure
-            pytest.fail(f"line {lineno} is not valid JSON: {exc}")
-    return rows
-
-
-ROWS = _load()
-SEED_TEXT = {p.name: p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))}
-
-
-def _ids(rows: list[dict]) -> list[str]:
-    return [r.get("id", "?") for r in rows]
+ROWS = load_rows(GOLD)
+_ids = ids
+ANSWERED = [r for r in ROWS if needs_answer_in_support(r)]
 
 
 def test_seeds_present():
@@ -45,31 +42,15 @@ def test_seeds_present():
 
 @pytest.mark.parametrize("row", ROWS, ids=_ids(ROWS))
 def test_row_shape(row):
-    assert set(row) == FIELDS
-    assert isinstance(row["id"], str) and re.fullmatch(r"q\d{3}", row["id"])
-    assert isinstance(row["question"], str) and row["question"].strip() == row["question"]
-    assert row["question"].endswith("?")
-    assert isinstance(row["answers"], list)
-    assert all(isinstance(a, str) and a.strip() for a in row["answers"])
-    assert len(set(row["answers"])) == len(row["answers"]), "duplicate answers"
-    assert isinstance(row["support"], list)
-    for sup in row["support"]:
-        assert isinstance(sup, dict) and set(sup) == {"source", "quote"}
-        assert isinstance(sup["source"], str) and isinstance(sup["quote"], str)
-        assert sup["quote"].strip()
-    pairs = [(s["source"], s["quote"]) for s in row["support"]]
-    assert len(set(pairs)) == len(pairs), "duplicate support"
-    assert isinstance(row["kind"], str)
+    check_row_shape(row, r"q\d{3}")
 
 
 def test_ids_unique():
-    counts = Counter(_ids(ROWS))
-    assert [i for i, n in counts.items() if n > 1] == []
+    check_ids_unique(ROWS)
 
 
 def test_questions_unique():
-    counts = Counter(r["question"].casefold() for r in ROWS)
-    assert [q for q, n in counts.items() if n > 1] == []
+    check_questions_unique(ROWS)
 
 
 def test_kinds_documented():
@@ -81,49 +62,30 @@ def test_kinds_documented():
 
 @pytest.mark.parametrize("row", ROWS, ids=_ids(ROWS))
 def test_support_quotes_are_verbatim(row):
-    for sup in row["support"]:
-        assert sup["source"] in SEED_TEXT, f"unknown source {sup['source']}"
-        assert sup["quote"] in SEED_TEXT[sup["source"]], f"quote not in {sup['source']}: {sup['quote']!r}"
+    check_support_quotes_are_verbatim(row)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=_ids(ROWS))
 def test_answers_are_verbatim(row):
-    answers = row["answers"]
-    if row["kind"] == "yes_no":
-        # The documented exception: "Yes"/"No" need not occur in the articles; the rest must.
-        assert answers and answers[0] in ("Yes", "No")
-        assert not {"Yes", "No"} & set(answers[1:])
-        answers = answers[1:]
-    for answer in answers:
-        assert any(answer in text for text in SEED_TEXT.values()), f"answer not in any seed: {answer!r}"
+    check_answers_are_verbatim(row)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=_ids(ROWS))
 def test_answerability_is_consistent(row):
-    if row["kind"] == "unanswerable":
-        assert row["answers"] == [] and row["support"] == []
-    else:
-        assert row["answers"], "answerable question without answers"
-        assert row["support"], "answerable question without support"
+    check_answerability(row)
 
 
-@pytest.mark.parametrize("row", [r for r in ROWS if r["kind"] not in ("unanswerable", "yes_no")],
-                         ids=_ids([r for r in ROWS if r["kind"] not in ("unanswerable", "yes_no")]))
+@pytest.mark.parametrize("row", ANSWERED, ids=_ids(ANSWERED))
 def test_some_answer_is_inside_a_support_quote(row):
-    # A support that does not contain any answer would not let a reader verify the answer.
-    assert any(a in s["quote"] for a in row["answers"] for s in row["support"])
+    check_some_answer_is_inside_a_support_quote(row)
 
 
 def test_corroborated_have_several_sources():
-    for row in ROWS:
-        if row["kind"] == "corroborated":
-            assert len({s["source"] for s in row["support"]}) >= 2, row["id"]
+    check_corroborated_have_several_sources(ROWS)
 
 
 def test_list_spread_over_sentences():
-    for row in ROWS:
-        if row["kind"] == "list":
-            assert len(row["support"]) >= 2, row["id"]
+    check_lists_spread_over_sentences(ROWS)
 
 
 def test_size_and_coverage():
@@ -135,12 +97,7 @@ def test_size_and_coverage():
 
 
 def test_file_is_plain_utf8_jsonl():
-    raw = GOLD.read_bytes()
-    assert not raw.startswith(b"\xef\xbb\xbf"), "BOM"
-    assert b"\r" not in raw
-    assert raw.endswith(b"\n")
-    # ensure_ascii=False: typographic characters are stored as themselves, not \\u escapes.
-    assert b"\\u20" not in raw
+    check_plain_utf8_jsonl(GOLD)
 
 
 def test_system_code_does_not_know_the_gold_file():
