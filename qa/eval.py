@@ -322,13 +322,19 @@ class Report:
 
 
 # ---------------------------------------------------------------- several sets side by side
+ROLES = ("dev", "test")  # dev: fitted and tuned on; test: reported only
+
+
 @dataclass(frozen=True, slots=True)
 class EvalSet:
-    """A gold file and the corpus (a folder of articles) its questions are about."""
+    """A gold file and the corpus (a folder of articles) its questions are about. `role` says what the
+    set may be used for: "dev" sets fit and choose the reader's settings (bench/fit_scorer.py); "test"
+    sets are only reported. A set named on the command line is a test set."""
 
     name: str
     gold: Path
     corpus: Path
+    role: str = "test"
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,13 +353,16 @@ def parse_set(spec: str, default_corpus: Path) -> EvalSet:
 
 
 def load_sets(path: Path) -> list[EvalSet]:
-    """The named sets of a JSON file {"sets": [{"name", "gold", "corpus"}, ...]}; paths as written
-    (relative ones from the current folder, like QA_SEEDS_DIR)."""
+    """The named sets of a JSON file {"sets": [{"name", "gold", "corpus", "role"}, ...]} (role "dev" or
+    "test", default "test"); paths as written (relative ones from the current folder, like QA_SEEDS_DIR)."""
     try:
         rows = json.loads(Path(path).read_text(encoding="utf-8"))["sets"]
-        sets = [EvalSet(r["name"], Path(r["gold"]), Path(r["corpus"])) for r in rows]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        sets = [EvalSet(r["name"], Path(r["gold"]), Path(r["corpus"]), r.get("role", "test")) for r in rows]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise EvalError(f"sets file {str(path)!r} is not {{\"sets\": [{{\"name\", \"gold\", \"corpus\"}}]}}: {exc}") from exc
+    bad = sorted({s.role for s in sets} - set(ROLES))
+    if bad:
+        raise EvalError(f"sets file {str(path)!r}: role {', '.join(map(repr, bad))} is not one of {', '.join(ROLES)}")
     return unique_sets(sets)
 
 

@@ -87,12 +87,25 @@ def test_parse_set():
     assert parse_set("x=g.jsonl:corp", Path("s")) == EvalSet("x", Path("g.jsonl"), Path("corp"))
 
 
-def test_the_default_sets_are_dev_and_the_test_split():
+def test_the_default_sets_are_the_dev_sets_and_the_test_split():
     sets = load_sets(ROOT / cli.SETS_DEFAULT)
-    assert [s.name for s in sets] == ["dev", "test-seeds", "test-news"]
-    assert [str(s.corpus) for s in sets] == ["seeds", "seeds", str(Path("eval", "test", "news"))]
+    assert [(s.name, s.role) for s in sets] == [("dev", "dev"), ("dev-seeds", "dev"), ("dev-news", "dev"),
+                                                ("test-seeds", "test"), ("test-news", "test")]
+    assert [str(s.corpus) for s in sets] == ["seeds", "seeds", str(Path("eval", "dev", "news")), "seeds",
+                                             str(Path("eval", "test", "news"))]
     for s in sets:
         assert (ROOT / s.gold).is_file() and (ROOT / s.corpus).is_dir(), s
+    # the test split is never in a dev set's folder, nor a dev set in the test split's
+    assert all("test" not in s.gold.parts for s in sets if s.role == "dev")
+
+
+def test_a_set_without_a_role_is_a_test_set_and_an_unknown_role_is_named(tmp_path):
+    path = tmp_path / "sets.json"
+    path.write_text('{"sets": [{"name": "x", "gold": "g.jsonl", "corpus": "c"}]}', encoding="utf-8")
+    assert load_sets(path)[0].role == "test"
+    path.write_text('{"sets": [{"name": "x", "gold": "g.jsonl", "corpus": "c", "role": "train"}]}', encoding="utf-8")
+    with pytest.raises(EvalError, match="role 'train' is not one of dev, test"):
+        load_sets(path)
 
 
 def test_load_sets_names_a_bad_file(tmp_path):

@@ -1,6 +1,9 @@
 """The reader end to end over a tiny corpus written for the test (tests/data/reader), with the
 production defaults (the service's settings and the fitted scorer) and the instant hashing embedder."""
 
+import json
+
+import numpy as np
 import pytest
 
 from qa.config import Settings
@@ -38,6 +41,24 @@ def test_the_scorer_file_matches_the_features_and_says_what_it_was_fitted_on():
     scorer = Scorer.load()
     assert len(scorer.weights) == len(NAMES)
     assert "dev" in scorer.meta["fitted_on"] and "test" not in scorer.meta["fitted_on"]
+
+
+def test_a_softmax_scorer_shares_one_question_among_its_candidates_and_keeps_their_order():
+    rng = np.random.default_rng(7)
+    weights, rows = rng.normal(size=len(NAMES)), rng.random((6, len(NAMES)))
+    p = Scorer(weights, {}, None, "softmax").probability(rows)
+    assert p.sum() == pytest.approx(1.0) and list(np.argsort(p)) == list(np.argsort(rows @ weights))
+    logistic = Scorer(weights, {}, None, "logistic").probability(rows)
+    assert np.all((0 < logistic) & (logistic < 1)) and list(np.argsort(logistic)) == list(np.argsort(p))
+    # the evidence of one candidate is its own, whatever the others are
+    assert Scorer(weights, {}, None, "softmax").evidence(rows[0]) == pytest.approx(logistic[0])
+
+
+def test_a_scorer_file_with_an_unknown_ranking_is_refused_with_its_name(tmp_path):
+    path = tmp_path / "scorer.json"
+    path.write_text(json.dumps({"features": list(NAMES), "weights": [0.0] * len(NAMES), "ranking": "pairwise"}))
+    with pytest.raises(ValueError, match="ranking 'pairwise' is not one of softmax, logistic"):
+        Scorer.load(path)
 
 
 def test_a_who_question_is_answered_with_a_person_named_in_the_sentence(service):

@@ -1,7 +1,10 @@
 """Features of a (question, candidate, sentence) triple, and the learned scorer that weighs them.
 
-Every feature is in [0, 1]. The scorer is a logistic regression fitted on the dev split only by `bench/fit_scorer.py`, which writes `scorer.json` beside this module with the
-weights, what they were fitted on, and their scores on the test split; nothing here knows any question.
+Every feature is in [0, 1]. The scorer is a linear model fitted on the dev sets only by `bench/fit_scorer.py`,
+which writes `scorer.json` beside this module with the weights, what they were fitted on, and their scores
+on the test sets; nothing here knows any question. Its `ranking` says how a question's candidates are
+weighed against each other: "softmax" (a conditional logit: the probabilities of one question's candidates
+sum to one, fitted to put the mass on the right ones) or "logistic" (each candidate on its own).
 """
 
 from __future__ import annotations
@@ -110,21 +113,26 @@ def vector(q: Question, c: Candidate, s: SentenceView, reporting: frozenset[str]
 # Question-level features for abstention: how good the best candidate is, and how much the best
 # sentence is about the question.
 ABSTAIN_NAMES = ("bias", "top", "second", "margin", "rel", "lexical", "dense", "typed_question", "candidates",
-                 "missing")
+                 "missing", "score")
 # What the abstention model tells apart: the top answer right, wrong, or the question unanswerable.
 OUTCOMES = ("correct", "wrong", "unanswerable")
 
 
 def abstain_vector(q: Question, probabilities: Sequence[float], best_rel: float, best_lexical: float,
-                   best_dense: float, missing: float = 0.0) -> np.ndarray:
+                   best_dense: float, missing: float = 0.0, score: float = 0.0) -> np.ndarray:
     """`missing`: the weight of the rarest question word no sentence read contains (idf over the largest
-    idf): a question about something the articles never mention ("security guarantees") misses one."""
+    idf): a question about something the articles never mention ("security guarantees") misses one.
+    `score`: the top candidate's own evidence, the logistic of its linear score (a softmax's probabilities
+    say how it compares with the other candidates, not how good it is)."""
     top = probabilities[0] if probabilities else 0.0
     second = probabilities[1] if len(probabilities) > 1 else 0.0
     f = {"bias": 1.0, "top": top, "second": second, "margin": top - second, "rel": best_rel,
          "lexical": best_lexical, "dense": max(0.0, best_dense), "typed_question": float(q.typed),
-         "candidates": min(1.0, len(probabilities) / 100), "missing": missing}
+         "candidates": min(1.0, len(probabilities) / 100), "missing": missing, "score": score}
     return np.array([f[n] for n in ABSTAIN_NAMES], dtype=np.float64)
+
+
+RANKINGS = ("softmax", "logistic")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +140,19 @@ class Scorer:
     weights: np.ndarray
     meta: dict
     abstention: np.ndarray | None = None  # len(OUTCOMES) x len(ABSTAIN_NAMES), a multinomial logistic model
+    ranking: str = "softmax"
 
     def probability(self, features: np.ndarray) -> np.ndarray:
-        """P(correct answer) for each row of `features` (n x len(NAMES))."""
+        """P(correct answer) for each row of `features` (n x len(NAMES)): all the candidates of one question."""
         z = features @ self.weights
+        if self.ranking == "softmax":
+            e = np.exp(z - z.max()) if len(z) else z
+            return e / e.sum() if len(z) else e
         return 1.0 / (1.0 + np.exp(-z))
+
+    def evidence(self, features: np.ndarray) -> float:
+        """The logistic of a candidate's linear score (its features: one row)."""
+        return float(1.0 / (1.0 + np.exp(-(features @ self.weights))))
 
     def confidence(self, g: np.ndarray) -> float:
         """P(the top answer is right) / (P(right) + P(unanswerable)): at least 0.5 when answering is
@@ -159,8 +175,11 @@ class Scorer:
         if abstention is not None and (tuple(abstention["features"]) != ABSTAIN_NAMES
                                        or tuple(abstention["outcomes"]) != OUTCOMES):
             raise ValueError(f"{path}: its abstention model does not match this reader's; refit with bench/fit_scorer.py")
+        ranking = data.get("ranking", "logistic")
+        if ranking not in RANKINGS:
+            raise ValueError(f"{path}: ranking {ranking!r} is not one of {', '.join(RANKINGS)}")
         return cls(np.array(data["weights"], dtype=np.float64), data,
-                   None if abstention is None else np.array(abstention["weights"], dtype=np.float64))
+                   None if abstention is None else np.array(abstention["weights"], dtype=np.float64), ranking)
 
 
 # Dependency roles grouped: what does the verb (subject) and what the verb takes (complement), so

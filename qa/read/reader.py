@@ -5,7 +5,8 @@
          -> Candidates from each sentence's stored analysis (candidates.py)
          -> a probability per candidate from the learned scorer (features.py)
          -> groups: the same answer from several articles, other values, list items (group.py)
-         -> Answers, or an abstention: `not_in_corpus` when no sentence is about the question or no
+         -> Answers, or an abstention: `not_in_corpus` when no sentence is about the question (the best
+            is below the relevance floor) or no
             candidate of the asked type exists, `low_confidence` when the best is below the threshold.
 """
 
@@ -34,7 +35,7 @@ class ReaderParams:
     # without settings behaves as the service does.
     dense_weight: float = 0.5  # sentence relevance = w * cosine + (1 - w) * idf-weighted word overlap
     abstain_threshold: float = 0.5  # confidence below this: abstain (0.5: answering is no better a bet)
-    relevance_floor: float = 0.35  # a yes/no question whose best sentence is less relevant: not_in_corpus
+    relevance_floor: float = 0.28  # the best sentence read is less relevant: not_in_corpus (bench/fit_scorer.py)
     read_passages: int = 5
     read_sentences: int = 12  # sentences read for candidates, best first
     differ_ratio: float = 0.6  # another value at least this share of the best probability is reported
@@ -171,9 +172,9 @@ class Reader:
             return Reading((), round(best, 4), True, tuple(scored), "ambiguous")
         if not scored:
             return Reading((), 0.0, True, (), "not_in_corpus")
+        if best < self.params.relevance_floor:  # no sentence read is about the question
+            return Reading((), round(best, 4), True, tuple(scored), "not_in_corpus")
         if q.yes_no:
-            if best < self.params.relevance_floor:
-                return Reading((), round(best, 4), True, tuple(scored), "not_in_corpus")
             answer = group.yes_no(self.index, q, scored[0].sentence, self.index.docs[scored[0].sentence.index], best)
             return Reading((answer,), best, False, tuple(scored))
         ranked = self.rank(q, scored, vector)
@@ -189,7 +190,9 @@ class Reader:
                    missing: float = 0.0) -> float:
         """How likely the top answer is right rather than the question unanswerable (features.Scorer)."""
         best = scored[0]
-        g = features.abstain_vector(q, [r.probability for r in ranked[:2]], best.score, best.lexical, best.dense, missing)
+        score = self.scorer.evidence(ranked[0].features) if ranked else 0.0
+        g = features.abstain_vector(q, [r.probability for r in ranked[:2]], best.score, best.lexical, best.dense,
+                                    missing, score)
         return self.scorer.confidence(g)
 
     def missing(self, tokens: Sequence[str], scored: Sequence[ScoredSentence]) -> float:
