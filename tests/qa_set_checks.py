@@ -1,4 +1,4 @@
-"""Checks shared by the tests of the hand-written question sets (eval/gold.jsonl, eval/dev/news.jsonl, eval/dev/seeds.jsonl).
+"""Checks shared by the tests of the hand-written question sets (eval/gold.jsonl and the sets in eval/dev/).
 
 Each check takes the rows (or one row) and the article texts it asks about, and fails with an
 assertion naming the offending row; the test modules only say which file, which articles and which
