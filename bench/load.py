@@ -8,8 +8,10 @@ Clients retry at once after a refusal unless --honor-retry-after. Prints, per ph
 errors (any status but 200 below the admission limit; anything but 503/429 above it), /healthz
 latency (p50/p99/max) and the longest stall of the probing process itself. Exits 1 when a phase breaks
 those rules or /healthz passes 100 ms.
-The server it starts uses temporary folders, no rate limit (one address is all the clients), and the encoder
-backend and query cache size of --backend / --query-cache.
+The server it starts uses temporary folders, no rate limit (one address is all the clients), the encoder
+backend and cache sizes of --backend / --query-cache / --question-cache (0 and 0: every question encoded and
+parsed, the cold figure; the gold questions repeat, so with the caches on most are answered warm), and
+--workers uvicorn processes (each loads its own index; prints the resident memory of each process).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -121,6 +124,29 @@ async def phase(base: str, headers: dict, clients: int, seconds: float, qs: list
             "prober_stall_max_ms": round(stall, 1)}
 
 
+def server_rss_mb(port: int) -> list[float]:
+    """Resident memory (MB) of the server listening on `port`, then of each process it started (its workers,
+    with --workers), from Linux's /proc; empty elsewhere."""
+    def read(pid: str, name: str) -> bytes:
+        try:
+            return (Path("/proc") / pid / name).read_bytes()
+        except OSError:
+            return b""
+
+    def parent(pid: str) -> str:
+        fields = read(pid, "stat").rsplit(b")", 1)[-1].split()  # after the command's name: state, ppid, ...
+        return fields[1].decode() if len(fields) > 1 else ""
+
+    pids = [p for p in os.listdir("/proc") if p.isdigit()] if os.path.isdir("/proc") else []
+    main = [p for p in pids if f"--port\0{port}\0".encode() in read(p, "cmdline") + b"\0"]
+    out = []
+    for p in main + [p for p in pids if parent(p) in main]:
+        rss = [line for line in read(p, "status").splitlines() if line.startswith(b"VmRSS:")]
+        if rss:
+            out.append(round(int(rss[0].split()[1]) / 1024, 1))
+    return out
+
+
 def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
@@ -151,6 +177,10 @@ def main() -> int:
     p.add_argument("--backend", default="onnx", choices=("onnx", "torch"), help="QA_ENCODER_BACKEND of the server it starts")
     p.add_argument("--query-cache", type=int, default=0, help="QA_QUERY_CACHE_SIZE of the server it starts (0: every "
                    "question reaches the encoder; the gold questions repeat, so a cache would answer most)")
+    p.add_argument("--question-cache", type=int, default=0, help="QA_QUESTION_CACHE_SIZE of the server it starts "
+                   "(0: every question is parsed)")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the server it starts (each "
+                   "with its own copy of the index: documents added through one are not served by the others)")
     args = p.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
     headers = {"X-API-Key": args.api_key} if args.api_key else {}
@@ -163,13 +193,17 @@ def main() -> int:
             shutil.copytree(SEEDS, tmp / "seeds")
             env = {"QA_SEEDS_DIR": str(tmp / "seeds"), "QA_INDEX_DIR": str(tmp / "index"), "QA_DATA_DIR": str(tmp / "data"),
                    "QA_RATE_LIMIT_PER_MINUTE": "0", "QA_MAX_IN_FLIGHT": str(args.max_in_flight),
-                   "QA_ENCODER_BACKEND": args.backend, "QA_QUERY_CACHE_SIZE": str(args.query_cache)}
-            server = live_server(env, timeout=300, log_path=tmp / "server.log")
+                   "QA_ENCODER_BACKEND": args.backend, "QA_QUERY_CACHE_SIZE": str(args.query_cache),
+                   "QA_QUESTION_CACHE_SIZE": str(args.question_cache)}
+            workers = ("--workers", str(args.workers)) if args.workers > 1 else ()
+            server = live_server(env, timeout=300, log_path=tmp / "server.log", args=workers)
         problems = []
         with server as base:
             for n in counts:
                 report = asyncio.run(phase(base, headers, n, args.seconds, qs, args.honor_retry_after))
                 problems += verdict(report, args.max_in_flight)
+                if not args.url:
+                    report["server_rss_mb"] = server_rss_mb(int(base.rsplit(":", 1)[1]))
                 print(json.dumps(report), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

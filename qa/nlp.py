@@ -12,6 +12,7 @@ import importlib.util
 import logging
 
 from qa.errors import ModelError
+from qa.lru import LRU
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,30 @@ def load_for_questions(name: str):
         return spacy.load(target, exclude=list(UNUSED) + ["ner"])
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load spaCy pipeline {name!r} ({target}): {exc}") from exc
+
+
+class ParsedQuestions:
+    """The question pipeline with the parses of the last `size` distinct question texts remembered: a
+    question asked again is not parsed again. The same `Doc` goes to every caller: readers only read it."""
+
+    def __init__(self, pipeline, size: int):
+        self.pipeline, self._docs = pipeline, LRU(size)
+
+    def __call__(self, text: str):
+        doc = self._docs.get(text)
+        if doc is None:
+            doc = self.pipeline(text)
+            self._docs.put(text, doc)
+        return doc
+
+
+@functools.lru_cache(maxsize=4)
+def question_parser(name: str, cache_size: int):
+    """What parses questions for the reader: the question pipeline, behind a cache of `cache_size`
+    parses (none for 0). One per process and setting: a parse does not depend on the index, so the
+    remembered ones stay valid across reindexing."""
+    pipeline = load_for_questions(name)
+    return ParsedQuestions(pipeline, cache_size) if cache_size > 0 else pipeline
 
 
 def fingerprint(nlp) -> dict:

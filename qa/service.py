@@ -171,7 +171,7 @@ class QAService:
         self.settings, self.index, self.embedder = settings, index, embedder
         self.retriever = retriever or make_retriever(settings, index)
         self.reader = Reader(index, self.retriever.idf, reader_params(settings), SENTENCE_TOKENS.for_index(index),
-                             nlp.load_for_questions(settings.nlp_model),
+                             nlp.question_parser(settings.nlp_model, settings.question_cache_size),
                              span_model=span_model, reranker=reranker)
 
     @classmethod
