@@ -184,6 +184,16 @@ class QAService:
         span_model, reranker = optional_stages(settings)
         return cls(settings, ensure_index(settings, embedder, rebuild), embedder, span_model=span_model, reranker=reranker)
 
+    def prepare_reader(self, limit: int) -> int:
+        """Read the first `limit` sentences' candidates and parse off the stored analysis now instead of at
+        their first question (about 1.7 ms a sentence: up to 20 ms more for a question reading 12 new
+        ones). Returns how many were prepared; the others are still read at their first question."""
+        n = min(limit, len(self.index.sentences))
+        for i in range(n):
+            self.reader.candidates(i)
+            self.reader.parse(i)
+        return n
+
     # ------------------------------------------------------------ queries
     def ask(self, question: str, top_k: int | None = None, mode: str | None = None,
             filters: Filters | None = None) -> Result:
