@@ -8,7 +8,8 @@ The questions are the gold set's, in turn. Cold: the server's query-vector and q
 (QA_QUERY_CACHE_SIZE=0, QA_QUESTION_CACHE_SIZE=0), so every question is encoded and parsed, the figure to compare
 with the bare encoder; /ask in process is cold too. Warm: the caches at their defaults and every question asked
 once before timing, as for questions asked again. Timings on a shared machine are noisy: run it twice before
-trusting a difference.
+trusting a difference, and compare the CPU times (this thread's for the encoder and /ask in process, the
+server process's per request over HTTP), which other jobs on the machine stretch far less.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import proc  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.embed import make_embedder, set_compute_threads  # noqa: E402
 from qa.service import QAService  # noqa: E402
@@ -37,19 +39,23 @@ COLD = {"query_cache_size": 0, "question_cache_size": 0}  # every question encod
 QUESTIONS = [json.loads(line)["question"] for line in open(ROOT / "eval" / "gold.jsonl", encoding="utf-8") if line.strip()]
 
 
-def timed(fn, n: int) -> list[float]:
+def timed(fn, n: int, cpu: list[float] | None = None) -> list[float]:
+    """Wall-clock ms of `fn` over the first n questions in turn; this thread's CPU ms appended to `cpu`."""
     out = []
     for i in range(n):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         fn(QUESTIONS[i % len(QUESTIONS)])
         out.append((time.perf_counter() - t) * 1e3)
+        if cpu is not None:
+            cpu.append((time.thread_time() - c) * 1e3)
     return out
 
 
-def report(name: str, ms: list[float]) -> float:
+def report(name: str, ms: list[float], cpu: list[float] | None = None) -> float:
     p50 = statistics.median(ms)
+    extra = f"   CPU p50 {statistics.median(cpu):6.2f} ms" if cpu else ""
     print(f"{name:40} p50 {p50:7.2f} ms   p95 {np.percentile(ms, 95):7.2f} ms   p99 {np.percentile(ms, 99):7.2f} ms"
-          f"   (n={len(ms)})", flush=True)
+          f"   (n={len(ms)}){extra}", flush=True)
     return p50
 
 
@@ -72,7 +78,9 @@ def main() -> None:
         encoder = make_embedder(settings.model, backend=backend, cache_dir=settings.index_dir / "models",
                                 threads=args.threads).load()
         timed(lambda q: encoder.embed_queries([q]), 10)
-        bare[backend] = report(f"bare query encoder ({backend})", timed(lambda q: encoder.embed_queries([q]), args.n))
+        cpu: list[float] = []
+        ms = timed(lambda q: encoder.embed_queries([q]), args.n, cpu)
+        bare[backend] = report(f"bare query encoder ({backend})", ms, cpu)
     print(f"onnx / torch encoder p50: {bare['onnx'] / bare['torch']:.2f}", flush=True)
 
     service = QAService.open(settings)
@@ -83,7 +91,8 @@ def main() -> None:
         for stage, ms in service.ask(q).timings.items():
             stages.setdefault(stage, []).append(ms)
 
-    in_process = report("/ask in process (cold)", timed(ask, args.n))
+    cpu = []
+    in_process = report("/ask in process (cold)", timed(ask, args.n, cpu), cpu)
     for stage, ms in stages.items():
         report(f"  of which {stage[:-3]}", ms)
     encoder = bare[args.backend]
@@ -94,8 +103,12 @@ def main() -> None:
                 httpx.Client(base_url=base, timeout=30) as client:
             ask = lambda q: client.post("/ask", json={"question": q}).raise_for_status()  # noqa: E731
             timed(ask, len(QUESTIONS) if name == "warm" else 10)  # warm: every question asked once
+            pids = proc.server_pids(int(base.rsplit(":", 1)[1]))
+            server_cpu = proc.cpu_ms(pids)
             ms = timed(ask, args.n)
+            server_cpu = (proc.cpu_ms(pids) - server_cpu) / args.n
         http, p99 = report(f"/ask over HTTP, {name} (keep-alive)", ms), float(np.percentile(ms, 99))
+        print(f"  {name}: the server's CPU time per /ask: {server_cpu:.2f} ms", flush=True)
         print(f"  {name}: over HTTP p50 / bare {args.backend} encoder p50: {http / encoder:.2f}; target p50 <= 5 ms: "
               f"{http:.2f} -> {'met' if http <= 5 else 'NOT met'}; p99 <= 20 ms: {p99:.2f} -> "
               f"{'met' if p99 <= 20 else 'NOT met'}", flush=True)

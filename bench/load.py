@@ -11,7 +11,8 @@ those rules or /healthz passes 100 ms.
 The server it starts uses temporary folders, no rate limit (one address is all the clients), the encoder
 backend and cache sizes of --backend / --query-cache / --question-cache (0 and 0: every question encoded and
 parsed, the cold figure; the gold questions repeat, so with the caches on most are answered warm), and
---workers uvicorn processes (each loads its own index; prints the resident memory of each process).
+--workers uvicorn processes (each loads its own index). Also prints the server's CPU time per request and
+the resident memory of each of its processes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -36,6 +36,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench import proc  # noqa: E402
 from qa import metrics  # noqa: E402
 from tests.helpers import SEEDS, live_server  # noqa: E402  (the same loopback server the tests use)
 
@@ -124,29 +125,6 @@ async def phase(base: str, headers: dict, clients: int, seconds: float, qs: list
             "prober_stall_max_ms": round(stall, 1)}
 
 
-def server_rss_mb(port: int) -> list[float]:
-    """Resident memory (MB) of the server listening on `port`, then of each process it started (its workers,
-    with --workers), from Linux's /proc; empty elsewhere."""
-    def read(pid: str, name: str) -> bytes:
-        try:
-            return (Path("/proc") / pid / name).read_bytes()
-        except OSError:
-            return b""
-
-    def parent(pid: str) -> str:
-        fields = read(pid, "stat").rsplit(b")", 1)[-1].split()  # after the command's name: state, ppid, ...
-        return fields[1].decode() if len(fields) > 1 else ""
-
-    pids = [p for p in os.listdir("/proc") if p.isdigit()] if os.path.isdir("/proc") else []
-    main = [p for p in pids if f"--port\0{port}\0".encode() in read(p, "cmdline") + b"\0"]
-    out = []
-    for p in main + [p for p in pids if parent(p) in main]:
-        rss = [line for line in read(p, "status").splitlines() if line.startswith(b"VmRSS:")]
-        if rss:
-            out.append(round(int(rss[0].split()[1]) / 1024, 1))
-    return out
-
-
 def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
@@ -200,10 +178,13 @@ def main() -> int:
         problems = []
         with server as base:
             for n in counts:
+                pids = [] if args.url else proc.server_pids(int(base.rsplit(":", 1)[1]))  # the server, its workers
+                cpu = proc.cpu_ms(pids)
                 report = asyncio.run(phase(base, headers, n, args.seconds, qs, args.honor_retry_after))
                 problems += verdict(report, args.max_in_flight)
-                if not args.url:
-                    report["server_rss_mb"] = server_rss_mb(int(base.rsplit(":", 1)[1]))
+                if pids:  # CPU time per request (the /healthz probes included): on a shared machine, the figure to compare
+                    report["server_cpu_ms_per_request"] = round((proc.cpu_ms(pids) - cpu) / max(1, report["requests"]), 2)
+                    report["server_rss_mb"] = [proc.rss_mb(p) for p in pids]
                 print(json.dumps(report), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

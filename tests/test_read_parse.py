@@ -8,14 +8,10 @@ import numpy as np
 import pytest
 
 from qa import analysis, nlp
-from qa.config import Settings
 from qa.embed import HashingEmbedder
 from qa.read import parse
 from qa.read.reader import FAR
-from qa.service import QAService
-from tests.helpers import ROOT
-
-CORPUS = ROOT / "tests" / "data" / "reader"
+from tests.helpers import READER_CORPUS, hashing_service
 # Words questions could ask about these sentences, as lemmas and as written (lowercased).
 ASKED = [frozenset(), frozenset({"strike"}), frozenset({"say", "ministry", "ferry"}),
          frozenset({"portmere", "work", "return", "wednesday"}), frozenset({"crews", "told", "union", "pay"}),
@@ -56,10 +52,7 @@ def doc_clause_cosines(doc, rows, clause_vectors, vector):
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("parse")
-    settings = Settings(_env_file=None, seeds_dir=CORPUS, index_dir=tmp / "index", data_dir=tmp / "data",
-                        model="hashing-test-embedder")
-    return QAService.open(settings, embedder=HashingEmbedder())
+    return hashing_service(READER_CORPUS, tmp_path_factory.mktemp("parse"))
 
 
 def test_every_sentence_of_a_corpus_gives_the_docs_own_figures(service):
