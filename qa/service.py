@@ -171,7 +171,7 @@ class QAService:
         self.settings, self.index, self.embedder = settings, index, embedder
         self.retriever = retriever or make_retriever(settings, index)
         self.reader = Reader(index, self.retriever.idf, reader_params(settings), SENTENCE_TOKENS.for_index(index),
-                             nlp.load_for_questions(settings.nlp_model),
+                             nlp.question_parser(settings.nlp_model, settings.question_cache_size),
                              span_model=span_model, reranker=reranker)
 
     @classmethod
@@ -183,6 +183,16 @@ class QAService:
             load()
         span_model, reranker = optional_stages(settings)
         return cls(settings, ensure_index(settings, embedder, rebuild), embedder, span_model=span_model, reranker=reranker)
+
+    def prepare_reader(self, limit: int) -> int:
+        """Read the first `limit` sentences' candidates and parse off the stored analysis now instead of at
+        their first question (about 1.7 ms a sentence: up to 20 ms more for a question reading 12 new
+        ones). Returns how many were prepared; the others are still read at their first question."""
+        n = min(limit, len(self.index.sentences))
+        for i in range(n):
+            self.reader.candidates(i)
+            self.reader.parse(i)
+        return n
 
     # ------------------------------------------------------------ queries
     def ask(self, question: str, top_k: int | None = None, mode: str | None = None,

@@ -10,11 +10,26 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Sequence
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
+
+
+READER_CORPUS = ROOT / "tests" / "data" / "reader"  # articles written for the reader's tests
+
+
+def hashing_service(seeds: Path, tmp: Path):
+    """A QAService over `seeds` with the production settings but the instant hashing embedder."""
+    from qa.config import Settings
+    from qa.embed import HashingEmbedder
+    from qa.service import QAService
+
+    settings = Settings(_env_file=None, seeds_dir=seeds, index_dir=tmp / "index", data_dir=tmp / "data",
+                        model="hashing-test-embedder")
+    return QAService.open(settings, embedder=HashingEmbedder())
 
 
 def seed_text(source: str) -> str:
@@ -68,14 +83,14 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def live_server(env: dict[str, str], timeout: float = 120.0, wait_for: str = "/readyz", log_path: Path | None = None,
-                factory: str = "api.app:create_app"):
+                factory: str = "api.app:create_app", args: Sequence[str] = ()):
     """The real app (from `factory`) under the real uvicorn, in a child process on a free loopback port.
-    Waits until `wait_for` answers 200. The server's output goes to `log_path` (a temporary file when
+    Waits until `wait_for` answers 200. `args`: more of uvicorn's options (`--workers 2`). The server's output goes to `log_path` (a temporary file when
     not given), never to a pipe nobody reads, which would stall a chatty server once the pipe is full."""
     port = free_port()
     log_file = open(log_path, "w+") if log_path else tempfile.TemporaryFile("w+")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port", str(port), *args],
         cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
         stdout=log_file, stderr=subprocess.STDOUT, text=True,
     )

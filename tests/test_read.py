@@ -7,21 +7,15 @@ import numpy as np
 import pytest
 
 from qa.config import Settings
-from qa.embed import HashingEmbedder
 from qa.read import ReaderParams, Scorer
 from qa.read.features import NAMES
-from qa.service import QAService, reader_params
-from tests.helpers import ROOT
-
-CORPUS = ROOT / "tests" / "data" / "reader"
+from qa.service import reader_params
+from tests.helpers import READER_CORPUS, hashing_service
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("reader")
-    settings = Settings(_env_file=None, seeds_dir=CORPUS, index_dir=tmp / "index", data_dir=tmp / "data",
-                        model="hashing-test-embedder")
-    return QAService.open(settings, embedder=HashingEmbedder())
+    return hashing_service(READER_CORPUS, tmp_path_factory.mktemp("reader"))
 
 
 def _check_citations(service, result):

@@ -39,3 +39,18 @@ def test_readiness_counts(fake_service):
     r = fake_service.readiness()
     assert (r.articles, r.format_version) == (5, 4)
     assert r.chunks == len(fake_service.index.chunks)
+
+
+def test_prepare_reader_reads_each_sentence_once_up_to_the_limit(fake_service, monkeypatch):
+    from qa.read import reader as reader_module
+    from qa.service import QAService
+
+    read = []
+    real = reader_module.candidates
+    monkeypatch.setattr(reader_module, "candidates", lambda doc: read.append(doc.text) or real(doc))
+    fresh = QAService(fake_service.settings, fake_service.index, fake_service.embedder)
+    assert fresh.prepare_reader(3) == 3
+    assert read == [s.text for s in fake_service.index.sentences[:3]]
+    assert fresh.reader.candidates(2) == real(fake_service.index.docs[2]) and len(read) == 3  # not read again
+    n = len(fake_service.index.sentences)
+    assert fresh.prepare_reader(10 * n) == n and len(read) == n

@@ -3,6 +3,8 @@
     question.py    question text -> Question (wh-word, expected entity types, focus, verb, role)
     candidates.py  a sentence's stored spaCy analysis -> Candidates (entities, lists, noun chunks,
                    verb arguments, quotations with speakers, the sentence)
+    parse.py       a sentence's stored analysis -> its parse as plain values (lemmas, edges, clause rows),
+                   read once; the question's distances and positions in it
     features.py    (Question, Candidate, sentence) -> features; the learned scorer (scorer.json)
     group.py       ranked candidates -> Answers (corroboration, differing values, lists, yes/no)
     reader.py      the Reader that runs them, and the abstention

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
@@ -20,7 +19,7 @@ import numpy as np
 
 from qa import analysis
 from qa.index import Index
-from qa.read import features, group
+from qa.read import features, group, parse
 from qa.read.candidates import Candidate, candidates
 from qa.read.question import Question, analyse
 from qa.types import Answer, Hit, Sentence
@@ -91,6 +90,7 @@ class Reader:
         self.span_model, self.reranker = span_model, reranker
         self._tokens = tuple(frozenset(tokenize(s.text)) for s in index.sentences)
         self._candidates: dict[int, tuple[Candidate, ...]] = {}
+        self._parses: dict[int, parse.Parse] = {}
         self.reporting = _reporting_verbs(index.docs)
         # (sentence, verb token) -> row of index.clause_vectors
         self._clause_rows = {(n, v): row for row, (n, v, _, _) in enumerate(analysis.clauses(index.docs))}
@@ -124,26 +124,16 @@ class Reader:
         out.sort(key=lambda s: (-s.score, s.sentence.index))
         return out
 
-    def _clause_cosines(self, sentence: int, doc, vector: np.ndarray | None) -> dict[int, float]:
-        """Verb token -> cosine between the question and the clause that verb heads."""
-        if vector is None or self.index.clause_vectors is None:
-            return {}
-        rows = {v: self._clause_rows[(sentence, v)] for v in range(len(doc)) if (sentence, v) in self._clause_rows}
-        if not rows:
-            return {}
-        cos = self.index.clause_vectors[list(rows.values())] @ vector
-        return dict(zip(rows, cos.tolist()))
-
     def rank(self, q: Question, scored: Sequence[ScoredSentence], q_vector: np.ndarray | None = None) -> list[Scored]:
         """Every candidate of the sentences read, with its probability, best first."""
         rows: list[tuple[Candidate, Sentence, np.ndarray]] = []
         asked = q.content | q.subject
         best = scored[0].score if scored else 0.0
         for n, s in enumerate(scored[: self.params.read_sentences], 1):
-            doc = self.index.docs[s.sentence.index]
-            view = features.SentenceView(s.score, s.dense, s.lexical, n, _distances(doc, asked),
-                                         s.score / best if best > 0 else 0.0, _positions(doc, asked),
-                                         self._clause_cosines(s.sentence.index, doc, q_vector))
+            p = self.parse(s.sentence.index)
+            view = features.SentenceView(s.score, s.dense, s.lexical, n, parse.distances(p, asked, FAR),
+                                         s.score / best if best > 0 else 0.0, parse.positions(p, asked),
+                                         parse.clause_cosines(p, self.index.clause_vectors, q_vector))
             for c in self.candidates(s.sentence.index):
                 if answers_as(q, c):
                     rows.append((c, s.sentence, features.vector(q, c, view, self.reporting)))
@@ -160,6 +150,15 @@ class Reader:
         found = self._candidates.get(sentence)
         if found is None:
             found = self._candidates[sentence] = candidates(self.index.docs[sentence])
+        return found
+
+    def parse(self, sentence: int) -> parse.Parse:
+        """The sentence's parse as plain values (read off its stored analysis once, then looked up)."""
+        found = self._parses.get(sentence)
+        if found is None:
+            doc = self.index.docs[sentence]
+            rows = {v: self._clause_rows[(sentence, v)] for v in range(len(doc)) if (sentence, v) in self._clause_rows}
+            found = self._parses[sentence] = parse.of(doc, rows)
         return found
 
     # ------------------------------------------------------------ reading
@@ -229,32 +228,6 @@ def answers_as(q: Question, c: Candidate) -> bool:
     if c.kind == "np" and q.names:  # "Turkey's foreign minister", "the sidelines of the summit"
         return True
     return c.label == "arg:prep" and c.head_label in q.types  # "in Rome", "after less than two hours"
-
-
-def _positions(doc, asked: frozenset[str]) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = {}
-    for t in doc:
-        lemma = t.lemma_.lower()
-        if lemma in asked:
-            out.setdefault(lemma, []).append(t.i)
-    return out
-
-
-def _distances(doc, asked: frozenset[str]) -> tuple[int, ...]:
-    """Tree distance (edges of the parse) from every token to the nearest token whose lemma the question uses."""
-    dist = [FAR] * len(doc)
-    queue = deque()
-    for t in doc:
-        if t.lemma_.lower() in asked or t.lower_ in asked:
-            dist[t.i] = 0
-            queue.append(t)
-    while queue:
-        t = queue.popleft()
-        for n in (t.head, *t.children):
-            if dist[n.i] > dist[t.i] + 1:
-                dist[n.i] = dist[t.i] + 1
-                queue.append(n)
-    return tuple(dist)
 
 
 def _reporting_verbs(docs) -> frozenset[str]:
