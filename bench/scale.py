@@ -11,6 +11,9 @@ questions' BM25 tokens and random unit vectors drawn the same way. For each size
 bytes on disk, then, measured in a fresh process that loads the saved files (memory-mapped) and runs the
 queries: load time, resident memory, BM25 / dense / both-legs-and-fusion p50 and p95, and dense recall@10
 against exact search. Up to --oracle-max chunks the BM25 scores are also compared with rank-bm25's own.
+With an HNSW graph, `--ef-sweep 64,128,256` also prints dense p50 / p95 and recall@10 at each efSearch
+(`QA_HNSW_EF_SEARCH`), on the same loaded graph and queries; `verify_s` is what checking the loaded files'
+SHA-256 against a manifest costs (qa/index.py does it at every load), apart from `load_s`.
 Timings on a shared machine are noisy: run it twice before trusting a difference.
 """
 
@@ -35,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.bm25 import BM25Matrix, BM25Params  # noqa: E402
 from qa.chunk import ChunkParams, chunk_article  # noqa: E402
+from qa.build_files import checksum  # noqa: E402
 from qa.ingest import load_articles  # noqa: E402
 from qa.retrieve import rrf  # noqa: E402
 from qa.text import query_tokens, tokenize  # noqa: E402
@@ -111,7 +115,8 @@ def timed(fn, items) -> list[float]:
     return out
 
 
-def serve(folder: str, exact_below: int, ef_search: int, n_queries: int, intrinsic: int, result) -> None:
+def serve(folder: str, exact_below: int, ef_search: int, n_queries: int, intrinsic: int, result,
+          sweep: tuple[int, ...] = ()) -> None:
     """In a fresh process: load what was saved, then query it (the figures a server would see)."""
     from threadpoolctl import threadpool_limits
 
@@ -138,6 +143,12 @@ def serve(folder: str, exact_below: int, ef_search: int, n_queries: int, intrins
         rrf([lexical.tolist(), semantic.tolist()])
 
     retrieval_ms = timed(both, range(n_queries))
+    if sweep and dense.graph is not None:
+        result["ef_sweep"] = ef_sweep(dense, qv, sweep)
+    t = time.perf_counter()
+    for path in sorted(p for p in folder_.rglob("*") if p.is_file()):
+        checksum(path)
+    result["verify_s"] = round(time.perf_counter() - t, 2)
     result.update({
         "dense_mode": "exact" if dense.exact else f"hnsw M={dense.hnsw.m} efSearch={ef_search}",
         "load_s": round(load_s, 3), "rss_mb": round(_rss_mb() - rss0, 1), "rss_total_mb": round(_rss_mb(), 1),
@@ -146,6 +157,22 @@ def serve(folder: str, exact_below: int, ef_search: int, n_queries: int, intrins
         "dense_recall@10": round(float(np.mean(recall)), 4),
         "retrieval_p50_ms": round(statistics.median(retrieval_ms), 2), "retrieval_p95_ms": round(pct(retrieval_ms, 95), 2),
     })
+
+
+def ef_sweep(dense: VectorIndex, vectors: np.ndarray, values: tuple[int, ...]) -> list[dict]:
+    """Dense p50 / p95 and recall@10 at each efSearch, against exact top 10s computed once."""
+    exact = [dense.exact_top_k(v, 10)[0] for v in vectors]
+    rows = []
+    for ef in values:
+        dense.graph.hnsw.efSearch = ef
+        dense.top_k(vectors[0], 10)
+        ms = timed(lambda v: dense.top_k(v, 10), vectors)
+        recall = [recall_at_k(dense.top_k(v, 10)[0], e) for v, e in zip(vectors, exact)]
+        rows.append({"ef_search": ef, "dense_p50_ms": round(statistics.median(ms), 3),
+                     "dense_p95_ms": round(pct(ms, 95), 3), "recall@10": round(float(np.mean(recall)), 4)})
+        log(f"  efSearch {ef}: {rows[-1]}")
+    dense.graph.hnsw.efSearch = dense.hnsw.ef_search
+    return rows
 
 
 def _rss_mb() -> float:
@@ -203,7 +230,8 @@ def one_size(n: int, args, seeds, work: Path) -> dict:
     with multiprocessing.Manager() as manager:
         result = manager.dict()
         child = multiprocessing.get_context("spawn").Process(
-            target=serve, args=(str(folder), args.exact_below, args.ef_search, args.queries, args.intrinsic_dim, result))
+            target=serve, args=(str(folder), args.exact_below, args.ef_search, args.queries, args.intrinsic_dim, result,
+                                tuple(int(x) for x in args.ef_sweep.split(",") if x)))
         child.start()
         child.join()
         row.update(dict(result))
@@ -245,7 +273,8 @@ def main() -> None:
     p.add_argument("--exact-below", type=int, default=100_000, help="QA_DENSE_EXACT_BELOW: HNSW from this size on")
     p.add_argument("--hnsw-m", type=int, default=32)
     p.add_argument("--ef-construction", type=int, default=80)
-    p.add_argument("--ef-search", type=int, default=128)
+    p.add_argument("--ef-search", type=int, default=HnswParams().ef_search)
+    p.add_argument("--ef-sweep", default="", help="comma list of efSearch values to measure dense search at")
     p.add_argument("--intrinsic-dim", type=int, default=32, help="vectors spread over a random subspace of this "
                    "many dimensions (0: uniform on the 384-d sphere)")
     p.add_argument("--oracle-max", type=int, default=100_000, help="compare BM25 with rank-bm25 up to this size")

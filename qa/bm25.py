@@ -11,7 +11,10 @@ its repeats, as rank-bm25 does. The variants are rank-bm25's, formulas and quirk
     plus   idf = ln((N + 1) / n); w = tf (k1 + 1) / (k1 (1 - b + b dl/avgdl) + tf), and every
            document, containing the term or not, gets idf * delta more
 Saved as a folder of plain arrays (`.npy`, no pickle) and `bm25.json` with the parameters and the
-vocabulary; loaded memory-mapped, so a worker reads only the rows its queries touch.
+vocabulary; loaded memory-mapped, so a worker reads only the rows its queries touch. The matrix also keeps
+each posting's term frequency and each document's length, so it can be weighted for other parameters
+(`reweighted`) and brought up to date with a changed corpus from the new documents' tokens alone
+(`updated`: the other documents' postings are moved, not counted again).
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from scipy import sparse
 VARIANTS = ("okapi", "l", "plus")
 # rank-bm25's defaults for the parameters this service does not set.
 DEFAULT_EPSILON, DEFAULT_DELTA = {"okapi": 0.25}, {"l": 0.5, "plus": 1.0}
-FORMAT = 1
+FORMAT = 2  # 2: term frequencies and document lengths saved too
 _ARRAYS = ("indptr", "indices", "weights", "idf")
+_COUNTS = ("tf", "doc_len")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,16 +56,23 @@ class BM25Params:
     def epsilon_(self) -> float:
         return DEFAULT_EPSILON.get(self.variant, 0.0) if self.epsilon is None else self.epsilon
 
+    def resolved(self) -> dict:
+        """The parameters with rank-bm25's defaults filled in: equal dicts score equally."""
+        return {"variant": self.variant, "k1": self.k1, "b": self.b, "delta": self.delta_, "epsilon": self.epsilon_}
+
 
 class BM25Matrix:
-    """Rows are terms (`vocab` order), columns documents; `indptr`/`indices`/`weights` are the rows in CSR."""
+    """Rows are terms (`vocab` order), columns documents; `indptr`/`indices`/`weights` are the rows in CSR,
+    `tf` the term frequency of each posting and `doc_len` each document's length in tokens (None in a
+    matrix loaded from format 1, which can only be queried)."""
 
     def __init__(self, params: BM25Params, vocab: Sequence[str], indptr: np.ndarray, indices: np.ndarray,
-                 weights: np.ndarray, idf: np.ndarray, n_docs: int):
+                 weights: np.ndarray, idf: np.ndarray, n_docs: int, tf: np.ndarray | None = None,
+                 doc_len: np.ndarray | None = None, term_ids: dict[str, int] | None = None):
         self.params, self.vocab = params, tuple(vocab)
-        self.term_ids = {t: i for i, t in enumerate(self.vocab)}
+        self.term_ids = term_ids if term_ids is not None else {t: i for i, t in enumerate(self.vocab)}
         self.indptr, self.indices, self.weights, self.idf = indptr, indices, weights, idf
-        self.n_docs = n_docs
+        self.n_docs, self.tf, self.doc_len = n_docs, tf, doc_len
 
     # ------------------------------------------------------------ build
     @classmethod
@@ -82,17 +93,71 @@ class BM25Matrix:
         """From one (document, term id) pair per token, documents ascending; `vocab[term id]` names the term.
         Vocabulary order decides only the order the Okapi mean idf is summed in: pass first-appearance order
         to match rank-bm25 to the last bit."""
-        n_terms = len(vocab)
         doc_len = np.bincount(docs, minlength=n_docs).astype(np.int64)
         pairs, tf = np.unique(terms * max(n_docs, 1) + docs, return_counts=True)  # term-major, then document
         row, col = pairs // max(n_docs, 1), (pairs % max(n_docs, 1)).astype(np.int32)
-        df = np.bincount(row, minlength=n_terms)
-        indptr = np.zeros(n_terms + 1, dtype=np.int64)
+        return cls._weighted(params, vocab, row, col, tf.astype(np.int32), doc_len, n_docs)
+
+    @classmethod
+    def _weighted(cls, params: BM25Params, vocab: Sequence[str], row: np.ndarray, col: np.ndarray, tf: np.ndarray,
+                  doc_len: np.ndarray, n_docs: int, term_ids: dict[str, int] | None = None) -> "BM25Matrix":
+        """From postings sorted by term, then document: the weights and idf of `params`."""
+        df = np.bincount(row, minlength=len(vocab))
+        indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
         np.cumsum(df, out=indptr[1:])
         avgdl = float(doc_len.sum()) / n_docs if n_docs else 1.0
         weights = _weights(params, tf.astype(np.float64), doc_len[col], avgdl)
-        idf = _idf(params, df, n_docs)
-        return cls(params, vocab, indptr, col, weights, idf, n_docs)
+        return cls(params, vocab, indptr, col, weights, _idf(params, df, n_docs), n_docs, tf, doc_len, term_ids)
+
+    # ------------------------------------------------------------ change
+    def reweighted(self, params: BM25Params) -> "BM25Matrix":
+        """The same postings weighted for other parameters."""
+        self._need_counts()
+        row = np.repeat(np.arange(len(self.vocab), dtype=np.int64), np.diff(self.indptr))
+        return self._weighted(params, self.vocab, row, np.asarray(self.indices), np.asarray(self.tf),
+                              np.asarray(self.doc_len), self.n_docs, self.term_ids)
+
+    def updated(self, rows: np.ndarray, added: Sequence[Sequence[str]]) -> "BM25Matrix":
+        """The matrix of a changed corpus: its document j is this matrix's document `rows[j]` where that is
+        >= 0, else the next of `added` (tokenized). Only `added` is counted; the other postings are moved
+        (their columns renumbered), then every weight is recomputed for the new lengths (numpy, O(postings)).
+        New terms join the end of the vocabulary; a term no document uses any more stays with idf 0, so
+        scores equal those of a matrix built from the new corpus (Okapi's mean idf up to summation order)."""
+        self._need_counts()
+        rows = np.asarray(rows, dtype=np.int64)
+        n = len(rows)
+        kept = np.flatnonzero(rows >= 0)
+        new_col = np.full(self.n_docs, -1, dtype=np.int64)
+        new_col[rows[kept]] = kept
+        row = np.repeat(np.arange(len(self.vocab), dtype=np.int64), np.diff(self.indptr))
+        col = new_col[np.asarray(self.indices)]
+        keep = col >= 0
+        row, col, tf = row[keep], col[keep], np.asarray(self.tf)[keep]
+        vocab, term_ids = list(self.vocab), dict(self.term_ids)
+        fresh = np.flatnonzero(rows < 0)
+        if len(fresh) != len(added):
+            raise ValueError(f"{len(fresh)} rows ask for a new document, {len(added)} were given")
+        docs = np.repeat(fresh, [len(d) for d in added])
+        terms = np.fromiter((term_ids.setdefault(t, len(term_ids)) for d in added for t in d), dtype=np.int64,
+                            count=len(docs))
+        vocab.extend(list(term_ids)[len(vocab):])
+        pairs, new_tf = np.unique(terms * max(n, 1) + docs, return_counts=True)
+        old_key = row * max(n, 1) + col
+        if len(old_key) > 1 and not np.all(old_key[1:] > old_key[:-1]):  # documents reordered: sort again
+            order = np.argsort(old_key, kind="stable")
+            old_key, tf = old_key[order], tf[order]
+        at = np.searchsorted(old_key, pairs)
+        key = np.insert(old_key, at, pairs)
+        tf = np.insert(tf, at, new_tf.astype(tf.dtype))
+        doc_len = np.zeros(n, dtype=np.int64)
+        doc_len[kept] = np.asarray(self.doc_len)[rows[kept]]
+        doc_len[fresh] = [len(d) for d in added]
+        return self._weighted(self.params, vocab, key // max(n, 1), (key % max(n, 1)).astype(np.int32), tf,
+                              doc_len, n, term_ids)
+
+    def _need_counts(self) -> None:
+        if self.tf is None or self.doc_len is None:
+            raise ValueError("this BM25 matrix carries no term frequencies (format 1); build it again from the tokens")
 
     # ------------------------------------------------------------ query
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
@@ -125,22 +190,28 @@ class BM25Matrix:
     # ------------------------------------------------------------ files
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        for name in _ARRAYS:
+        for name in _ARRAYS + (_COUNTS if self.tf is not None else ()):
             np.save(folder / f"{name}.npy", np.ascontiguousarray(getattr(self, name)), allow_pickle=False)
-        meta = {"format": FORMAT, "params": {"variant": self.params.variant, "k1": self.params.k1, "b": self.params.b,
-                                             "delta": self.params.delta_, "epsilon": self.params.epsilon_},
+        meta = {"format": FORMAT if self.tf is not None else 1, "params": self.params.resolved(),
                 "n_docs": self.n_docs, "vocab": list(self.vocab)}
         (folder / "bm25.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> "BM25Matrix":
         meta = json.loads((folder / "bm25.json").read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"BM25 folder {str(folder)!r} has format {meta.get('format')!r}, not {FORMAT}")
+        if meta.get("format") not in (1, FORMAT):
+            raise ValueError(f"BM25 folder {str(folder)!r} has format {meta.get('format')!r}, not 1 or {FORMAT}")
+        names = _ARRAYS + (_COUNTS if meta["format"] == FORMAT else ())
         arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
-                  for name in _ARRAYS}
+                  for name in names}
         return cls(BM25Params(**meta["params"]), meta["vocab"], arrays["indptr"], arrays["indices"],
-                   arrays["weights"], arrays["idf"], int(meta["n_docs"]))
+                   arrays["weights"], arrays["idf"], int(meta["n_docs"]), arrays.get("tf"), arrays.get("doc_len"))
+
+    @staticmethod
+    def files(folder_name: str, with_counts: bool = True) -> tuple[str, ...]:
+        """The files `save` writes into a folder called `folder_name`, relative to its parent."""
+        names = _ARRAYS + (_COUNTS if with_counts else ())
+        return tuple(f"{folder_name}/{n}.npy" for n in names) + (f"{folder_name}/bm25.json",)
 
 
 def top_k_of(scores: np.ndarray, k: int, positive_only: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Iterable
 
 from qa import metadata
+from qa.build_files import fsync_dir
 from qa.errors import ConfigError, DocumentExists, DocumentNotFound, InvalidDocument
 from qa.extract import FORMATS, check_text, extract
 from qa.ingest import parse_article
@@ -120,7 +121,7 @@ def add_documents(seeds_dir: Path, docs: Iterable[NewDocument]) -> list[Article]
             for name in written:  # all or nothing
                 _unlink(seeds_dir, name)
             raise
-        _fsync_dir(seeds_dir)
+        fsync_dir(seeds_dir)
     return [p.article for p in prepared]
 
 
@@ -133,7 +134,7 @@ def remove_document(seeds_dir: Path, doc_id: str) -> None:
             raise InvalidDocument(f"{doc_id!r} is the only article and an index needs one; add another first")
         _unlink(seeds_dir, doc_id)
         _sweep(seeds_dir)
-        _fsync_dir(seeds_dir)
+        fsync_dir(seeds_dir)
 
 
 @contextlib.contextmanager
@@ -191,14 +192,6 @@ def _sweep(seeds_dir: Path) -> None:
     for side in seeds_dir.glob("*" + metadata.SIDECAR_SUFFIX):
         if not (seeds_dir / (side.name.removesuffix(metadata.SIDECAR_SUFFIX) + ".txt")).exists():
             side.unlink(missing_ok=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read_jsonl(data: bytes, what: str) -> list[NewDocument]:

@@ -11,8 +11,13 @@ Layout of `index_dir`:
     builds/<build-id>/chunk_vectors.npy, sentence_vectors.npy   normalized float32 embeddings
     builds/<build-id>/analysis.spacy    spaCy's analysis of every sentence (a DocBin; qa/analysis.py)
     builds/<build-id>/clause_vectors.npy   normalized float32 embeddings of every clause (qa/analysis.clauses)
+    builds/<build-id>/bm25/, sentence_bm25/, dense.hnsw   the retrieval structures (qa/derived.py), for the
+                                        settings in the manifest's `retrieval`; loaded memory-mapped
 A build is written to `builds/<build-id>.partial` and renamed when complete, so a crash leaves
-at most a `.partial` folder, which the next start removes. Builds and clean-ups hold `build_lock`,
+at most a `.partial` folder, which the next start removes. Each file's checksum in the manifest is the
+SHA-256 of the SHA-256s of its 4 MiB blocks (`blocks` lists them): a new build hashes only the blocks whose
+bytes differ from the live build's (compared, 20x faster than hashing), so adding an article re-hashes
+what changed, not the corpus; loading still hashes every block. (Format 4 kept one SHA-256 per file.) Builds and clean-ups hold `build_lock`,
 so a `qa index` run and a server's reindex never write or clean the same folder at once.
 """
 
@@ -34,7 +39,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from qa import analysis, chunk, ingest, text
+from qa import analysis, build_files as files, chunk, derived as derived_, ingest, tables, text
 from qa.chunk import ChunkParams, chunk_article
 from qa.embed import Embedder
 from qa.errors import IndexCorrupt, IndexMissing, IndexStale
@@ -44,8 +49,11 @@ from qa.types import Article, Chunk, Sentence
 log = logging.getLogger(__name__)
 
 # 2: the sentences' spaCy analysis (analysis.spacy) and the pipeline in the manifest; 3: the analysis in one
-# part per article, articles' metadata; 4: clause vectors (clause_vectors.npy)
-FORMAT_VERSION = 4
+# part per article, articles' metadata; 4: clause vectors (clause_vectors.npy); 5: the BM25 matrices and the
+# HNSW graph (qa/derived.py). A format-4 build still loads (its structures are made in memory, and written
+# with the next build): what it stores is the same.
+FORMAT_VERSION = 5
+READABLE_FORMATS = (4, 5)
 MANIFEST = "manifest.json"
 ARTIFACTS = ("articles.jsonl", "sentences.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy",
              analysis.ARTIFACT, analysis.CLAUSE_VECTORS)
@@ -69,6 +77,8 @@ class Index:
     docs: tuple = ()  # spaCy Docs, one per sentence (the analysis stored in the index)
     analysis_parts: tuple[bytes, ...] = ()  # the Docs serialized, one part per article in order (or none)
     clause_vectors: np.ndarray | None = None  # rows line up with analysis.clauses(docs)
+    clause_table: np.ndarray | None = None  # analysis.clauses(docs) as an (n, 4) array (qa/tables.py)
+    derived: derived_.Derived | None = None  # BM25 matrices, HNSW graph (qa/derived.py); None: made when needed
 
 
 # ---------------------------------------------------------------- build
@@ -99,7 +109,8 @@ def build_index(
     clause_vectors = _embed(embedder, [texts[n][a:b] for n, _, a, b in found], wrap, "clauses")
     manifest = _manifest(articles, embedder, params, len(sentences), len(chunks), nlp_fingerprint(nlp))
     return Index({a.doc_id: a for a in articles}, tuple(sentences), tuple(chunks), tokens,
-                 chunk_vectors, sentence_vectors, manifest, None, docs, parts, clause_vectors=clause_vectors)
+                 chunk_vectors, sentence_vectors, manifest, None, docs, parts, clause_vectors=clause_vectors,
+                 clause_table=np.asarray(found, dtype=np.int64).reshape(len(found), 4))
 
 
 def _default_nlp():
@@ -161,30 +172,43 @@ def _version(package: str) -> str | None:
 
 
 # ---------------------------------------------------------------- save
-def save_index(index: Index, index_dir: Path) -> Path:
-    """Write a complete build beside the live one, then point `current` at it atomically."""
+def save_index(index: Index, index_dir: Path, retrieval: derived_.RetrievalParams | None = None) -> Path:
+    """Write a complete build beside the live one, then point `current` at it atomically. `retrieval`: also
+    save the retrieval structures for these settings (those of `index.derived` that fit, the rest made now);
+    None: those `index.derived` holds, if any."""
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     build_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
     partial = builds / f"{build_id}.partial"
     partial.mkdir()
-    _write_jsonl(partial / "articles.jsonl", (_article_row(a) for a in index.articles.values()))
-    _write_jsonl(partial / "sentences.jsonl", ({"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in index.sentences))
-    _write_jsonl(partial / "chunks.jsonl", (_chunk_row(c, t) for c, t in zip(index.chunks, index.chunk_tokens)))
+    live = _live_blocks(index_dir)
+    files.write_lines(partial / "articles.jsonl", index.articles.values(), _article_row)
+    files.write_lines(partial / "sentences.jsonl", index.sentences,
+                 lambda s: {"doc_id": s.doc_id, "start": s.start, "end": s.end})
+    files.write_lines(partial / "chunks.jsonl", index.chunks, _chunk_row, index.chunk_tokens)
     np.save(partial / "chunk_vectors.npy", index.chunk_vectors, allow_pickle=False)
     np.save(partial / "sentence_vectors.npy", index.sentence_vectors, allow_pickle=False)
     parts = index.analysis_parts if len(index.analysis_parts) == len(index.articles) else [analysis.serialize(index.docs)]
     (partial / analysis.ARTIFACT).write_bytes(analysis.pack(parts))
     np.save(partial / analysis.CLAUSE_VECTORS, index.clause_vectors, allow_pickle=False)
-    manifest = dict(index.manifest, files={name: _sha256(partial / name) for name in ARTIFACTS})
-    _write_json(partial / MANIFEST, manifest)
-    _fsync_dir(partial)
+    names = list(ARTIFACTS)
+    manifest = dict(index.manifest, format_version=FORMAT_VERSION)
+    structures = derived_.complete(index, retrieval) if retrieval is not None else index.derived
+    manifest.pop("retrieval", None)
+    if structures is not None and structures.params is not None:
+        names += derived_.write(structures, partial)
+        manifest["retrieval"] = structures.params
+    blocks = {name: files.block_digests(partial / name, live.get(name)) for name in names}
+    manifest["files"] = {name: files.root(digests) for name, digests in blocks.items()}
+    manifest["blocks"] = blocks
+    files.write_json(partial / MANIFEST, manifest)
+    files.fsync_dir(partial)
     final = builds / build_id
     os.rename(partial, final)
     link = index_dir / f".current-{uuid.uuid4().hex[:8]}"
     os.symlink(Path("builds") / build_id, link)
     os.replace(link, index_dir / "current")  # atomic: readers see the old build or the new one
-    _fsync_dir(index_dir)
+    files.fsync_dir(index_dir)
     log.info("index %s written: %s", build_id, manifest["counts"])
     return final
 
@@ -238,35 +262,15 @@ def _chunk_row(c: Chunk, tokens: tuple[str, ...]) -> dict:
             "sentences": list(c.sentences), "tokens": list(tokens)}
 
 
-def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, ensure_ascii=False, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def _live_blocks(index_dir: Path) -> dict[str, tuple[Path, list[str]]]:
+    """The live build's files and their block digests (none for a format-4 build, or no build)."""
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        build = current_build(index_dir)
+        blocks = json.loads((build / MANIFEST).read_text(encoding="utf-8")).get("blocks") or {}
+    except (IndexMissing, OSError, ValueError):
+        return {}
+    return {name: (build / name, digests) for name, digests in blocks.items()
+            if isinstance(digests, list) and (build / name).is_file()}
 
 
 # ---------------------------------------------------------------- load
@@ -282,12 +286,12 @@ def load_index(index_dir: Path, vocab=None) -> Index:
     `vocab`: the spaCy vocabulary the stored analysis is read into (a blank English one when None)."""
     build = current_build(index_dir)
     manifest = _read_manifest(build)
-    for name in ARTIFACTS:
+    for name in dict.fromkeys([*ARTIFACTS, *manifest["files"]]):
         path = build / name
         if not path.is_file():
             raise IndexCorrupt(name, "files", "file is missing")
         expected = manifest["files"].get(name)
-        if _sha256(path) != expected:
+        if files.checksum_as(path, manifest) != expected:
             raise IndexCorrupt(name, f"files.{name}", "checksum does not match the manifest (file changed or truncated)")
     articles = {row["doc_id"]: _article_from_row(row) for row in _read_jsonl(build, "articles.jsonl")}
     sentences = tuple(
@@ -310,8 +314,13 @@ def load_index(index_dir: Path, vocab=None) -> Index:
     parts = tuple(analysis.split((build / analysis.ARTIFACT).read_bytes()))
     docs = analysis.load_docs(parts, vocab, [s.text for s in sentences])
     clause_vectors = _read_npy(build, analysis.CLAUSE_VECTORS)
+    try:
+        structures = derived_.read(build, manifest)
+    except (ValueError, RuntimeError, KeyError) as exc:  # faiss reports a bad file as a RuntimeError
+        raise IndexCorrupt("retrieval", "-", f"a saved retrieval structure is unreadable ({exc})") from None
     index = Index(articles, sentences, chunks, tokens, chunk_vectors, sentence_vectors, manifest, build, docs,
-                  parts if len(parts) == len(articles) else (), clause_vectors=clause_vectors)
+                  parts if len(parts) == len(articles) else (), clause_vectors=clause_vectors,
+                  clause_table=tables.clause_table(docs), derived=structures)
     _check_consistent(index)
     return index
 
@@ -327,7 +336,7 @@ def _read_manifest(build: Path) -> dict:
         raise IndexCorrupt(MANIFEST, "-", "not a JSON object")
     if "format_version" not in manifest:
         raise IndexCorrupt(MANIFEST, "format_version", "field is missing")
-    if manifest["format_version"] != FORMAT_VERSION:  # an older format is stale (rebuilt), not corrupt
+    if manifest["format_version"] not in READABLE_FORMATS:  # another format is stale (rebuilt), not corrupt
         raise IndexStale(f"index format {manifest['format_version']} is not {FORMAT_VERSION}; rebuild with `qa index`")
     for field in ("model", "tokenizer", "nlp", "chunking", "corpus", "counts", "files"):
         if field not in manifest:
@@ -370,7 +379,9 @@ def _check_consistent(index: Index) -> None:
         ("chunks.jsonl", "counts.chunks", len(index.chunks), counts["chunks"]),
         ("chunk_vectors.npy", "shape", index.chunk_vectors.shape, (counts["chunks"], dim)),
         ("sentence_vectors.npy", "shape", index.sentence_vectors.shape, (counts["sentences"], dim)),
-        (analysis.CLAUSE_VECTORS, "shape", index.clause_vectors.shape, (len(analysis.clauses(index.docs)), dim)),
+        (analysis.CLAUSE_VECTORS, "shape", index.clause_vectors.shape, (len(index.clause_table), dim)),
+        *((name, f"counts.{count}", n, counts[count]) for name, count, n in
+          (derived_.sizes(index.derived) if index.derived is not None else ())),
     )
     for name, field, found, expected in checks:
         if found != expected:

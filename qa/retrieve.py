@@ -14,9 +14,9 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from qa import filters as filtering
-from qa.bm25 import VARIANTS as BM25_VARIANTS, BM25Matrix, BM25Params, top_k_of
+from qa.bm25 import VARIANTS as BM25_VARIANTS, BM25Params, top_k_of
+from qa.derived import RetrievalParams, complete
 from qa.index import Index
-from qa.text import tokenize
 from qa.types import Filters, Hit
 from qa.vectors import HnswParams, VectorIndex
 
@@ -86,16 +86,16 @@ class EmbeddedRetriever:
             raise ValueError(f"unknown BM25 variant {variant!r}; choose one of {sorted(BM25_VARIANTS)}")
         self.index = index
         # rank-bm25's scores, from a term-document matrix (qa/bm25.py); each leg hands fusion its top `depth`.
-        self.bm25 = BM25Matrix.build(index.chunk_tokens, BM25Params(variant, k1, b))
-        self.vectors = VectorIndex(index.chunk_vectors, exact_below, hnsw)
-        self.depth, self.exact_below = depth, exact_below
+        # The matrices and the graph come with the index when it was saved for these settings (qa/derived.py).
         # Below `exact_below` passages each leg scores a passage by its best sentence (plus a share of the
         # passage's own score): in passages of a hundred words on one event, the sentence that holds the
         # question's words stands out. Above it, whole passages (the HNSW graph and top-k stay sublinear).
         self.pooling = len(index.chunks) < exact_below
-        self.sentence_bm25 = None
-        if self.pooling and bm25_passage_share < 1.0 and index.sentences:
-            self.sentence_bm25 = BM25Matrix.build([tokenize(s.text) for s in index.sentences], BM25Params(variant, k1, b))
+        made = complete(index, RetrievalParams(BM25Params(variant, k1, b), exact_below, hnsw),
+                        sentences=self.pooling and bm25_passage_share < 1.0 and bool(index.sentences))
+        self.bm25, self.sentence_bm25 = made.bm25, made.sentence_bm25
+        self.vectors = VectorIndex(index.chunk_vectors, exact_below, hnsw, made.graph)
+        self.depth, self.exact_below = depth, exact_below
         self.fusion, self.rrf_k, self.alpha = fusion, rrf_k, alpha
         self.dense_passage_share, self.bm25_passage_share = dense_passage_share, bm25_passage_share
         self._spans = [c.sentences for c in index.chunks]

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
+from qa.bm25 import BM25Params
 from qa.chunk import ChunkParams
 from qa.config import MODES, Settings
+from qa.derived import RetrievalParams, complete
 from qa.embed import Embedder, make_embedder
 from qa.errors import ConfigError, DocumentNotFound, IndexError_, IndexMissing, InvalidQuestion, ModelError
 from qa import filters as filtering, nlp
@@ -19,6 +21,7 @@ from qa.index import (MANIFEST, Index, build_index, build_lock, cleanup, load_in
 from qa.ingest import load_articles
 from qa.read import Reader, ReaderParams, Reranker, SpanModel
 from qa.retrieve import EmbeddedRetriever, Query, Retriever
+from qa.scan import SCANNER
 from qa.update import reusable, update_index
 from qa.vectors import HnswParams
 from qa.text import query_tokens, tokenize
@@ -34,12 +37,20 @@ def chunk_params(settings: Settings) -> ChunkParams:
                        settings.chunk_max_words, settings.chunk_overlap)
 
 
+def retrieval_params(settings: Settings) -> RetrievalParams:
+    """The settings the saved BM25 matrices and HNSW graph are made for (qa/derived.py)."""
+    s = settings
+    return RetrievalParams(BM25Params(s.bm25_variant, s.bm25_k1, s.bm25_b), s.dense_exact_below,
+                           HnswParams(s.hnsw_m, ef_search=s.hnsw_ef_search))
+
+
 def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
                  progress: Callable[[Iterable, int, str], Iterable] | None = None, live: Index | None = None) -> Index:
     """Load the index, bringing it up to date with the corpus first: when only articles (or their metadata)
     changed, incrementally from `live` (else the index on disk): unchanged texts keep their vectors and
     analysis (qa/update.py); when it is missing, built with other settings or code, or `rebuild` is asked
-    for, by a full build. A corrupt index is an error to report, never silently replaced."""
+    for, by a full build. An up-to-date index saved before its retrieval structures were (format 4) is
+    saved again with them, nothing embedded. A corrupt index is an error to report, never silently replaced."""
     params = chunk_params(settings)
     pipeline = nlp.load(settings.nlp_model)
     if settings.backend == "qdrant":
@@ -59,23 +70,32 @@ def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
                     raise
                 reason = str(exc)
         known = {a.sha256: a for a in base.articles.values()} if base is not None else None
-        articles = load_articles(settings.seeds_dir, known)  # inside the lock: the corpus as this build sees it
+        # inside the lock: the corpus as this build sees it (files unchanged since the last look are not read)
+        articles = SCANNER.load(settings.seeds_dir, known)
         if reason is None:
             fingerprint = nlp_fingerprint(pipeline)
             reason = stale_reason(base.manifest, articles, embedder.name, params, fingerprint)
+            if reason is None and "retrieval" not in base.manifest:
+                log.info("saving the index again with its retrieval structures (format %s had none)",
+                         base.manifest["format_version"])
+                return saved(base, settings.index_dir, retrieval_params(settings))
             if reason is None:
                 return base
             if reusable(base, articles, embedder.name, params, fingerprint) is None:
                 log.info("updating the index: %s", reason)
                 index, _ = update_index(base, articles, embedder, params, pipeline, progress)
-                return saved(index, settings.index_dir)
+                return saved(index, settings.index_dir, retrieval_params(settings))
         log.info("building the index: %s", reason)
-        save_index(build_index(articles, embedder, params, progress, pipeline), settings.index_dir)
+        save_index(build_index(articles, embedder, params, progress, pipeline), settings.index_dir,
+                   retrieval_params(settings))
         return load_index(settings.index_dir, pipeline.vocab)
 
 
-def saved(index: Index, index_dir) -> Index:
-    """`index` written as a new build and swapped in; the same index, now with its path and full manifest."""
+def saved(index: Index, index_dir, retrieval: RetrievalParams | None = None) -> Index:
+    """`index` written as a new build (with the retrieval structures for `retrieval`, when given) and swapped
+    in; the same index, now with its path, full manifest and those structures."""
+    if retrieval is not None:
+        index = replace(index, derived=complete(index, retrieval))
     path = save_index(index, index_dir)
     return replace(index, path=path, manifest=json.loads((path / MANIFEST).read_text(encoding="utf-8")))
 
@@ -134,23 +154,11 @@ def optional_stages(settings: Settings) -> tuple[SpanModel | None, Reranker | No
     return span_model, reranker
 
 
-class _SentenceTokens:
-    """The reader's token set of every sentence, by its text, kept from one service to the next: after an
-    incremental update only the new sentences are tokenized (qa/update.py)."""
-
-    def __init__(self):
-        self._sets: dict[str, frozenset] = {}
-        self._lock = threading.Lock()
-
-    def for_index(self, index: Index) -> Callable[[str], frozenset]:
-        """A tokenize for the reader over `index`'s sentences (the sets of other indexes are dropped)."""
-        with self._lock:
-            old = self._sets
-            self._sets = sets = {s.text: old.get(s.text) or frozenset(tokenize(s.text)) for s in index.sentences}
-        return lambda text: sets.get(text) or frozenset(tokenize(text))
-
-
-SENTENCE_TOKENS = _SentenceTokens()
+@functools.lru_cache(maxsize=1 << 17)
+def sentence_tokens(text: str) -> frozenset:
+    """The reader's token set of a sentence, remembered by its text from one service to the next (the
+    reader asks for the sentences it reads only, so a new service tokenizes nothing up front)."""
+    return frozenset(tokenize(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +178,7 @@ class QAService:
                  span_model: SpanModel | None = None, reranker: Reranker | None = None):
         self.settings, self.index, self.embedder = settings, index, embedder
         self.retriever = retriever or make_retriever(settings, index)
-        self.reader = Reader(index, self.retriever.idf, reader_params(settings), SENTENCE_TOKENS.for_index(index),
+        self.reader = Reader(index, self.retriever.idf, reader_params(settings), sentence_tokens,
                              nlp.question_parser(settings.nlp_model, settings.question_cache_size),
                              span_model=span_model, reranker=reranker)
 

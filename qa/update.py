@@ -4,7 +4,8 @@ An index built with the same model, tokenizer, spaCy pipeline, chunking and inde
 every article, its chunks and their BM25 tokens, its chunk and sentence vectors and its sentences'
 spaCy analysis. These depend on the article's text alone, so they are reused for any article whose
 text has the same SHA-256 (whatever its name or metadata now); the rest are computed as a build
-would. BM25 statistics are recomputed from the tokens when the retriever is made (qa/retrieve.py).
+would. The BM25 matrices move the reused rows' postings and count only the new rows' tokens, the clause
+table moves the reused rows (qa/derived.py, qa/tables.py): nothing walks every article again.
 The result is an ordinary Index: saved as a new build and swapped in atomically (qa/index.py).
 """
 
@@ -16,7 +17,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from qa import analysis
+from qa import analysis, derived, tables
 from qa.chunk import ChunkParams, chunk_article
 from qa.embed import Embedder
 from qa.index import Index, _embed, _manifest, metadata_fingerprint, nlp_fingerprint, stale_reason
@@ -53,20 +54,21 @@ class _Stored:
 
 
 def _stored(base: Index) -> dict[str, _Stored]:
-    """The base index's articles by the SHA-256 of their text."""
-    sent: dict[str, list[int]] = {}
-    for s in base.sentences:
-        span = sent.setdefault(s.doc_id, [s.index, s.index])
-        span[1] = s.index + 1
-    chunk: dict[str, list[int]] = {}
-    for i, c in enumerate(base.chunks):
-        span = chunk.setdefault(c.doc_id, [i, i])
-        span[1] = i + 1
+    """The base index's articles by the SHA-256 of their text. An index holds each article's sentences,
+    then its chunks, in article order, so the rows are counted, not searched."""
+    chunk_counts: dict[str, int] = {}
+    for c in base.chunks:
+        chunk_counts[c.doc_id] = chunk_counts.get(c.doc_id, 0) + 1
     out = {}
     parts = base.analysis_parts if len(base.analysis_parts) == len(base.articles) else [None] * len(base.articles)
+    s0 = c0 = 0
     for (doc_id, a), part in zip(base.articles.items(), parts):
-        if doc_id in sent and doc_id in chunk and a.sha256:
-            out[a.sha256] = _Stored(a, tuple(sent[doc_id]), tuple(chunk[doc_id]), part)
+        s1, c1 = s0 + len(a.sentences), c0 + chunk_counts.get(doc_id, 0)
+        if a.sha256 and s1 > s0 and c1 > c0:
+            out[a.sha256] = _Stored(a, (s0, s1), (c0, c1), part)
+        s0, c0 = s1, c1
+    if (s0, c0) != (len(base.sentences), len(base.chunks)):
+        raise ValueError("the base index's rows are not its articles' sentences and chunks in order")
     return out
 
 
@@ -129,26 +131,28 @@ def update_index(base: Index, articles: list[Article], embedder: Embedder, param
     docs = tuple(base.docs[r] if r >= 0 else next(new_docs) for r in sent_from)
     fresh = iter(new_parts)
     parts = [p if p is not None else next(fresh) for p in parts]
-    clause_vectors = _clause_vectors(base, docs, sent_from, embedder, wrap)
+    clause_table, clause_vectors = _clauses(base, docs, sent_from_a, new_sent, embedder, wrap)
+    structures = derived.updated(base.derived, chunk_from_a, [tokens[i] for i in new_chunk], sent_from_a, texts,
+                                 chunk_vectors)
 
     manifest = _manifest(articles, embedder, params, len(sentences), len(chunks), nlp_fingerprint(nlp))
     stats = UpdateStats(reused, len(articles) - reused, len(new_sent), len(new_chunk))
     log.info("index updated: %d articles reused, %d computed (%d sentences, %d chunks)", *(
         stats.reused, stats.computed, stats.sentences_computed, stats.chunks_computed))
     index = Index({a.doc_id: a for a in articles}, tuple(sentences), tuple(chunks), tuple(tokens),
-                  chunk_vectors, sentence_vectors, manifest, None, docs, tuple(parts), clause_vectors=clause_vectors)
+                  chunk_vectors, sentence_vectors, manifest, None, docs, tuple(parts), clause_vectors=clause_vectors,
+                  clause_table=clause_table, derived=structures)
     return index, stats
 
 
-def _clause_vectors(base: Index, docs: tuple, sent_from: list[int], embedder: Embedder, wrap) -> np.ndarray:
-    """The clause embeddings of the new index: a reused sentence's clauses keep their vectors (the same
-    analysis gives the same clauses), a new sentence's are embedded."""
-    old_rows = {(n, v): row for row, (n, v, _, _) in enumerate(analysis.clauses(base.docs))}
-    found = analysis.clauses(docs)
-    rows = np.asarray([old_rows.get((sent_from[n], v), -1) if sent_from[n] >= 0 else -1 for n, v, _, _ in found],
-                      dtype=np.int64)
-    texts = [docs[n].text[a:b] for (n, _, a, b), r in zip(found, rows) if r < 0]
-    return _gather(base.clause_vectors, rows, _embed(embedder, texts, wrap, "clauses"), embedder.dim)
+def _clauses(base: Index, docs: tuple, sent_from: np.ndarray, new_sent: np.ndarray, embedder: Embedder,
+             wrap) -> tuple[np.ndarray, np.ndarray]:
+    """The clause table and clause embeddings of the new index: a reused sentence's clauses keep their rows
+    and vectors (the same analysis gives the same clauses), a new sentence's are found and embedded."""
+    old_table = base.clause_table if base.clause_table is not None else tables.clause_table(base.docs)
+    table, rows = tables.moved(old_table, sent_from, {int(j): docs[j] for j in new_sent})
+    texts = [docs[n].text[a:b] for n, _, a, b in table[rows < 0].tolist()]
+    return table, _gather(base.clause_vectors, rows, _embed(embedder, texts, wrap, "clauses"), embedder.dim)
 
 
 def _gather(old: np.ndarray, rows: np.ndarray, new: np.ndarray, dim: int) -> np.ndarray:

@@ -48,13 +48,16 @@ def test_seed_chunks_match_rank_bm25(fake_service, variant):
         assert np.abs(ours.scores(query) - oracle.get_scores(query)).max() <= 1e-9
 
 
+def _built_and_reloaded(corpus, params: BM25Params, folder) -> tuple[BM25Matrix, BM25Matrix]:
+    built = BM25Matrix.build(corpus, params)
+    built.save(folder / "bm25")
+    return built, BM25Matrix.load(folder / "bm25")
+
+
 @pytest.mark.parametrize("variant", ["okapi", "l", "plus"])
 def test_synthetic_corpus_matches_rank_bm25_and_survives_saving(tmp_path, variant):
     corpus = synthetic_corpus(2000, 300, seed=7)
-    params = BM25Params(variant, k1=1.5, b=0.6)
-    built = BM25Matrix.build(corpus, params)
-    built.save(tmp_path / "bm25")
-    loaded = BM25Matrix.load(tmp_path / "bm25")
+    built, loaded = _built_and_reloaded(corpus, BM25Params(variant, k1=1.5, b=0.6), tmp_path)
     assert isinstance(loaded.weights, np.memmap)
     oracle = ORACLES[variant](corpus, k1=1.5, b=0.6)
     rng = np.random.default_rng(3)
@@ -93,3 +96,31 @@ def test_top_k_equals_a_full_sort_on_ties():
 def test_unknown_variant_names_the_choices():
     with pytest.raises(ValueError, match="unknown BM25 variant 'bm26'; choose one of okapi, l, plus"):
         BM25Params("bm26")
+
+
+@pytest.mark.parametrize("variant", ["okapi", "l", "plus"])
+def test_an_updated_matrix_scores_as_one_built_from_the_changed_corpus(tmp_path, variant):
+    corpus = synthetic_corpus(400, 120, seed=11)
+    params = BM25Params(variant, k1=1.2, b=0.75)
+    _, base = _built_and_reloaded(corpus, params, tmp_path)  # as a service holds it: memory-mapped, with its counts
+    added = [["w1", "brandnew", "w1"], [], ["w7", "w0"]]
+    # document 5 removed, two added after 9 (one empty), the rest kept in order, one added last
+    changed = corpus[:5] + corpus[6:10] + added[:2] + corpus[10:] + added[2:]
+    rows = np.array([*range(5), *range(6, 10), -1, -1, *range(10, 400), -1])
+    updated = base.updated(rows, added)
+    fresh = BM25Matrix.build(changed, params)
+    shuffled = np.random.default_rng(5).permutation(400)  # documents reordered: postings sorted again
+    reordered = base.updated(shuffled, [])
+    fresh_order = BM25Matrix.build([corpus[i] for i in shuffled], params)
+    tolerance = 1e-12 if variant == "okapi" else 0.0  # Okapi's mean idf: summed in another vocabulary order
+    for query in (["w1"], ["brandnew", "w0", "w0"], ["w3", "w50", "unseen"], *changed[::37]):
+        assert np.abs(updated.scores(query) - fresh.scores(query)).max() <= tolerance
+        assert np.abs(reordered.scores(query) - fresh_order.scores(query)).max() <= tolerance
+    assert updated.n_docs == len(changed) and updated.doc_len.tolist() == [len(d) for d in changed]
+
+
+def test_a_matrix_without_counts_cannot_be_updated(tmp_path):
+    old = BM25Matrix.build(TINY, BM25Params())
+    no_counts = BM25Matrix(old.params, old.vocab, old.indptr, old.indices, old.weights, old.idf, old.n_docs)
+    with pytest.raises(ValueError, match="no term frequencies"):
+        no_counts.updated(np.arange(4), [])

@@ -43,7 +43,7 @@ def test_round_trip(saved):
 def test_manifest_explains_the_build(saved, articles):
     path, _ = saved
     m = json.loads((path / "current" / "manifest.json").read_text())
-    assert m["format_version"] == 4
+    assert m["format_version"] == 5
     assert m["model"] == {"name": "hashing-test-embedder", "dimension": 64}
     assert m["tokenizer"]["version"].startswith("words-")
     assert m["chunking"] == {"min_sentences": 3, "max_sentences": 5, "max_words": 120, "overlap": 1}
@@ -145,3 +145,21 @@ def test_swap_is_atomic_and_cleanup_removes_leftovers(saved, articles):
     assert sorted(removed) == sorted([os.path.basename(first), "crashed.partial"])
     assert [p.name for p in (path / "builds").iterdir()] == [os.path.basename(second)]
     load_index(path)
+
+
+def test_a_new_build_hashes_only_the_blocks_that_differ_from_the_live_one(tmp_path):
+    import hashlib
+
+    from qa.build_files import BLOCK, block_digests as _block_digests, root as _root
+
+    old, new = tmp_path / "old.bin", tmp_path / "new.bin"
+    blocks = [bytes([i]) * BLOCK for i in range(3)]
+    old.write_bytes(b"".join(blocks))
+    new.write_bytes(blocks[0] + b"\x09" * BLOCK + blocks[2] + b"tail")
+    marked = ["reused-0", "reused-1", "reused-2"]  # not real digests: shows which were taken rather than computed
+    digests = _block_digests(new, (old, marked))
+    assert digests == ["reused-0", hashlib.sha256(b"\x09" * BLOCK).hexdigest(), "reused-2",
+                       hashlib.sha256(b"tail").hexdigest()]
+    real = _block_digests(new)
+    assert real == [hashlib.sha256(b).hexdigest() for b in (blocks[0], b"\x09" * BLOCK, blocks[2], b"tail")]
+    assert _root(real) == hashlib.sha256("".join(real).encode()).hexdigest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import threading
 
 import pytest
@@ -26,9 +27,7 @@ def _damaged_copy(settings, tmp_path, name, damage):
     """A copy of the built index (so each case starts intact) with one artifact damaged."""
     build = (settings.index_dir / "current").resolve()
     copy = tmp_path / "index"
-    (copy / "builds" / build.name).mkdir(parents=True)
-    for f in build.iterdir():
-        (copy / "builds" / build.name / f.name).write_bytes(f.read_bytes())
+    shutil.copytree(build, copy / "builds" / build.name)
     os.symlink(os.path.join("builds", build.name), copy / "current")
     damage(copy / "builds" / build.name / name)
     return copy
@@ -44,7 +43,11 @@ def _truncate(path):
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
-@pytest.mark.parametrize("name", ARTIFACTS)
+# The retrieval structures saved with the build (qa/derived.py) are checked like the rest.
+DERIVED = ("bm25/weights.npy", "bm25/bm25.json", "sentence_bm25/indices.npy")
+
+
+@pytest.mark.parametrize("name", ARTIFACTS + DERIVED)
 @pytest.mark.parametrize("damage", [_flip_byte, _truncate], ids=["flipped-byte", "truncated"])
 def test_a_damaged_artifact_is_reported_by_name(built, tmp_path, name, damage):
     with pytest.raises(IndexCorrupt) as caught:

@@ -6,6 +6,7 @@ import numpy as np
 
 from qa import analysis, nlp
 from qa.documents import add_document, remove_document
+from qa.derived import RetrievalParams, complete
 from qa.embed import HashingEmbedder
 from qa.index import build_index, load_index
 from qa.ingest import load_articles
@@ -38,8 +39,16 @@ def _same(a, b) -> None:
     assert np.array_equal(a.clause_vectors, b.clause_vectors)
     assert [d.to_json() for d in a.docs] == [d.to_json() for d in b.docs]
     assert a.analysis_parts == b.analysis_parts and len(a.analysis_parts) == len(a.articles)
-    assert {k: v for k, v in a.manifest.items() if k not in ("built_at", "files")} == \
-           {k: v for k, v in b.manifest.items() if k not in ("built_at", "files")}
+    assert np.array_equal(a.clause_table, b.clause_table)
+    assert {k: v for k, v in a.manifest.items() if k not in ("built_at", "files", "blocks", "retrieval")} == \
+           {k: v for k, v in b.manifest.items() if k not in ("built_at", "files", "blocks", "retrieval")}
+    # The BM25 matrices an update carries (moved and counted anew) score as those of a full build, exactly.
+    params = RetrievalParams()
+    made_a, made_b = complete(a, params), complete(b, params)
+    queries = [list(t) for t in b.chunk_tokens[::3]] + [["keepers", "strike", "putin"]]
+    for one, other in ((made_a.bm25, made_b.bm25), (made_a.sentence_bm25, made_b.sentence_bm25)):
+        assert one.n_docs == other.n_docs
+        assert all(np.array_equal(one.scores(q), other.scores(q)) for q in queries)
 
 
 def test_an_update_embeds_only_the_added_article_and_equals_a_full_build(tmp_path):
@@ -65,7 +74,10 @@ def test_an_update_embeds_only_the_added_article_and_equals_a_full_build(tmp_pat
     pipeline = nlp.load(settings.nlp_model)
     full = build_index(load_articles(settings.seeds_dir), HashingEmbedder(), chunk_params(settings), nlp=pipeline)
     _same(updated, full)
-    _same(load_index(settings.index_dir, pipeline.vocab), updated)  # what was written verifies and is the same
+    loaded = load_index(settings.index_dir, pipeline.vocab)
+    _same(loaded, updated)  # what was written verifies and is the same
+    assert isinstance(loaded.derived.bm25.weights, np.memmap)  # saved with the build, read memory-mapped
+    assert updated.derived.bm25.n_docs == len(updated.chunks)  # carried by the update, not built again
     assert updated.path == (settings.index_dir / "current").resolve()
 
 

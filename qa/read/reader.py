@@ -17,7 +17,7 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
-from qa import analysis
+from qa import tables
 from qa.index import Index
 from qa.read import features, group, parse
 from qa.read.candidates import Candidate, candidates
@@ -88,12 +88,13 @@ class Reader:
         self.index, self.idf, self.params, self.nlp = index, idf, params, nlp
         self.scorer = scorer or features.Scorer.load()
         self.span_model, self.reranker = span_model, reranker
-        self._tokens = tuple(frozenset(tokenize(s.text)) for s in index.sentences)
+        self._tokens = tables.TokenSets(index.sentences, tokenize)  # tokenized when read, not up front
         self._candidates: dict[int, tuple[Candidate, ...]] = {}
         self._parses: dict[int, parse.Parse] = {}
-        self.reporting = _reporting_verbs(index.docs)
+        self.reporting = tables.REPORTING_VERBS.of(index.docs)
         # (sentence, verb token) -> row of index.clause_vectors
-        self._clause_rows = {(n, v): row for row, (n, v, _, _) in enumerate(analysis.clauses(index.docs))}
+        table = index.clause_table if index.clause_table is not None else tables.clause_table(index.docs)
+        self._clause_rows = tables.ClauseRows(table)
 
     # ------------------------------------------------------------ stages
     def question(self, text: str) -> Question:
@@ -230,12 +231,3 @@ def answers_as(q: Question, c: Candidate) -> bool:
     return c.label == "arg:prep" and c.head_label in q.types  # "in Rome", "after less than two hours"
 
 
-def _reporting_verbs(docs) -> frozenset[str]:
-    """Lemmas of the verbs that report words somewhere in the corpus: a verb with a subject and a
-    clausal complement ("X said that …", "X told reporters …"). Learned from the index, not listed."""
-    out = set()
-    for doc in docs:
-        for t in doc:
-            if t.pos_ == "VERB" and any(c.dep_ == "ccomp" for c in t.children) and any(c.dep_ == "nsubj" for c in t.children):
-                out.add(t.lemma_.lower())
-    return frozenset(out)

@@ -1,0 +1,116 @@
+"""Tables the reader and the updater look things up in, made without walking the whole corpus again.
+
+- The clause table: (sentence, verb token, start, end) of every clause (qa/analysis.clauses), as one
+  int64 array whose rows line up with `clause_vectors.npy`. Made once when an index is built or loaded,
+  then carried through updates by moving rows (`moved`), never by walking every Doc again.
+- `ClauseRows`: the row of a (sentence, verb) in that table, by binary search (no dict of every clause).
+- Reporting verbs: the lemmas of verbs that report words ("X said that …") anywhere in the corpus; each
+  sentence's are remembered by its Doc (the very object an updated index reuses), so a new service walks
+  only the Docs it has not seen.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Sequence
+
+import numpy as np
+
+from qa import analysis
+
+
+def clause_table(docs) -> np.ndarray:
+    """analysis.clauses(docs) as an (n, 4) int64 array."""
+    found = analysis.clauses(docs)
+    return np.asarray(found, dtype=np.int64).reshape(len(found), 4)
+
+
+def moved(table: np.ndarray, sentence_rows: np.ndarray, new_docs: dict[int, object]) -> tuple[np.ndarray, np.ndarray]:
+    """The clause table of an updated index, and for each of its rows the row of `table` it comes from
+    (-1: a new clause). `sentence_rows[j]`: the base row of the new index's sentence j, or -1 for a new
+    sentence, whose Doc is `new_docs[j]`. Clauses keep the base's order within the rows they come from."""
+    sentence_rows = np.asarray(sentence_rows, dtype=np.int64)
+    new_of_old = np.full(int(sentence_rows.max(initial=-1)) + 1 if len(sentence_rows) else 0, -1, dtype=np.int64)
+    kept = np.flatnonzero(sentence_rows >= 0)
+    new_of_old[sentence_rows[kept]] = kept
+    old_sentence = table[:, 0]
+    inside = old_sentence < len(new_of_old)
+    target = np.full(len(table), -1, dtype=np.int64)
+    target[inside] = new_of_old[old_sentence[inside]]
+    keep = np.flatnonzero(target >= 0)
+    old = table[keep].copy()
+    old[:, 0] = target[keep]
+    fresh = [(j, v, a, b) for j in sorted(new_docs) for _, v, a, b in analysis.clauses([new_docs[j]])]
+    new = np.asarray(fresh, dtype=np.int64).reshape(len(fresh), 4)
+    rows = np.concatenate([old, new])
+    source = np.concatenate([keep, np.full(len(new), -1, dtype=np.int64)])
+    order = np.lexsort((rows[:, 1], rows[:, 0]))  # by sentence, then verb: analysis.clauses' order
+    return rows[order], source[order]
+
+
+class ClauseRows:
+    """(sentence, verb token) -> row of the clause table; `in` and `[]` like the dict it replaces."""
+
+    def __init__(self, table: np.ndarray):
+        self._keys = table[:, 0] * (1 << 20) + table[:, 1] if len(table) else np.zeros(0, dtype=np.int64)
+        if len(self._keys) > 1 and not np.all(self._keys[1:] > self._keys[:-1]):
+            raise ValueError("the clause table is not ordered by sentence, then verb")
+
+    def _find(self, key: tuple[int, int]) -> int:
+        k = key[0] * (1 << 20) + key[1]
+        at = int(np.searchsorted(self._keys, k))
+        return at if at < len(self._keys) and self._keys[at] == k else -1
+
+    def __contains__(self, key: tuple[int, int]) -> bool:
+        return self._find(key) >= 0
+
+    def __getitem__(self, key: tuple[int, int]) -> int:
+        at = self._find(key)
+        if at < 0:
+            raise KeyError(key)
+        return at
+
+
+def _reporting_lemmas(doc) -> frozenset[str]:
+    """A verb with a subject and a clausal complement ("X said that …", "X told reporters …")."""
+    return frozenset(t.lemma_.lower() for t in doc if t.pos_ == "VERB"
+                     and any(c.dep_ == "ccomp" for c in t.children) and any(c.dep_ == "nsubj" for c in t.children))
+
+
+class _ReportingVerbs:
+    """Each Doc's reporting lemmas, remembered by the Doc (kept alive by the entry, so its id is not reused)."""
+
+    def __init__(self):
+        self._by_doc: dict[int, tuple[object, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, docs) -> frozenset[str]:
+        """The reporting lemmas of `docs`; entries for Docs not among them are dropped."""
+        with self._lock:
+            old = self._by_doc
+            seen = {}
+            for doc in docs:
+                entry = old.get(id(doc))
+                seen[id(doc)] = entry if entry is not None and entry[0] is doc else (doc, _reporting_lemmas(doc))
+            self._by_doc = seen
+        return frozenset().union(*(lemmas for _, lemmas in seen.values() if lemmas))
+
+
+REPORTING_VERBS = _ReportingVerbs()
+
+
+class TokenSets:
+    """The token set of sentence i, made when first asked for (a reader reads a few sentences a question)."""
+
+    def __init__(self, sentences: Sequence, tokenize: Callable[[str], Sequence[str]]):
+        self._sentences, self._tokenize = sentences, tokenize
+        self._sets: dict[int, frozenset[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._sentences)
+
+    def __getitem__(self, i: int) -> frozenset[str]:
+        found = self._sets.get(i)
+        if found is None:
+            found = self._sets[i] = frozenset(self._tokenize(self._sentences[i].text))
+        return found

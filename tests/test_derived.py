@@ -1,0 +1,141 @@
+"""qa/derived.py: the BM25 matrices and the HNSW graph are saved with the build, checksummed, loaded
+memory-mapped and used as loaded; a build from before them (format 4) still loads and is saved again with them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from qa import bm25 as bm25_module, nlp
+from qa.derived import RetrievalParams, complete
+from qa.embed import HashingEmbedder
+from qa.index import ARTIFACTS, load_index
+from qa.service import QAService, ensure_index, retrieval_params
+from tests.apps import private_settings
+
+
+def _no_building(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a BM25 matrix was built from the tokens")
+
+    monkeypatch.setattr(bm25_module.BM25Matrix, "build", classmethod(refuse))
+
+
+def test_a_build_saves_its_retrieval_structures_and_a_service_uses_them_as_loaded(tmp_path, monkeypatch):
+    settings = private_settings(tmp_path)
+    ensure_index(settings, HashingEmbedder())
+    loaded = load_index(settings.index_dir, nlp.load(settings.nlp_model).vocab)
+
+    files = loaded.manifest["files"]
+    assert {"bm25/weights.npy", "bm25/tf.npy", "sentence_bm25/weights.npy"} <= set(files) and set(ARTIFACTS) <= set(files)
+    assert loaded.manifest["retrieval"] == retrieval_params(settings).manifest()
+    assert isinstance(loaded.derived.bm25.weights, np.memmap) and isinstance(loaded.derived.sentence_bm25.indices, np.memmap)
+    assert loaded.derived.graph is None  # 35 chunks: below QA_DENSE_EXACT_BELOW, exact search
+    _no_building(monkeypatch)
+    service = QAService(settings, loaded, HashingEmbedder())
+    assert service.retriever.bm25 is loaded.derived.bm25
+    assert service.retriever.sentence_bm25 is loaded.derived.sentence_bm25
+    assert service.ask("What did Putin agree to?").passages
+
+
+def test_other_bm25_settings_reweight_the_saved_counts(tmp_path, monkeypatch):
+    settings = private_settings(tmp_path)
+    ensure_index(settings, HashingEmbedder())
+    loaded = load_index(settings.index_dir)
+    _no_building(monkeypatch)
+    okapi = settings.model_copy(update={"bm25_variant": "okapi", "bm25_k1": 1.5})
+    made = complete(loaded, retrieval_params(okapi))
+    monkeypatch.undo()
+    fresh = complete(replace(loaded, derived=None), retrieval_params(okapi))
+    query = ["putin", "trump", "call"]
+    assert made.bm25.params.resolved()["variant"] == "okapi"
+    assert np.abs(made.bm25.scores(query) - fresh.bm25.scores(query)).max() <= 1e-12
+
+
+def test_above_the_threshold_the_hnsw_graph_is_saved_and_loaded_memory_mapped(tmp_path):
+    settings = private_settings(tmp_path, dense_exact_below=10)
+    ensure_index(settings, HashingEmbedder())
+    loaded = load_index(settings.index_dir)
+    assert "dense.hnsw" in loaded.manifest["files"]
+    assert loaded.derived.graph.ntotal == len(loaded.chunks) and loaded.derived.sentence_bm25 is None
+    service = QAService(settings, loaded, HashingEmbedder())
+    assert service.retriever.vectors.graph is loaded.derived.graph
+    vector = loaded.chunk_vectors[3]
+    ids, _ = service.retriever.vectors.top_k(vector, 5)
+    assert ids[0] == 3
+
+
+def test_a_damaged_graph_is_reported_by_name(tmp_path):
+    from qa.errors import IndexCorrupt
+
+    settings = private_settings(tmp_path, dense_exact_below=10)
+    ensure_index(settings, HashingEmbedder())
+    graph = (settings.index_dir / "current" / "dense.hnsw")
+    data = bytearray(graph.read_bytes())
+    data[len(data) // 2] ^= 1
+    graph.write_bytes(bytes(data))
+    with pytest.raises(IndexCorrupt, match="'dense.hnsw'"):
+        load_index(settings.index_dir)
+
+
+def _as_format_4(index_dir) -> None:
+    """The live build as format 4 wrote it: no retrieval structures, no `retrieval` in the manifest."""
+    build = (index_dir / "current").resolve()
+    manifest = json.loads((build / "manifest.json").read_text())
+    for name in [n for n in manifest["files"] if n not in ARTIFACTS]:
+        (build / name).unlink()
+    manifest.pop("retrieval")
+    manifest.pop("blocks")  # format 4 kept one SHA-256 per file
+    manifest["format_version"] = 4
+    manifest["files"] = {n: hashlib.sha256((build / n).read_bytes()).hexdigest() for n in ARTIFACTS}
+    (build / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_format_4_build_loads_and_is_saved_again_with_its_structures_nothing_embedded(tmp_path):
+    settings = private_settings(tmp_path)
+    first = ensure_index(settings, HashingEmbedder())
+    _as_format_4(settings.index_dir)
+    old = load_index(settings.index_dir)
+    assert old.derived is None and old.manifest["format_version"] == 4
+    assert QAService(settings, old, HashingEmbedder()).ask("What did Putin agree to?").passages  # made in memory
+
+    class Refusing(HashingEmbedder):
+        def embed_passages(self, texts):
+            raise AssertionError("nothing is embedded to add the retrieval structures")
+
+    upgraded = ensure_index(settings, Refusing())
+    assert upgraded.path != old.path and upgraded.manifest["format_version"] == 5
+    assert upgraded.manifest["corpus"] == first.manifest["corpus"]
+    again = load_index(settings.index_dir)
+    assert isinstance(again.derived.bm25.weights, np.memmap)
+    assert ensure_index(settings, Refusing()).path == again.path  # up to date now: nothing written
+
+
+def test_retrieval_params_record_what_the_structures_depend_on():
+    assert RetrievalParams().manifest() == {
+        "bm25": {"variant": "l", "k1": 1.2, "b": 0.75, "delta": 0.5, "epsilon": 0.0},
+        "exact_below": 100_000, "hnsw": {"m": 32, "ef_construction": 80}}
+
+
+def test_an_article_added_last_grows_the_saved_graph_instead_of_building_it_again(tmp_path, monkeypatch):
+    from qa import derived
+    from qa.documents import add_document
+
+    settings = private_settings(tmp_path, dense_exact_below=10)
+    base = ensure_index(settings, HashingEmbedder())
+    add_document(settings.seeds_dir, "zz_keepers", "The lighthouse keepers of Skerry Point voted on Sunday to strike. "
+                 "Their union said the strike would begin in July.\n")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the graph was built again")
+
+    monkeypatch.setattr(derived, "build_hnsw", refuse)
+    updated = ensure_index(settings, HashingEmbedder(), live=base)
+    graph = load_index(settings.index_dir).derived.graph
+    assert graph.ntotal == len(updated.chunks) == len(base.chunks) + 1
+    service = QAService(settings, updated, HashingEmbedder())
+    assert service.retriever.vectors.top_k(updated.chunk_vectors[-1], 3)[0][0] == len(updated.chunks) - 1

@@ -1,0 +1,83 @@
+"""qa/scan.py: the corpus read again reads only new or changed files, and equals a full read."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+from qa import ingest
+from qa.ingest import load_articles
+from qa.scan import RACY_NS, CorpusScanner
+from tests.helpers import SEEDS
+
+
+def _counting(monkeypatch) -> list[str]:
+    read: list[str] = []
+    real = ingest.read_article
+
+    def counting(path, known=None):
+        read.append(path.name)
+        return real(path, known)
+
+    monkeypatch.setattr(ingest, "read_article", counting)
+    return read
+
+
+def test_only_new_or_changed_files_are_read_again(tmp_path, monkeypatch):
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS, seeds)
+    scanner = CorpusScanner(racy_ns=0)  # the copies were written just now: trust their stat at once
+    expected = load_articles(seeds)
+    read = _counting(monkeypatch)
+    first = scanner.load(seeds)
+    assert first == expected and len(read) == len(first)
+
+    read.clear()
+    assert scanner.load(seeds) == first and read == []  # nothing changed: nothing read
+
+    name = sorted(p.name for p in seeds.glob("*.txt"))[1]
+    (seeds / "zz_new.txt").write_text("A ferry sank off the coast on Monday. All passengers were rescued.\n")
+    (seeds / name).with_suffix("").with_suffix(".meta.json").write_text('{"outlet": "Harbour News"}')
+    read.clear()
+    again = scanner.load(seeds)
+    assert sorted(read) == sorted([name, "zz_new.txt"])
+    monkeypatch.undo()
+    assert again == load_articles(seeds) and again[1].outlet == "Harbour News"
+
+
+def test_a_file_written_just_before_it_was_read_is_read_again(tmp_path, monkeypatch):
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS, seeds)
+    time.sleep(0.3)
+    scanner = CorpusScanner(racy_ns=200_000_000)  # 0.2 s here (RACY_NS, 2 s, in service)
+    scanner.load(seeds)
+    (seeds / "zz_new.txt").write_text("A ferry sank off the coast on Monday. All passengers were rescued.\n")
+    read = _counting(monkeypatch)
+    scanner.load(seeds)
+    assert read == ["zz_new.txt"]
+    read.clear()
+    scanner.load(seeds)  # within racy_ns of its write: its stat is not trusted yet
+    assert read == ["zz_new.txt"] and RACY_NS >= 10**9
+    time.sleep(0.3)
+    scanner.load(seeds)  # read once more, now with a stat old enough to trust ...
+    read.clear()
+    scanner.load(seeds)  # ... and from then on not at all
+    assert read == []
+
+
+def test_a_file_rewritten_with_the_same_size_and_modification_time_is_read_again(tmp_path, monkeypatch):
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS, seeds)
+    scanner = CorpusScanner(racy_ns=0)
+    before = scanner.load(seeds)
+    target = sorted(seeds.glob("*.txt"))[0]
+    text = target.read_text(encoding="utf-8")
+    swapped = text.replace("the", "THE", 1)
+    assert len(swapped.encode()) == len(text.encode()) and swapped != text
+    st = os.stat(target)
+    target.write_text(swapped, encoding="utf-8")
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))  # its old modification time (the change time moves)
+    read = _counting(monkeypatch)
+    after = scanner.load(seeds)
+    assert read == [target.name] and after[0].sha256 != before[0].sha256
