@@ -286,10 +286,13 @@ def test_http_backend_reports_a_server_that_is_down():
 @pytest.mark.model
 def test_eval_url_matches_in_process(real_service, real_settings, tmp_path, capsys):
     """`qa eval --url` on the real uvicorn server scores exactly as the in-process run (a few questions)."""
-    ids = {"q002", "q029", "q055", "q070", "q069"}  # q069: hybrid abstains below the threshold (measured)
+    ids = {"q002", "q029", "q055", "q070", "q069"}
+    # and a question the articles never touch: abstained below the relevance floor, with a would-be answer
+    off_topic = {"id": "x001", "question": "What is the boiling point of mercury in a laboratory thermometer?",
+                 "answers": [], "support": [], "kind": "unanswerable"}
     tiny = tmp_path / "tiny.jsonl"
     tiny.write_text("".join(l + "\n" for l in GOLD.read_text(encoding="utf-8").splitlines()
-                            if json.loads(l)["id"] in ids), encoding="utf-8")
+                            if json.loads(l)["id"] in ids) + json.dumps(off_topic) + "\n", encoding="utf-8")
     assert any(not g.answerable for g in load_gold(tiny))
     env = {"QA_SEEDS_DIR": str(real_settings.seeds_dir), "QA_INDEX_DIR": str(real_settings.index_dir),
            "QA_DATA_DIR": str(tmp_path / "data")}
@@ -303,7 +306,7 @@ def test_eval_url_matches_in_process(real_service, real_settings, tmp_path, caps
     assert printed.splitlines()[0].split() == ["metric", "bm25", "hybrid"] and "report.html" in printed
     over_http = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
     local = json.loads(json.dumps(evaluate(LocalBackend(real_service), load_gold(tiny), ["bm25", "hybrid"]).to_json()))
-    assert over_http["backend"] == base and len(over_http["questions"]) == 10
+    assert over_http["backend"] == base and len(over_http["questions"]) == 12
     keep = ("id", "mode", "answer", "abstained", "citations", "ranked_passages", "relevant_passages",
             "ranked_articles", "metrics")
     for mine, theirs in zip(local["questions"], over_http["questions"]):
