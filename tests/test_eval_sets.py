@@ -90,9 +90,11 @@ def test_parse_set():
 def test_the_default_sets_are_the_dev_sets_and_the_test_split():
     sets = load_sets(ROOT / cli.SETS_DEFAULT)
     assert [(s.name, s.role) for s in sets] == [("dev", "dev"), ("dev-seeds", "dev"), ("dev-news", "dev"),
-                                                ("dev-news2", "dev"), ("test-seeds", "test"), ("test-news", "test")]
+                                                ("dev-news2", "dev"), ("dev-news3", "dev"), ("test-seeds", "test"),
+                                                ("test-news", "test")]
     assert [str(s.corpus) for s in sets] == ["seeds", "seeds", str(Path("eval", "dev", "news")),
-                                             str(Path("eval", "dev", "news2")), "seeds", str(Path("eval", "test", "news"))]
+                                             str(Path("eval", "dev", "news2")), str(Path("eval", "dev", "news3")),
+                                             "seeds", str(Path("eval", "test", "news"))]
     for s in sets:
         assert (ROOT / s.gold).is_file() and (ROOT / s.corpus).is_dir(), s
     # the test split is never in a dev set's folder, nor a dev set in the test split's

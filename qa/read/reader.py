@@ -34,7 +34,7 @@ class ReaderParams:
     # without settings behaves as the service does.
     dense_weight: float = 0.5  # sentence relevance = w * cosine + (1 - w) * idf-weighted word overlap
     abstain_threshold: float = 0.5  # confidence below this: abstain (0.5: answering is no better a bet)
-    relevance_floor: float = 0.27  # the best sentence read is less relevant: not_in_corpus (bench/fit_scorer.py)
+    relevance_floor: float = 0.28  # the best sentence read is less relevant: not_in_corpus (bench/fit_scorer.py)
     read_passages: int = 5
     read_sentences: int = 12  # sentences read for candidates, best first
     differ_ratio: float = 0.6  # another value at least this share of the best probability is reported
