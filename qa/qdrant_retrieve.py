@@ -26,7 +26,7 @@ from qa.errors import EngineUnavailable
 from qa.index import Index
 from qa.qdrant_store import (PASSAGE, SENTENCE_SPARSE, SENTENCES, SPARSE, Target, call, client_for, point_id,
                              sparse_query)
-from qa.retrieve import Query, rrf, weighted
+from qa.retrieve import Query, fused_hits
 from qa.types import Filters as QueryFilters, Hit
 
 log = logging.getLogger(__name__)
@@ -124,15 +124,7 @@ class QdrantRetriever:
             if leg is not None:
                 answer = self._query([self._leg_request(leg, flt)])[0]
                 dense = [(self._rows[str(p.id)], float(p.score)) for p in answer.points if str(p.id) in self._rows]
-        if mode == "bm25":
-            fused = lexical
-        elif self.fusion == "rrf":
-            fused = rrf([[d for d, _ in lexical], [d for d, _ in dense]], self.rrf_k)
-        else:
-            fused = weighted([dict(lexical), dict(dense)], [1 - self.alpha, self.alpha])
-        bm25_rank = {d: r for r, (d, _) in enumerate(lexical, 1)}
-        dense_rank = {d: r for r, (d, _) in enumerate(dense, 1)}
-        return [Hit(self.index.chunks[d], score, bm25_rank.get(d), dense_rank.get(d)) for d, score in fused[:k]]
+        return fused_hits(self.index.chunks, lexical, dense, mode, self.fusion, self.alpha, self.rrf_k, k)
 
     def bm25_ranking(self, query: Query, flt) -> list[tuple[int, float]]:
         """(row, score) of the top `depth` passages by (1 - s) * best sentence + s * passage (qa.retrieve.pooled),

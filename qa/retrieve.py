@@ -35,6 +35,23 @@ class Retriever(Protocol):
 
 
 # ---------------------------------------------------------------- fusion (pure)
+def fused_hits(chunks, lexical: list[tuple[int, float]], dense: list[tuple[int, float]], mode: str, fusion: str,
+               alpha: float, rrf_k: int, k: int) -> list[Hit]:
+    """The top k passages of one leg ("bm25", "dense") or of both fused (rrf or weighted), each with its
+    rank in each leg (1-based; None where the leg did not find it)."""
+    if mode == "bm25":
+        fused = lexical
+    elif mode == "dense":
+        fused = dense
+    elif fusion == "rrf":
+        fused = rrf([[d for d, _ in lexical], [d for d, _ in dense]], rrf_k)
+    else:
+        fused = weighted([dict(lexical), dict(dense)], [1 - alpha, alpha])
+    bm25_rank = {doc: r for r, (doc, _) in enumerate(lexical, 1)}
+    dense_rank = {doc: r for r, (doc, _) in enumerate(dense, 1)}
+    return [Hit(chunks[doc], score, bm25_rank.get(doc), dense_rank.get(doc)) for doc, score in fused[:k]]
+
+
 def rrf(rankings: Sequence[Sequence[int]], k: int = 60) -> list[tuple[int, float]]:
     """Reciprocal rank fusion: score(d) = sum over rankings of 1 / (k + rank), rank from 1.
     Ties are broken by id, so the order is strict and repeatable."""
@@ -158,18 +175,5 @@ class EmbeddedRetriever:
             return []
         lexical = self.bm25_ranking(query.tokens, mask) if mode in ("bm25", "hybrid") else []
         dense = self.dense_ranking(query.vector, mask) if mode in ("dense", "hybrid") else []
-        bm25_rank = {doc: r for r, (doc, _) in enumerate(lexical, 1)}
-        dense_rank = {doc: r for r, (doc, _) in enumerate(dense, 1)}
-        if mode == "bm25":
-            fused = lexical
-        elif mode == "dense":
-            fused = dense
-        elif self.fusion == "rrf":
-            fused = rrf([[d for d, _ in lexical], [d for d, _ in dense]], self.rrf_k)
-        else:
-            fused = weighted([dict(lexical), dict(dense)], [1 - self.alpha, self.alpha])
-        return [
-            Hit(self.index.chunks[doc], score, bm25_rank.get(doc), dense_rank.get(doc))
-            for doc, score in fused[:k]
-        ]
+        return fused_hits(self.index.chunks, lexical, dense, mode, self.fusion, self.alpha, self.rrf_k, k)
 

@@ -35,6 +35,8 @@ def test_the_scorer_file_matches_the_features_and_says_what_it_was_fitted_on():
     scorer = Scorer.load()
     assert len(scorer.weights) == len(NAMES)
     assert "dev" in scorer.meta["fitted_on"] and "test" not in scorer.meta["fitted_on"]
+    # the relevance floor bench/fit_scorer.py set on the dev sets is the production default
+    assert scorer.meta["fit"]["relevance_floor"] == Settings(_env_file=None).relevance_floor == ReaderParams().relevance_floor
 
 
 def test_a_softmax_scorer_shares_one_question_among_its_candidates_and_keeps_their_order():

@@ -145,10 +145,10 @@ class Scorer:
     def probability(self, features: np.ndarray) -> np.ndarray:
         """P(correct answer) for each row of `features` (n x len(NAMES)): all the candidates of one question."""
         z = features @ self.weights
-        if self.ranking == "softmax":
-            e = np.exp(z - z.max()) if len(z) else z
-            return e / e.sum() if len(z) else e
-        return 1.0 / (1.0 + np.exp(-z))
+        if self.ranking == "logistic" or not len(z):
+            return 1.0 / (1.0 + np.exp(-z))
+        e = np.exp(z - z.max())
+        return e / e.sum()
 
     def evidence(self, features: np.ndarray) -> float:
         """The logistic of a candidate's linear score (its features: one row)."""
