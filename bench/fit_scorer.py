@@ -84,6 +84,8 @@ def rows(service: QAService, gold, set_name: str) -> list[dict]:
             "sentence": np.array([read.index(r.sentence.index) for r in ranked], dtype=int),
             "holds_answer": np.array([any(a in normalize_answer(reader.index.sentences[i].text) for a in wanted)
                                       for i in read], dtype=bool),
+            # (question class, candidate class) of each candidate: what the label prior counts
+            "classes": [(features.question_class(q), features.candidate_class(r.candidate)) for r in ranked],
             "texts": [r.sentence.text[r.candidate.start:r.candidate.end] for r in ranked],
             "answers": list(golds), "question": g.question,
         })
@@ -99,10 +101,16 @@ def _xy(train: list[dict]) -> tuple[np.ndarray, np.ndarray]:
             (np.concatenate([r["f1"] for r in train]) >= POSITIVE_F1).astype(int))
 
 
-def fit_candidates(train: list[dict], strength: float, ranking: str) -> np.ndarray:
-    """The candidate weights: a conditional logit over each question's candidates (softmax; L2 penalty
-    `strength`), or a logistic regression over all candidates (C = `strength`)."""
+def fit_candidates(train: list[dict], strength: float, ranking: str) -> features.Scorer:
+    """The candidate scorer (no abstention model): the label prior counted on `train`, and the weights of a
+    conditional logit over each question's candidates (softmax; L2 penalty `strength`), or of a logistic
+    regression over all candidates (C = `strength`)."""
     train = _trainable(train)
+    prior = fit_prior(train)
+    return features.Scorer(_weights(_with_prior(train), strength, ranking), {}, None, ranking, prior)
+
+
+def _weights(train: list[dict], strength: float, ranking: str) -> np.ndarray:
     if ranking == "logistic":
         from sklearn.linear_model import LogisticRegression
 
@@ -130,6 +138,36 @@ def fit_candidates(train: list[dict], strength: float, ranking: str) -> np.ndarr
     return minimize(loss, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B").x
 
 
+PRIOR = features.NAMES.index("label_prior")
+USE_PRIOR = True  # --no-prior: the label_prior feature stays 0 (to compare)
+
+
+def fit_prior(train: list[dict]) -> features.LabelPrior | None:
+    """The label prior counted on the candidates of `train`'s questions."""
+    if not USE_PRIOR:
+        return None
+    return features.LabelPrior.count((qc, cc, f1 >= POSITIVE_F1) for r in _trainable(train)
+                                     for (qc, cc), f1 in zip(r["classes"], r["f1"]))
+
+
+def _X(r: dict, scorer: features.Scorer) -> np.ndarray:
+    """The question's candidate features with the label prior of `scorer` (as the reader computes them)."""
+    X = r["X"].copy()
+    X[:, PRIOR] = [scorer.prior.feature(qc, cc) for qc, cc in r["classes"]] if scorer.prior is not None else 0.0
+    return X
+
+
+def _with_prior(train: list[dict]) -> list[dict]:
+    """`train` with each question's label prior counted without its fold (a question's own answers must
+    not tell the model how much to trust the prior: counted with them, it looks better than it is)."""
+    out = []
+    for k in range(FOLDS):
+        inner = features.Scorer(np.zeros(len(features.NAMES)), {},
+                                prior=fit_prior([r for n, r in enumerate(train) if n % FOLDS != k]))
+        out.extend(dict(r, X=_X(r, inner)) for n, r in enumerate(train) if n % FOLDS == k)
+    return out
+
+
 STRENGTHS = {"softmax": (0.01, 0.03, 0.1, 0.3), "logistic": (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)}
 
 
@@ -151,8 +189,7 @@ def out_of_fold(split: list[dict], strength: float, ranking: str) -> dict:
     """Question key -> a candidate scorer fitted without that question's fold."""
     oof = {}
     for k in range(FOLDS):
-        weights = fit_candidates([r for n, r in enumerate(split) if n % FOLDS != k], strength, ranking)
-        scorer = features.Scorer(weights, {}, None, ranking)
+        scorer = fit_candidates([r for n, r in enumerate(split) if n % FOLDS != k], strength, ranking)
         oof.update({r["key"]: scorer for n, r in enumerate(split) if n % FOLDS == k})
     return oof
 
@@ -198,7 +235,7 @@ def fit(dev: list[dict], ranking: str, floor: float) -> tuple[features.Scorer, d
     questions the relevance floor lets through: the others are never scored)."""
     split = [r for r in dev if not r["yes_no"] and r["relevance"] >= floor]
     strength = choose_strength(dev, ranking)
-    weights = fit_candidates(dev, strength, ranking)
+    candidate = fit_candidates(dev, strength, ranking)
     X, y = _xy(_trainable(dev))
     print(f"candidates: {len(_trainable(dev))} dev questions, {len(y)} candidates ({y.sum()} positive); "
           f"{ranking}, regularization {strength}")
@@ -210,7 +247,7 @@ def fit(dev: list[dict], ranking: str, floor: float) -> tuple[features.Scorer, d
     W = fit_abstention(split, oof)
     counts = {o: int(sum(outcome_of(r, oof[r["key"]]) == n for r in split)) for n, o in enumerate(features.OUTCOMES)}
     print(f"abstention: {len(split)} dev questions, outcomes {counts}")
-    return (features.Scorer(weights, {}, W, ranking),
+    return (replace(candidate, abstention=W),
             {"questions": len(_trainable(dev)), "candidates": int(len(y)), "positives": int(y.sum()),
              "ranking": ranking, "regularization": strength, "out_of_fold_top1": round(float(np.mean(cv)), 4),
              "abstention_outcomes": counts})
@@ -223,8 +260,8 @@ def held_out(data: dict, dev_names: list[str], ranking: str, floor: float) -> di
         rest = [r for other in dev_names if other != name for r in data[other]]
         split = [r for r in rest if not r["yes_no"] and r["relevance"] >= floor]
         strength = choose_strength(rest, ranking)
-        scorer = features.Scorer(fit_candidates(rest, strength, ranking), {},
-                                 fit_abstention(split, out_of_fold(split, strength, ranking)), ranking)
+        scorer = replace(fit_candidates(rest, strength, ranking),
+                         abstention=fit_abstention(split, out_of_fold(split, strength, ranking)))
         out[name] = outcomes(data[name], scorer, 0.5, floor)
     return out
 
@@ -245,12 +282,13 @@ def _oof_f1(split: list[dict], oof: dict) -> float:
 
 
 def _best(r: dict, scorer: features.Scorer) -> int:
-    return int(np.argmax(r["X"] @ scorer.weights))
+    return int(np.argmax(_X(r, scorer) @ scorer.weights))
 
 
 def question_vector(r: dict, scorer: features.Scorer) -> np.ndarray:
-    p = np.sort(scorer.probability(r["X"]))[::-1]
-    score = scorer.evidence(r["X"][_best(r, scorer)]) if len(r["X"]) else 0.0
+    X = _X(r, scorer)
+    p = np.sort(scorer.probability(X))[::-1]
+    score = scorer.evidence(X[_best(r, scorer)]) if len(X) else 0.0
     return features.abstain_vector(r["q"], list(p[:2]), r["relevance"], r["lexical"], r["dense"], r["missing"], score)
 
 
@@ -294,9 +332,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="do not fit; report with qa/read/scorer.json as it is")
     ap.add_argument("--show", action="store_true", help="print each dev question's top candidate")
+    ap.add_argument("--no-prior", action="store_true", help="leave the label prior out (to compare)")
     ap.add_argument("--ranking", choices=features.RANKINGS, default="softmax",
                     help="softmax: a conditional logit over each question's candidates; logistic: each on its own")
     args = ap.parse_args()
+    global USE_PRIOR
+    USE_PRIOR = not args.no_prior
     tmp = Path(tempfile.mkdtemp())
     try:
         features.Scorer.load()
@@ -343,6 +384,7 @@ def main() -> None:
                "weights": [round(float(w), 6) for w in scorer.weights],
                "abstention": {"features": list(features.ABSTAIN_NAMES), "outcomes": list(features.OUTCOMES),
                               "weights": [[round(float(w), 6) for w in row] for row in scorer.abstention]},
+               **({"label_prior": scorer.prior.to_json()} if scorer.prior is not None else {}),
                "fitted_on": f"the dev sets only ({', '.join(dev_names)}), by bench/fit_scorer.py",
                "fitted_at": time.strftime("%Y-%m-%d"), "fit": meta, "report": report}
         features.SCORER_FILE.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")

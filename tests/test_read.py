@@ -8,7 +8,7 @@ import pytest
 
 from qa.config import Settings
 from qa.read import ReaderParams, Scorer
-from qa.read.features import NAMES
+from qa.read.features import NAMES, LabelPrior
 from qa.service import reader_params
 from tests.helpers import READER_CORPUS, hashing_service
 
@@ -55,6 +55,32 @@ def test_a_scorer_file_with_an_unknown_ranking_is_refused_with_its_name(tmp_path
     path.write_text(json.dumps({"features": list(NAMES), "weights": [0.0] * len(NAMES), "ranking": "pairwise"}))
     with pytest.raises(ValueError, match="ranking 'pairwise' is not one of softmax, logistic"):
         Scorer.load(path)
+
+
+def test_the_label_prior_learns_which_class_of_candidate_answers_which_class_of_question():
+    who, how_much = "who|ORG/PERSON", "how much|MONEY/PERCENT"
+    # counted on made-up candidates: who-questions answered by people 3 times in 10, by organisations 1 in 10
+    examples = ([(who, "ent:PERSON", n < 3) for n in range(10)] + [(who, "ent:ORG", n < 1) for n in range(10)]
+                + [(how_much, "ent:PERCENT", False) for _ in range(40)])
+    prior = LabelPrior.count(examples)
+    person, org = prior.probability(who, "ent:PERSON"), prior.probability(who, "ent:ORG")
+    # smoothed: never 0 or 1 on few examples
+    assert 0 < org < person < 0.3
+    # an unseen pair backs off to its candidate class, an unseen candidate class to all candidates
+    base = (prior.right + 1) / (prior.seen + 2)
+    assert prior.probability("where|GPE", "ent:PERSON") == pytest.approx(
+        (prior.classes["ent:PERSON"][0] + 10 * base) / (prior.classes["ent:PERSON"][1] + 10))
+    assert prior.probability("where|GPE", "ent:NEVER") == pytest.approx(base)
+    # the feature is the probability on a log scale within [0, 1]
+    assert 0 <= prior.feature(how_much, "ent:PERCENT") < prior.feature(who, "ent:PERSON") <= 1
+    # and it survives scorer.json
+    assert LabelPrior.from_json(json.loads(json.dumps(prior.to_json()))) == prior
+
+
+def test_the_production_scorer_carries_the_label_prior_it_was_fitted_with():
+    scorer = Scorer.load()
+    assert scorer.prior is not None and scorer.prior.seen > 1000
+    assert scorer.weights[NAMES.index("label_prior")] != 0
 
 
 def test_a_who_question_is_answered_with_a_person_named_in_the_sentence(service):

@@ -27,7 +27,7 @@ NAMES = ("bias", "rel", "dense", "lexical", "rank", "type", "loose", "untyped_fo
          "speaker_x_reported", "subject_x_verb", "ent_x_in_question", "rel_ratio", "modifies_asked",
          "window4", "window10", "window_x_type", "contains_type", "duration_for_how_long", "point_for_when",
          "clause_dense", "clause_x_type",
-         "coarse_role", "verb_x_coarse_role")
+         "coarse_role", "verb_x_coarse_role", "label_prior", "other_speaker")
 SCORER_FILE = Path(__file__).with_name("scorer.json")
 _REPORTED = ("arg:ccomp", "quote")
 
@@ -46,7 +46,9 @@ class SentenceView:
     clauses: dict  # verb token -> cosine between the question and the clause it heads
 
 
-def vector(q: Question, c: Candidate, s: SentenceView, reporting: frozenset[str]) -> np.ndarray:
+def vector(q: Question, c: Candidate, s: SentenceView, reporting: frozenset[str], prior: float = 0.0) -> np.ndarray:
+    """`prior`: how often candidates of this one's class answer questions of this question's class
+    (`LabelPrior.feature`, learned on the dev sets)."""
     asked = q.content | q.subject
     in_question = len(c.lemmas & asked) / len(c.lemmas) if c.lemmas else 0.0
     labelled = c.kind in ("ent", "list")
@@ -107,6 +109,10 @@ def vector(q: Question, c: Candidate, s: SentenceView, reporting: frozenset[str]
     f["coarse_role"] = float(q.role is not None and _COARSE.get(c.role) is not None
                              and _COARSE.get(c.role) == _COARSE.get(q.role))
     f["verb_x_coarse_role"] = f["verb"] * f["coarse_role"]
+    f["label_prior"] = prior
+    # words someone else is reported saying, for a question about what its subject said
+    f["other_speaker"] = float(bool(q.subject) and q.verb in reporting and bool(c.speaker_lemmas)
+                               and not q.subject & c.speaker_lemmas)
     return np.array([f[n] for n in NAMES], dtype=np.float64)
 
 
@@ -135,12 +141,75 @@ def abstain_vector(q: Question, probabilities: Sequence[float], best_rel: float,
 RANKINGS = ("softmax", "logistic")
 
 
+def question_class(q: Question) -> str:
+    """What a question asks for, coarsely: its wh-word and the labels it expects ("who|ORG/PERSON")."""
+    return f"{q.wh}|{'/'.join(sorted(q.types))}"
+
+
+def candidate_class(c: Candidate) -> str:
+    """What a candidate is, coarsely: its kind and label ("ent:PERSON", "arg:arg:dobj", "quote:quote")."""
+    return f"{c.kind}:{c.label}"
+
+
+@dataclass(frozen=True, slots=True)
+class LabelPrior:
+    """How often a candidate of each class is a right answer to a question of each class, counted on the
+    dev sets' candidates (a who-question is answered by a person more often than by an organisation; "how
+    much" by a sum of money more often than by a percentage), smoothed towards the candidate class's rate
+    over all questions, and that towards the rate of all candidates (`smoothing` candidates' worth); a
+    class the dev sets never saw takes the coarser estimate as it is.
+    Learned, so it holds whatever the dev questions show, with no list of who-means-what written here."""
+
+    pairs: dict  # "question class\tcandidate class" -> [right, seen]
+    classes: dict  # candidate class -> [right, seen]
+    right: int
+    seen: int
+    smoothing: float = 10.0
+
+    def probability(self, question: str, candidate: str) -> float:
+        p = (self.right + 1.0) / (self.seen + 2.0)
+        for r, n in (self.classes.get(candidate, (0, 0)), self.pairs.get(f"{question}\t{candidate}", (0, 0))):
+            p = (r + self.smoothing * p) / (n + self.smoothing)
+        return p
+
+    def feature(self, question: str, candidate: str) -> float:
+        """The probability on a log scale in [0, 1]: 1 at certainty, 0 at one in a thousand or less."""
+        return max(0.0, 1.0 + math.log10(self.probability(question, candidate)) / 3.0)
+
+    @classmethod
+    def count(cls, examples, smoothing: float = 10.0) -> "LabelPrior":
+        """`examples`: (question class, candidate class, right) for every candidate seen."""
+        pairs: dict = {}
+        classes: dict = {}
+        right = seen = 0
+        for question, candidate, ok in examples:
+            for table, key in ((pairs, f"{question}\t{candidate}"), (classes, candidate)):
+                entry = table.setdefault(key, [0, 0])
+                entry[0] += int(ok)
+                entry[1] += 1
+            right, seen = right + int(ok), seen + 1
+        return cls(pairs, classes, right, seen, smoothing)
+
+    def to_json(self) -> dict:
+        return {"pairs": self.pairs, "classes": self.classes, "right": self.right, "seen": self.seen,
+                "smoothing": self.smoothing}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "LabelPrior":
+        return cls(dict(data["pairs"]), dict(data["classes"]), int(data["right"]), int(data["seen"]),
+                   float(data["smoothing"]))
+
+
 @dataclass(frozen=True, slots=True)
 class Scorer:
     weights: np.ndarray
     meta: dict
     abstention: np.ndarray | None = None  # len(OUTCOMES) x len(ABSTAIN_NAMES), a multinomial logistic model
     ranking: str = "softmax"
+    prior: LabelPrior | None = None  # None: the label_prior feature is 0 for every candidate
+
+    def prior_feature(self, q: Question, c: Candidate) -> float:
+        return 0.0 if self.prior is None else self.prior.feature(question_class(q), candidate_class(c))
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         """P(correct answer) for each row of `features` (n x len(NAMES)): all the candidates of one question."""
@@ -178,8 +247,10 @@ class Scorer:
         ranking = data.get("ranking", "logistic")
         if ranking not in RANKINGS:
             raise ValueError(f"{path}: ranking {ranking!r} is not one of {', '.join(RANKINGS)}")
+        prior = data.get("label_prior")
         return cls(np.array(data["weights"], dtype=np.float64), data,
-                   None if abstention is None else np.array(abstention["weights"], dtype=np.float64), ranking)
+                   None if abstention is None else np.array(abstention["weights"], dtype=np.float64), ranking,
+                   None if prior is None else LabelPrior.from_json(prior))
 
 
 # Dependency roles grouped: what does the verb (subject) and what the verb takes (complement), so

@@ -137,7 +137,8 @@ class Reader:
                                          parse.clause_cosines(p, self.index.clause_vectors, q_vector))
             for c in self.candidates(s.sentence.index):
                 if answers_as(q, c):
-                    rows.append((c, s.sentence, features.vector(q, c, view, self.reporting)))
+                    rows.append((c, s.sentence, features.vector(q, c, view, self.reporting,
+                                                                 self.scorer.prior_feature(q, c))))
         if not rows:
             return []
         matrix = np.stack([r[2] for r in rows])
