@@ -125,6 +125,27 @@ def test_a_reported_clause_names_its_speaker(service):
     assert service.index.articles[c.doc_id].text[c.answer_start:c.answer_end] == spoken[0].speaker.text
 
 
+def test_what_one_person_said_is_not_answered_with_what_another_said(tmp_path):
+    # two officials quoted about the same bridge in one article: the question names one of them
+    corpus = tmp_path / "articles"
+    corpus.mkdir()
+    (corpus / "300_river_times.txt").write_text(
+        "date 2026-06-02 Bridge closure divides Aldermoor\n\n"
+        "ALDERMOOR — The old Kellen bridge will stay closed until the autumn, the city said on Monday.\n\n"
+        '"The repairs will take longer than anyone hoped," said city engineer Rosalind Achterberg.\n\n'
+        '"Shops on both banks are losing customers every day the bridge stays shut," said trader Osric Pembe, '
+        "who runs a bakery near the river.\n\n"
+        "Buses will carry foot passengers across the Vane bridge in the meantime.\n", encoding="utf-8")
+    svc = hashing_service(corpus, tmp_path)
+    for person, own, other in (("Rosalind Achterberg", "repairs", "customers"), ("Osric Pembe", "customers", "repairs")):
+        result = svc.ask(f"What did {person} say about the bridge?", top_k=1)
+        assert not result.abstained
+        top = result.answers[0]
+        assert own in top.text and other not in top.text, (person, top.text)
+        assert top.speaker is not None and person.split()[-1] in top.speaker.text
+        _check_citations(svc, result)
+
+
 @pytest.mark.parametrize("sentence, label", [
     ("The council did not approve the harbour budget on Tuesday.", "No"),
     ("No new tariffs were approved by the council.", "No"),
