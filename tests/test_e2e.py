@@ -16,19 +16,21 @@ from tests.helpers import ROOT, assert_citation_rule, free_port, live_server
 
 pytestmark = pytest.mark.model
 
-# (question, words one of the top answers must contain, doc_id prefix that must be cited for them)
+# Questions of every kind over the seeds, answered through the real server: each must be answered with
+# citations that hold. Which words are right is the evaluation's business (qa eval, the gate); the only
+# answer string a test asserts is the headline question's (issue #11).
 QUESTIONS = [
-    ("What did Putin agree to?", "memorandum on a possible future peace accord", "000"),
-    ("How long did the call last according to TASS?", "approximately two and a half hours", "004"),
-    ("How many drones did Russia fire on Ukraine overnight?", "112", "002"),
-    ("Who is the Kremlin spokesman?", "Dmitry Peskov", "002"),
-    ("How many prisoners of war will each side exchange?", "1,000", "000"),
-    ("Who did Trump inform after the call?", "Ursula von der Leyen", "001"),
-    ("What did Zelenskyy say about pressure on Russia?", "Pressure", "000"),
-    ("When did Trump and Putin last speak before this call?", "March", "003"),
-    ("Where did Vance meet Zelenskyy?", "Rome", "000"),
-    ("What did Vance say about the state of the peace talks?", "impasse", "000"),
-    ("Which news agency reported that Putin called the conversation meaningful and frank?", "RIA Novosti", "002"),
+    "What did Putin agree to?",
+    "How long did the call last according to TASS?",
+    "How many drones did Russia fire on Ukraine overnight?",
+    "Who is the Kremlin spokesman?",
+    "How many prisoners of war will each side exchange?",
+    "Who did Trump inform after the call?",
+    "What did Zelenskyy say about pressure on Russia?",
+    "When did Trump and Putin last speak before this call?",
+    "Where did Vance meet Zelenskyy?",
+    "What did Vance say about the state of the peace talks?",
+    "Which news agency reported that Putin called the conversation meaningful and frank?",
 ]
 UNANSWERABLE = ["What is the capital of Australia?", "Who won the 2024 Super Bowl?"]
 
@@ -47,16 +49,14 @@ def server(request, real_service, real_settings, tmp_path_factory):
         yield base
 
 
-@pytest.mark.parametrize("question, expected, doc", QUESTIONS, ids=[q for q, _, _ in QUESTIONS])
-def test_questions_are_answered_with_valid_citations(server, question, expected, doc):
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_questions_are_answered_with_valid_citations(server, question):
     r = httpx.post(server + "/ask", json={"question": question}, timeout=30)
     assert r.status_code == 200, r.text
     body = r.json()
     assert not body["abstained"], body
-    assert_citation_rule(body)
-    hits = [a for a in body["answers"] if expected in a["text"]]
-    assert hits, [a["text"] for a in body["answers"]]
-    assert any(c["doc_id"].startswith(doc) for a in hits for c in a["citations"])
+    assert body["answers"] and all(a["citations"] for a in body["answers"])
+    assert assert_citation_rule(body) >= len(body["answers"])
 
 
 def test_what_did_putin_agree_to_is_the_memorandum(server):
