@@ -8,7 +8,8 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from api.errors import error_response
 from api.schemas import (MAX_QUESTION_CHARS, AskRequest, AskResponse, DocumentList, DocumentResponse, ErrorOut,
@@ -34,19 +35,31 @@ def get_service(request: Request) -> QAService:
     return service
 
 
-Service = Annotated[QAService, Depends(get_service)]
+async def _served(request: Request) -> QAService:
+    """`get_service` as a dependency. Async because it only reads app.state: FastAPI sends a plain `def`
+    dependency through the thread pool, a hand-off to a worker thread and back on every request."""
+    return get_service(request)
+
+
+Service = Annotated[QAService, Depends(_served)]
 router = APIRouter()
 probes = APIRouter()  # /healthz and /readyz: open even when an API key is set, for load balancers
 
 
 @router.post("/ask", response_model=AskResponse, responses=ERRORS, tags=["questions"])
-def ask(body: AskRequest, service: Service, request: Request) -> AskResponse:
+def ask(body: AskRequest, service: Service, request: Request) -> Response:
     """Answer a question with verbatim spans of the articles and their citations, or abstain."""
     with request.app.state.admission.turn():
         result = service.ask(body.question, body.top_k, body.mode,
                              filters.make(body.sources, body.published_from, body.published_to))
     _observe(request, result)
-    return AskResponse.model_validate(result_json(result, service.index.articles))
+    return json_response(AskResponse.model_validate(result_json(result, service.index.articles)))
+
+
+def json_response(model: BaseModel) -> Response:
+    """The response FastAPI would make of `model` (the same bytes), made here in the worker thread: a model
+    returned from a `def` route is validated again in one more hop through the thread pool, then serialized."""
+    return Response(model.model_dump_json(by_alias=True), media_type="application/json")
 
 
 def _observe(request: Request, result) -> None:
@@ -73,14 +86,14 @@ def search(
                                                 description="Only articles published on or after this date (YYYY-MM-DD).")] = None,
     published_to: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$",
                                               description="Only articles published on or before this date (YYYY-MM-DD).")] = None,
-) -> SearchResponse:
+) -> Response:
     """Passages only, ranked by the chosen retrieval mode (omitted: QA_DEFAULT_MODE), from the filtered
     articles when filters are given (applied inside retrieval, before the top k is taken)."""
     mode = mode or service.settings.default_mode
     with request.app.state.admission.turn():
         hits = service.search(q, k, mode, filters.make(sources, published_from, published_to))
     passages = [hit_json(h, service.index.articles) for h in hits]
-    return SearchResponse.model_validate({"query": q.strip(), "mode": mode, "passages": passages})
+    return json_response(SearchResponse.model_validate({"query": q.strip(), "mode": mode, "passages": passages}))
 
 
 @router.get("/documents", response_model=DocumentList, responses=ERRORS, tags=["documents"])

@@ -64,7 +64,9 @@ def client_id(scope: dict) -> str:
     return f"addr:{client[0] if client else '-'}"
 
 
-def require_api_key(request: Request, key: Annotated[str | None, Security(_api_key)] = None) -> None:
+# Async (they compare a header with the keys, nothing blocks): FastAPI sends a plain `def` dependency
+# through the thread pool, a hand-off to a worker thread and back on every request.
+async def require_api_key(request: Request, key: Annotated[str | None, Security(_api_key)] = None) -> None:
     expected = request.app.state.keys.api
     if not expected:
         return
@@ -74,7 +76,7 @@ def require_api_key(request: Request, key: Annotated[str | None, Security(_api_k
         raise AuthError(403, "forbidden", f"the {API_KEY_HEADER} header does not hold a valid API key")
 
 
-def require_admin_key(request: Request, key: Annotated[str | None, Security(_admin_key)] = None) -> None:
+async def require_admin_key(request: Request, key: Annotated[str | None, Security(_admin_key)] = None) -> None:
     expected = request.app.state.keys.admin
     if not key:
         raise AuthError(401, "unauthorized", f"admin endpoints need the admin key in the {ADMIN_KEY_HEADER} header")

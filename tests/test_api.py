@@ -34,6 +34,21 @@ def test_ask_returns_answers_with_checkable_citations(client):
     assert r.headers["x-request-id"]
 
 
+def test_ask_and_search_send_the_bytes_fastapi_would_make_of_their_models(client):
+    # the routes build their JSON themselves (api.routes.json_response); FastAPI's own path validates the
+    # returned model through a TypeAdapter and dumps it by alias
+    from pydantic import TypeAdapter
+
+    from api.schemas import AskResponse, SearchResponse
+
+    for r, model in ((client.post("/ask", json={"question": "How many drones did Russia fire overnight?"}), AskResponse),
+                     (client.get("/search", params={"q": "drones fired overnight", "k": 2}), SearchResponse)):
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        adapter = TypeAdapter(model)
+        assert r.content == adapter.dump_json(adapter.validate_json(r.content), by_alias=True)
+        assert int(r.headers["content-length"]) == len(r.content)
+
+
 @pytest.mark.parametrize(
     "body, field",
     [

@@ -44,6 +44,16 @@ def test_onnx_matches_torch_on_every_gold_question_and_every_seed_chunk(both, re
 
 
 @pytest.mark.model
+def test_one_query_is_tokenized_as_a_batch_of_one_would_be(both):
+    # a single query skips encode_batch (and its thread pool): the model must see the same inputs
+    onnx = both[0]
+    questions = [json.loads(line)["question"] for line in GOLD.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for text in questions + ["", "x " * 400]:  # and an empty text, and one cut at the model's length
+        one, (batched,) = onnx._tokenizer.encode(text), onnx._tokenizer.encode_batch([text])
+        assert (one.ids, one.attention_mask, one.type_ids) == (batched.ids, batched.attention_mask, batched.type_ids)
+
+
+@pytest.mark.model
 def test_the_export_is_cached_with_its_source_and_checksums(both):
     onnx, _, cache = both
     (home,) = [p for p in cache.iterdir() if p.is_dir()]

@@ -30,9 +30,16 @@ def answers(index, q: Question, ranked: list, top_k: int, params) -> list[Answer
     groups: list[list] = []
     top = ranked[:GROUPED]
     norm = {id(r): normalize_answer(_text(r)) for r in top}
+    values: dict[int, object] = {}  # a candidate's date or quantity, worked out at its first comparison
+
+    def value(r):
+        if id(r) not in values:
+            values[id(r)] = _value(index, r, _text(r))
+        return values[id(r)]
+
     for r in top:
         for g in groups:
-            if _same(index, g[0], r, norm):
+            if _same(g[0], r, norm, value):
                 if r.sentence.doc_id not in {x.sentence.doc_id for x in g}:
                     g.append(r)
                 break
@@ -86,8 +93,8 @@ def yes_no(index, q: Question, sentence: Sentence, doc, relevance: float) -> Ans
 
 
 # ---------------------------------------------------------------- helpers
-def _same(index, a, b, norm: dict) -> bool:
-    ta, tb = _text(a), _text(b)
+def _same(a, b, norm: dict, value) -> bool:
+    """`norm`: each candidate's normalized text by id; `value(r)`: its date or quantity (None: none)."""
     na, nb = norm[id(a)], norm[id(b)]
     if not na or not nb:
         return False
@@ -95,7 +102,8 @@ def _same(index, a, b, norm: dict) -> bool:
         return True
     la, lb = a.candidate.label, b.candidate.label
     if la in VALUED and lb in VALUED:
-        return _value(index, a, ta) is not None and _value(index, a, ta) == _value(index, b, tb)
+        found = value(a)
+        return found is not None and found == value(b)
     if a.candidate.kind == "ent" and b.candidate.kind == "ent" and la == lb:
         wa, wb = set(na.split()), set(nb.split())
         return wa <= wb or wb <= wa

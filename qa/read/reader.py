@@ -25,7 +25,7 @@ from qa.read.question import Question, analyse
 from qa.types import Answer, Hit, Sentence
 
 ABSTAIN_REASONS = ("not_in_corpus", "low_confidence", "ambiguous")
-FAR = 99
+FAR = features.FAR
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,23 +127,26 @@ class Reader:
 
     def rank(self, q: Question, scored: Sequence[ScoredSentence], q_vector: np.ndarray | None = None) -> list[Scored]:
         """Every candidate of the sentences read, with its probability, best first."""
-        rows: list[tuple[Candidate, Sentence, np.ndarray]] = []
+        read: list[tuple[features.SentenceView, list[Candidate]]] = []
+        sentences: list[Sentence] = []
         asked = q.content | q.subject
         best = scored[0].score if scored else 0.0
         for n, s in enumerate(scored[: self.params.read_sentences], 1):
+            found = [c for c in self.candidates(s.sentence.index) if answers_as(q, c)]
+            if not found:
+                continue
             p = self.parse(s.sentence.index)
             view = features.SentenceView(s.score, s.dense, s.lexical, n, parse.distances(p, asked, FAR),
                                          s.score / best if best > 0 else 0.0, parse.positions(p, asked),
                                          parse.clause_cosines(p, self.index.clause_vectors, q_vector))
-            for c in self.candidates(s.sentence.index):
-                if answers_as(q, c):
-                    rows.append((c, s.sentence, features.vector(q, c, view, self.reporting,
-                                                                 self.scorer.prior_feature(q, c))))
-        if not rows:
+            read.append((view, found))
+            sentences.extend([s.sentence] * len(found))
+        if not read:
             return []
-        matrix = np.stack([r[2] for r in rows])
+        matrix = features.matrix(q, read, self.reporting, self.scorer.prior_feature)
         p = self.scorer.probability(matrix)
-        out = [Scored(c, s, float(pr), f) for (c, s, f), pr in zip(rows, p)]
+        out = [Scored(c, s, float(pr), f)
+               for c, s, pr, f in zip((c for _, cs in read for c in cs), sentences, p, matrix)]
         out.extend(self._model_candidates(q, scored))
         out.sort(key=lambda x: (-x.probability, x.sentence.index, x.candidate.start))
         return out
