@@ -6,7 +6,9 @@ spaCy analysis. These depend on the article's text alone, so they are reused for
 text has the same SHA-256 (whatever its name or metadata now); the rest are computed as a build
 would. The BM25 matrices move the reused rows' postings and count only the new rows' tokens, the clause
 table moves the reused rows (qa/derived.py, qa/tables.py): nothing walks every article again.
-The result is an ordinary Index: saved as a new build and swapped in atomically (qa/index.py).
+The result is an ordinary Index, saved with `save_index(..., reuse=True)` (qa/index.py): the articles the
+live build's segments hold stay there, the added or changed ones are written as one new segment
+(qa/segments.py), the removed ones become tombstones in the new manifest, swapped in atomically.
 """
 
 from __future__ import annotations
