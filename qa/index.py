@@ -39,7 +39,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from qa import analysis, build_files as files, chunk, derived as derived_, ingest, segments, tables, text
+from qa import analysis, build_files as files, chunk, derived as derived_, ingest, segments, stacked, tables, text
 from qa.bm25 import BM25Matrix, BM25Params
 from qa.chunk import ChunkParams, chunk_article
 from qa.embed import Embedder
@@ -61,7 +61,8 @@ _PACKAGES = ("newsqa", "numpy", "rank-bm25", "onnxruntime", "faiss-cpu", "senten
 @dataclass(frozen=True, slots=True)
 class Index:
     """Everything retrieval and reading need, in memory. Rows of the vector matrices line up
-    with `chunks` and `sentences`."""
+    with `chunks` and `sentences`; a matrix is an array or, after an update or a load of several segments,
+    a `qa.stacked.Stacked` of views of row blocks (which behaves as the array)."""
 
     articles: dict[str, Article]
     sentences: tuple[Sentence, ...]
@@ -377,14 +378,12 @@ def _assembled(stored: list[segments.Stored], manifest: dict, vocab) -> Index:
 _KINDS = ("sentences", "chunks", "clauses")
 
 
-def _gathered(arrays: list[np.ndarray], rows: np.ndarray, manifest: dict) -> np.ndarray:
-    """Rows of the segments' matrices, stacked: the memory map itself when one segment serves them all in order."""
-    if len(arrays) == 1 and np.array_equal(rows, np.arange(len(arrays[0]))):
-        return arrays[0]
+def _gathered(arrays: list[np.ndarray], rows: np.ndarray, manifest: dict):
+    """Rows of the segments' matrices, stacked as views of them (qa/stacked.py): the memory maps themselves,
+    shared between processes, unless the rows come in more than stacked.MAX_BLOCKS runs (then one array)."""
     dim = manifest["model"]["dimension"]
-    stacked = np.concatenate([np.asarray(a, dtype=np.float32).reshape(len(a), -1) for a in arrays]) if arrays else \
-        np.zeros((0, dim), np.float32)
-    return stacked[rows] if len(stacked) else np.zeros((0, dim), np.float32)
+    whole = stacked.Stacked(arrays, dim) if len(arrays) != 1 else arrays[0]
+    return stacked.gathered(whole, rows, np.zeros((0, dim), np.float32), dim)
 
 
 def _bm25(stored: list[segments.Stored], index: Index, manifest: dict, graph) -> derived_.Derived | None:

@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from qa import analysis, derived, tables
+from qa import analysis, derived, stacked, tables
 from qa.chunk import ChunkParams, chunk_article
 from qa.embed import Embedder
 from qa.index import Index, _embed, _manifest, metadata_fingerprint, nlp_fingerprint, stale_reason
@@ -157,15 +157,7 @@ def _clauses(base: Index, docs: tuple, sent_from: np.ndarray, new_sent: np.ndarr
     return table, _gather(base.clause_vectors, rows, _embed(embedder, texts, wrap, "clauses"), embedder.dim)
 
 
-def _gather(old: np.ndarray, rows: np.ndarray, new: np.ndarray, dim: int) -> np.ndarray:
-    """Rows of `old` where `rows` >= 0, rows of `new` (in order) where it is -1. Runs of consecutive rows
-    (most of a corpus, after an update) are copied as blocks, not row by row."""
-    out = np.empty((len(rows), dim), dtype=np.float32)
-    dst = np.flatnonzero(rows >= 0)
-    src = rows[dst]
-    breaks = np.flatnonzero((np.diff(dst) != 1) | (np.diff(src) != 1)) + 1
-    for a, b in zip([0, *breaks.tolist()], [*breaks.tolist(), len(dst)]):
-        if b > a:
-            out[dst[a] : dst[b - 1] + 1] = old[src[a] : src[b - 1] + 1]
-    out[rows < 0] = new
-    return out
+def _gather(old, rows: np.ndarray, new: np.ndarray, dim: int):
+    """Rows of `old` where `rows` >= 0, rows of `new` (in order) where it is -1: the kept rows are shared with
+    `old`, not copied (qa/stacked.py)."""
+    return stacked.gathered(old, rows, np.asarray(new, dtype=np.float32), dim)

@@ -16,6 +16,7 @@ from qa.embed import HashingEmbedder
 from qa.index import build_index, load_index
 from qa.ingest import load_articles
 from qa.service import QAService, chunk_params, ensure_index
+from qa.stacked import Stacked
 from tests.apps import private_settings
 from tests.test_update import REMOVED, _same
 
@@ -72,6 +73,11 @@ def test_an_add_writes_a_segment_of_the_article_and_a_manifest_only(tmp_path):
     assert np.load(folder / "rows.npy")[:, :2].tolist() == [[n_sentences, n_chunks]]
     assert (new["articles"], new["deleted"]) == (1, [])
     assert sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) < 64 * 1024  # one short article's bytes
+    # In memory too, the kept rows are shared with the index served before (qa/stacked.py), not copied.
+    for new_rows, old_rows in ((updated.sentence_vectors, base.sentence_vectors),
+                               (updated.chunk_vectors, base.chunk_vectors)):
+        assert isinstance(new_rows, Stacked)
+        assert sum(len(b) for b in new_rows.blocks if np.shares_memory(b, old_rows)) == len(old_rows)
 
 
 def _manifest_of(index) -> dict:
