@@ -14,7 +14,8 @@ Saved as a folder of plain arrays (`.npy`, no pickle) and `bm25.json` with the p
 vocabulary; loaded memory-mapped, so a worker reads only the rows its queries touch. The matrix also keeps
 each posting's term frequency and each document's length, so it can be weighted for other parameters
 (`reweighted`) and brought up to date with a changed corpus from the new documents' tokens alone
-(`updated`: the other documents' postings are moved, not counted again).
+(`updated`: the other documents' postings are moved, not counted again), or combined from the counts of
+several matrices (`combined`: an index's segments, qa/segments.py, the corpus-wide statistics computed then).
 """
 
 from __future__ import annotations
