@@ -9,12 +9,13 @@ real model's shape) and spaCy's tokenizer only (one Doc per sentence), its manif
 and pipeline, so the update reuses those rows as it would reuse real ones. The added article (of --lengths
 sentences) goes through the real path: the corpus write (qa/documents.py), ingestion, the incremental
 update with the real encoder (QA_ENCODER_BACKEND, default onnx MiniLM) and en_core_web_sm, the new build
-written and swapped in (qa/index.py), and the service made over it (BM25 statistics, the reader's tables).
+written and swapped in (qa/index.py: a segment of the article and a manifest, qa/segments.py), and the
+service made over it (BM25 statistics, the reader's tables).
 As in a running server, the corpus was scanned and the index loaded and served once before the first add
 (`started`), and each add starts from the index the previous one served; the articles added are removed
 again at the end (untimed).
 
-Printed per corpus size and article length, in seconds: each phase, the work on the article alone
+Printed per corpus size and article length, in seconds: each phase, the kilobytes the save wrote, the work on the article alone
 (embed + analyse), the rest (which grows with the corpus), the total (the fastest of --repeats runs), and
 the first run's total (the first add after a start, which also fills what later adds find remembered:
 each JSON line written, each sentence's reporting verbs).
@@ -40,7 +41,7 @@ from qa import analysis, nlp as nlp_module, update  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.documents import add_document, remove_document  # noqa: E402
 from qa.embed import HashingEmbedder  # noqa: E402
-from qa.index import Index, build_index, cleanup, load_index, nlp_fingerprint, save_index  # noqa: E402
+from qa.index import FORMAT_VERSION, Index, build_index, cleanup, load_index, nlp_fingerprint, save_index  # noqa: E402
 from qa.ingest import load_articles  # noqa: E402
 from qa.scan import SCANNER  # noqa: E402
 from qa.service import QAService, chunk_params, embedder_for, retrieval_params, saved  # noqa: E402
@@ -88,8 +89,9 @@ def base_corpus(work: Path, size: int, settings: Settings, real_model: str, pipe
     """A corpus folder of `size` synthetic articles and its index, built with stand-ins (cached in `work`)."""
     root = work / f"corpus-{size}"
     cfg = settings.model_copy(update={"seeds_dir": root / "seeds", "index_dir": root / "index"})
-    if (root / "index" / "current").exists():
-        if "retrieval" not in json.loads((root / "index" / "current" / "manifest.json").read_text()):
+    current = root / "index" / "current"
+    if current.exists() and json.loads((current / "manifest.json").read_text()).get("format_version") == FORMAT_VERSION:
+        if "retrieval" not in json.loads((current / "manifest.json").read_text()):
             saved(load_index(cfg.index_dir, pipeline.vocab), cfg.index_dir, retrieval_params(cfg))  # as a start does
             cleanup(cfg.index_dir)
         return cfg
@@ -136,6 +138,7 @@ def add_one(cfg: Settings, embedder, pipeline, live: Index, name: str, length: i
             return real_analyse(*args, **kwargs)
 
     analysis.analyse = timed_analyse
+    before = _files(cfg.index_dir)
     try:
         with timed.phase("total"):
             with timed.phase("write files"):
@@ -158,8 +161,14 @@ def add_one(cfg: Settings, embedder, pipeline, live: Index, name: str, length: i
     s["article"] = s.get("embed", 0.0) + s.get("analyse", 0.0)
     s["corpus-wide"] = s["total"] - s["article"]
     s["sentences"], s["chunks"] = stats.sentences_computed, stats.chunks_computed
+    s["written KB"] = sum(size for path, size in _files(cfg.index_dir).items() if path not in before) / 1024
     cleanup(cfg.index_dir)  # the builds this run replaced
     return s, index
+
+
+def _files(index_dir: Path) -> dict[Path, int]:
+    """Every file under the index folder and its size (what a save wrote is what was not there before)."""
+    return {p: p.stat().st_size for p in index_dir.rglob("*") if p.is_file()}
 
 
 def main() -> int:
@@ -173,7 +182,7 @@ def main() -> int:
     settings = Settings(_env_file=None, index_dir=args.work / "models-home")
     embedder = embedder_for(settings).load()
     pipeline = nlp_module.load(settings.nlp_model)
-    cols = ("write files", "ingest", "embed", "analyse", "assemble", "save build", "service")
+    cols = ("write files", "ingest", "embed", "analyse", "assemble", "save build", "service", "written KB")
     print(f"encoder: {settings.encoder_backend} {embedder.name}; spaCy {pipeline.meta['name']} {pipeline.meta['version']}")
     print(f"{'corpus':>7} {'added':>9} | " + " ".join(f"{c:>11}" for c in cols)
           + f" | {'article':>8} {'corpus-wide':>11} {'total':>7} {'1st run':>7}")

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.bm25 import BM25Matrix, BM25Params  # noqa: E402
 from qa.chunk import ChunkParams, chunk_article  # noqa: E402
-from qa.build_files import checksum  # noqa: E402
+from qa.build_files import sha256_file  # noqa: E402
 from qa.ingest import load_articles  # noqa: E402
 from qa.retrieve import rrf  # noqa: E402
 from qa.text import query_tokens, tokenize  # noqa: E402
@@ -147,7 +147,7 @@ def serve(folder: str, exact_below: int, ef_search: int, n_queries: int, intrins
         result["ef_sweep"] = ef_sweep(dense, qv, sweep)
     t = time.perf_counter()
     for path in sorted(p for p in folder_.rglob("*") if p.is_file()):
-        checksum(path)
+        sha256_file(path)
     result["verify_s"] = round(time.perf_counter() - t, 2)
     result.update({
         "dense_mode": "exact" if dense.exact else f"hnsw M={dense.hnsw.m} efSearch={ef_search}",

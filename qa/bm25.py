@@ -14,7 +14,8 @@ Saved as a folder of plain arrays (`.npy`, no pickle) and `bm25.json` with the p
 vocabulary; loaded memory-mapped, so a worker reads only the rows its queries touch. The matrix also keeps
 each posting's term frequency and each document's length, so it can be weighted for other parameters
 (`reweighted`) and brought up to date with a changed corpus from the new documents' tokens alone
-(`updated`: the other documents' postings are moved, not counted again).
+(`updated`: the other documents' postings are moved, not counted again), or combined from the counts of
+several matrices (`combined`: an index's segments, qa/segments.py, the corpus-wide statistics computed then).
 """
 
 from __future__ import annotations
@@ -154,6 +155,32 @@ class BM25Matrix:
         doc_len[fresh] = [len(d) for d in added]
         return self._weighted(self.params, vocab, key // max(n, 1), (key % max(n, 1)).astype(np.int32), tf,
                               doc_len, n, term_ids)
+
+    @classmethod
+    def combined(cls, parts: Sequence[tuple["BM25Matrix", np.ndarray]], params: BM25Params, n_docs: int) -> "BM25Matrix":
+        """One matrix from the counts of several (an index's segments): `parts` holds each matrix and, per
+        its document, that document's number in the result (-1: left out). Terms are numbered in order of
+        the parts' vocabularies; only the weights are computed (numpy, O(postings)), nothing is counted again."""
+        term_ids: dict[str, int] = {}
+        rows, cols, tfs = [], [], []
+        for matrix, target in parts:
+            matrix._need_counts()
+            local = np.fromiter((term_ids.setdefault(t, len(term_ids)) for t in matrix.vocab), dtype=np.int64,
+                                count=len(matrix.vocab))
+            col = np.asarray(target, dtype=np.int64)[np.asarray(matrix.indices)]
+            keep = col >= 0
+            rows.append(np.repeat(local, np.diff(matrix.indptr))[keep])
+            cols.append(col[keep])
+            tfs.append(np.asarray(matrix.tf)[keep])
+        doc_len = np.zeros(n_docs, dtype=np.int64)
+        for matrix, target in parts:
+            target = np.asarray(target, dtype=np.int64)
+            doc_len[target[target >= 0]] = np.asarray(matrix.doc_len)[target >= 0]
+        row, col = np.concatenate([np.zeros(0, np.int64), *rows]), np.concatenate([np.zeros(0, np.int64), *cols])
+        tf = np.concatenate([np.zeros(0, np.int32), *tfs])
+        order = np.lexsort((col, row))
+        return cls._weighted(params, list(term_ids), row[order], col[order].astype(np.int32), tf[order], doc_len,
+                             n_docs, term_ids)
 
     def _need_counts(self) -> None:
         if self.tf is None or self.doc_len is None:

@@ -1,9 +1,12 @@
-"""The retrieval structures derived from an index: built once, saved with the build, carried through updates.
+"""The retrieval structures derived from an index: made when it is built or loaded, carried through updates.
 
-    bm25/            the chunks' BM25 matrix (qa/bm25.py): plain arrays, loaded memory-mapped
-    sentence_bm25/   the sentences' matrix: below `exact_below` chunks each leg scores a passage by its
-                     best sentence (qa/retrieve.py)
-    dense.hnsw       the chunks' HNSW graph (qa/vectors.py), from `exact_below` chunks on; loaded memory-mapped
+    bm25             the chunks' BM25 matrix (qa/bm25.py): combined at load from the segments' term counts
+                     (qa/segments.py), the corpus-wide statistics computed then
+    sentence_bm25    the sentences' matrix, likewise: below `exact_below` chunks each leg scores a passage by
+                     its best sentence (qa/retrieve.py)
+    dense.hnsw       the chunks' HNSW graph (qa/vectors.py), from `exact_below` chunks on: saved with the
+                     build (the one corpus-sized file an add still writes, above the threshold), loaded
+                     memory-mapped
 
 They depend on the index and on retrieval settings (BM25 variant and parameters, the exact/HNSW threshold,
 the graph's M and efConstruction), which the manifest records under `retrieval`. A service whose settings
@@ -117,35 +120,24 @@ def _countable(matrix: BM25Matrix | None) -> bool:
 
 # ---------------------------------------------------------------- files
 def write(derived: Derived, folder: Path) -> list[str]:
-    """Save into a build folder; the names written, relative to it (for the manifest's checksums)."""
-    names: list[str] = []
-    for name, matrix in ((BM25_DIR, derived.bm25), (SENTENCE_BM25_DIR, derived.sentence_bm25)):
-        if matrix is not None:
-            matrix.save(folder / name)
-            names.extend(BM25Matrix.files(name, matrix.tf is not None))
-    if derived.graph is not None:
-        import faiss
+    """Save the graph (if any) into a build folder; the names written, relative to it (for the manifest's
+    checksums). The BM25 matrices are not saved: each segment saves its term counts (qa/segments.py) and
+    loading combines them (`BM25Matrix.combined`)."""
+    if derived.graph is None:
+        return []
+    import faiss
 
-        faiss.write_index(derived.graph, str(folder / GRAPH))
-        names.append(GRAPH)
-    return names
+    faiss.write_index(derived.graph, str(folder / GRAPH))
+    return [GRAPH]
 
 
-def read(build: Path, manifest: dict) -> Derived | None:
-    """What a build saved (its checksums already verified), memory-mapped; None for a build from before
-    format 5, which saved none."""
-    saved = manifest.get("retrieval")
-    if saved is None:
+def read(build: Path, manifest: dict):
+    """The build's saved graph (its checksum already verified), memory-mapped; None when it saved none."""
+    if GRAPH not in manifest["files"]:
         return None
-    files = manifest["files"]
-    bm25 = BM25Matrix.load(build / BM25_DIR) if f"{BM25_DIR}/bm25.json" in files else None
-    sentence_bm25 = BM25Matrix.load(build / SENTENCE_BM25_DIR) if f"{SENTENCE_BM25_DIR}/bm25.json" in files else None
-    graph = None
-    if GRAPH in files:
-        import faiss
+    import faiss
 
-        graph = faiss.read_index(str(build / GRAPH), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
-    return Derived(bm25, sentence_bm25, graph, saved)
+    return faiss.read_index(str(build / GRAPH), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
 
 
 def sizes(derived: Derived) -> list[tuple[str, str, int]]:

@@ -1,24 +1,24 @@
-"""Build, save and load the index: a folder of plain files that explains itself.
+"""Build, save and load the index: folders of plain files that explain themselves.
 
 Layout of `index_dir`:
     current -> builds/<build-id>        a symlink, swapped atomically when a build completes
-    builds/<build-id>/manifest.json     format, versions, model, tokenizer, chunking, the code that
-                                        shaped it, corpus checksums, counts, build time and the
-                                        SHA-256 of every other file
-    builds/<build-id>/articles.jsonl    one article a line, its text exactly as in the seed file
-    builds/<build-id>/sentences.jsonl   doc_id, start, end of every indexed sentence
-    builds/<build-id>/chunks.jsonl      chunk id, offsets, sentence range and BM25 tokens
-    builds/<build-id>/chunk_vectors.npy, sentence_vectors.npy   normalized float32 embeddings
-    builds/<build-id>/analysis.spacy    spaCy's analysis of every sentence (a DocBin; qa/analysis.py)
-    builds/<build-id>/clause_vectors.npy   normalized float32 embeddings of every clause (qa/analysis.clauses)
-    builds/<build-id>/bm25/, sentence_bm25/, dense.hnsw   the retrieval structures (qa/derived.py), for the
-                                        settings in the manifest's `retrieval`; loaded memory-mapped
-A build is written to `builds/<build-id>.partial` and renamed when complete, so a crash leaves
-at most a `.partial` folder, which the next start removes. Each file's checksum in the manifest is the
-SHA-256 of the SHA-256s of its 4 MiB blocks (`blocks` lists them): a new build hashes only the blocks whose
-bytes differ from the live build's (compared, 20x faster than hashing), so adding an article re-hashes
-what changed, not the corpus; loading still hashes every block. (Format 4 kept one SHA-256 per file.) Builds and clean-ups hold `build_lock`,
-so a `qa index` run and a server's reindex never write or clean the same folder at once.
+    builds/<build-id>/manifest.json     format, versions, model, tokenizer, chunking, the code that shaped it,
+                                        counts, build time, the segments it is made of (each with the SHA-256
+                                        of its files and its tombstones) and the SHA-256 of its other files
+    builds/<build-id>/dense.hnsw        the chunks' HNSW graph, from `exact_below` chunks on (qa/derived.py)
+    segments/<segment-id>/...           the articles, sentences, chunks and tokens, vectors, spaCy analysis and
+                                        BM25 term counts of some articles: written once, never changed
+                                        (qa/segments.py)
+An index is the union of its segments' articles less the deleted ones, in file-name order. A full build
+writes one segment; an update (qa/update.py, saved with `reuse`) writes a segment of the added or changed
+articles only, tombstones the removed or changed ones in the manifest, and now and then merges small
+segments (`segments.plan`): an add writes its article's bytes (and amortized O(log N) merges), not the
+corpus's. BM25's corpus-wide statistics (document frequencies, lengths, idf) are computed from the segments'
+term counts when loading. Segments and builds are written to `<id>.partial` folders and renamed when
+complete; `current` is swapped last, so a crash (even kill -9) leaves the previous build served and at most
+leftovers, which the next start removes (`cleanup`). Loading hashes every file of every segment. Builds and
+clean-ups hold `build_lock`, so a `qa index` run and a server's reindex never write or clean the same folder
+at once.
 """
 
 from __future__ import annotations
@@ -32,14 +32,15 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
-from qa import analysis, build_files as files, chunk, derived as derived_, ingest, tables, text
+from qa import analysis, build_files as files, chunk, derived as derived_, ingest, segments, stacked, tables, text
+from qa.bm25 import BM25Matrix, BM25Params
 from qa.chunk import ChunkParams, chunk_article
 from qa.embed import Embedder
 from qa.errors import IndexCorrupt, IndexMissing, IndexStale
@@ -50,13 +51,9 @@ log = logging.getLogger(__name__)
 
 # 2: the sentences' spaCy analysis (analysis.spacy) and the pipeline in the manifest; 3: the analysis in one
 # part per article, articles' metadata; 4: clause vectors (clause_vectors.npy); 5: the BM25 matrices and the
-# HNSW graph (qa/derived.py). A format-4 build still loads (its structures are made in memory, and written
-# with the next build): what it stores is the same.
-FORMAT_VERSION = 5
-READABLE_FORMATS = (4, 5)
+# HNSW graph (qa/derived.py); 6: segments (qa/segments.py). Another format is stale: rebuilt.
+FORMAT_VERSION = 6
 MANIFEST = "manifest.json"
-ARTIFACTS = ("articles.jsonl", "sentences.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy",
-             analysis.ARTIFACT, analysis.CLAUSE_VECTORS)
 _PACKAGES = ("newsqa", "numpy", "rank-bm25", "onnxruntime", "faiss-cpu", "sentence-transformers", "torch",
              "transformers", "spacy")
 
@@ -64,7 +61,8 @@ _PACKAGES = ("newsqa", "numpy", "rank-bm25", "onnxruntime", "faiss-cpu", "senten
 @dataclass(frozen=True, slots=True)
 class Index:
     """Everything retrieval and reading need, in memory. Rows of the vector matrices line up
-    with `chunks` and `sentences`."""
+    with `chunks` and `sentences`; a matrix is an array or, after an update or a load of several segments,
+    a `qa.stacked.Stacked` of views of row blocks (which behaves as the array)."""
 
     articles: dict[str, Article]
     sentences: tuple[Sentence, ...]
@@ -172,35 +170,43 @@ def _version(package: str) -> str | None:
 
 
 # ---------------------------------------------------------------- save
-def save_index(index: Index, index_dir: Path, retrieval: derived_.RetrievalParams | None = None) -> Path:
-    """Write a complete build beside the live one, then point `current` at it atomically. `retrieval`: also
-    save the retrieval structures for these settings (those of `index.derived` that fit, the rest made now);
-    None: those `index.derived` holds, if any."""
+# What a live build must share with a new index for its segments to be reused (else all are written anew).
+_REUSE_FIELDS = ("model", "tokenizer", "nlp", "chunking", "code")
+
+
+def save_index(index: Index, index_dir: Path, retrieval: derived_.RetrievalParams | None = None,
+               reuse: bool = False) -> Path:
+    """Write a build and point `current` at it atomically. `reuse`: articles the live build's segments
+    already hold (same name, text and metadata, same settings) stay there; only the others are written, as
+    one new segment, and the segments `segments.plan` picks are merged (else every article is written, as
+    one segment). `retrieval`: also save the retrieval structures for these settings (those of
+    `index.derived` that fit, the rest made now); None: those `index.derived` holds, if any."""
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
+    rows = segments.rows_of(index)
+    entries = _kept_segments(index, index_dir) if reuse else []
+    kept = {d for e in entries for d in _served(index_dir, e)}
+    new = [d for d in index.articles if d not in kept]
+    if new:
+        entries.append(segments.write(index, rows, new, index_dir))
+    for group in segments.plan([(e["id"], e["articles"] - len(e["deleted"]), len(e["deleted"])) for e in entries]):
+        merged = segments.write(index, rows, [d for e in entries if e["id"] in group for d in _served(index_dir, e)],
+                                index_dir)
+        at = next(i for i, e in enumerate(entries) if e["id"] in group)
+        entries = [e for e in entries[:at] if e["id"] not in group] + [merged] + \
+                  [e for e in entries[at:] if e["id"] not in group]
+        log.info("merged %d segments into %s (%d articles)", len(group), merged["id"], merged["articles"])
     build_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
     partial = builds / f"{build_id}.partial"
     partial.mkdir()
-    live = _live_blocks(index_dir)
-    files.write_lines(partial / "articles.jsonl", index.articles.values(), _article_row)
-    files.write_lines(partial / "sentences.jsonl", index.sentences,
-                 lambda s: {"doc_id": s.doc_id, "start": s.start, "end": s.end})
-    files.write_lines(partial / "chunks.jsonl", index.chunks, _chunk_row, index.chunk_tokens)
-    np.save(partial / "chunk_vectors.npy", index.chunk_vectors, allow_pickle=False)
-    np.save(partial / "sentence_vectors.npy", index.sentence_vectors, allow_pickle=False)
-    parts = index.analysis_parts if len(index.analysis_parts) == len(index.articles) else [analysis.serialize(index.docs)]
-    (partial / analysis.ARTIFACT).write_bytes(analysis.pack(parts))
-    np.save(partial / analysis.CLAUSE_VECTORS, index.clause_vectors, allow_pickle=False)
-    names = list(ARTIFACTS)
-    manifest = dict(index.manifest, format_version=FORMAT_VERSION)
+    manifest = {k: v for k, v in index.manifest.items() if k not in ("corpus", "files", "retrieval", "segments")}
+    manifest.update(format_version=FORMAT_VERSION, segments=entries)
     structures = derived_.complete(index, retrieval) if retrieval is not None else index.derived
-    manifest.pop("retrieval", None)
+    names = []
     if structures is not None and structures.params is not None:
-        names += derived_.write(structures, partial)
+        names = derived_.write(structures, partial)
         manifest["retrieval"] = structures.params
-    blocks = {name: files.block_digests(partial / name, live.get(name)) for name in names}
-    manifest["files"] = {name: files.root(digests) for name, digests in blocks.items()}
-    manifest["blocks"] = blocks
+    manifest["files"] = {name: files.sha256_file(partial / name) for name in names}
     files.write_json(partial / MANIFEST, manifest)
     files.fsync_dir(partial)
     final = builds / build_id
@@ -209,8 +215,34 @@ def save_index(index: Index, index_dir: Path, retrieval: derived_.RetrievalParam
     os.symlink(Path("builds") / build_id, link)
     os.replace(link, index_dir / "current")  # atomic: readers see the old build or the new one
     files.fsync_dir(index_dir)
-    log.info("index %s written: %s", build_id, manifest["counts"])
+    log.info("index %s written: %s, %d segments, %d articles written", build_id, manifest["counts"], len(entries),
+             len(new))
     return final
+
+
+def _kept_segments(index: Index, index_dir: Path) -> list[dict]:
+    """The live build's segments that still serve some of `index`'s articles, each with its tombstones
+    (`deleted`: the articles it holds and no longer serves). None when the live build was made otherwise."""
+    try:
+        live = json.loads((current_build(index_dir) / MANIFEST).read_text(encoding="utf-8"))
+    except (IndexMissing, OSError, ValueError):
+        return []
+    if live.get("format_version") != FORMAT_VERSION or any(live.get(f) != index.manifest.get(f) for f in _REUSE_FIELDS):
+        return []
+    out, taken = [], set()
+    for entry in live.get("segments", []):
+        held, deleted = segments.members(index_dir, entry), set(entry["deleted"])
+        serving = {d for d, key in held.items() if d not in deleted and d not in taken and d in index.articles
+                   and segments.article_key(index.articles[d]) == key}
+        if serving:
+            taken |= serving
+            out.append(dict(entry, deleted=[d for d in held if d not in serving]))
+    return out
+
+
+def _served(index_dir: Path, entry: dict) -> list[str]:
+    deleted = set(entry["deleted"])
+    return [d for d in segments.members(index_dir, entry) if d not in deleted]
 
 
 @contextlib.contextmanager
@@ -227,7 +259,8 @@ def build_lock(index_dir: Path):
 
 
 def cleanup(index_dir: Path) -> list[str]:
-    """Remove what a crashed or superseded build left: `.partial` folders, stray links, old builds."""
+    """Remove what a crashed or superseded build left: `.partial` folders, stray links, old builds, segments
+    the live build does not list."""
     removed: list[str] = []
     builds = index_dir / "builds"
     live = (index_dir / "current").resolve() if (index_dir / "current").exists() else None
@@ -235,6 +268,17 @@ def cleanup(index_dir: Path) -> list[str]:
         if path.resolve() != live:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path.name)
+    listed = set()
+    if live is not None:
+        try:
+            listed = {e["id"] for e in json.loads((live / MANIFEST).read_text(encoding="utf-8")).get("segments", [])}
+        except (OSError, ValueError, KeyError, TypeError):
+            return removed  # an unreadable manifest: keep every segment (loading reports what is wrong)
+    folder = index_dir / segments.SEGMENTS
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if path.name not in listed:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(f"{segments.SEGMENTS}/{path.name}")
     for link in index_dir.glob(".current-*"):
         link.unlink(missing_ok=True)
         removed.append(link.name)
@@ -243,34 +287,12 @@ def cleanup(index_dir: Path) -> list[str]:
     return removed
 
 
-def _article_row(a: Article) -> dict:
-    return {"doc_id": a.doc_id, "source": a.source, "date": a.date, "title": a.title, "sha256": a.sha256,
-            "outlet": a.outlet, "url": a.url, "published": a.published, "language": a.language,
-            "excluded": [list(r) for r in a.excluded], "sentences": [list(s) for s in a.sentences], "text": a.text}
-
-
 def metadata_fingerprint(articles: Iterable[Article]) -> str:
     """One digest of every article's metadata (a change re-labels citations without touching vectors)."""
     digest = hashlib.sha256()
     for a in articles:
         digest.update(json.dumps([a.source, a.title, a.date, a.outlet, a.url, a.published, a.language]).encode())
     return digest.hexdigest()[:16]
-
-
-def _chunk_row(c: Chunk, tokens: tuple[str, ...]) -> dict:
-    return {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "ordinal": c.ordinal, "start": c.start, "end": c.end,
-            "sentences": list(c.sentences), "tokens": list(tokens)}
-
-
-def _live_blocks(index_dir: Path) -> dict[str, tuple[Path, list[str]]]:
-    """The live build's files and their block digests (none for a format-4 build, or no build)."""
-    try:
-        build = current_build(index_dir)
-        blocks = json.loads((build / MANIFEST).read_text(encoding="utf-8")).get("blocks") or {}
-    except (IndexMissing, OSError, ValueError):
-        return {}
-    return {name: (build / name, digests) for name, digests in blocks.items()
-            if isinstance(digests, list) and (build / name).is_file()}
 
 
 # ---------------------------------------------------------------- load
@@ -282,47 +304,118 @@ def current_build(index_dir: Path) -> Path:
 
 
 def load_index(index_dir: Path, vocab=None) -> Index:
-    """Load the current build, verifying every artifact's checksum and the files' consistency.
+    """Load the current build: its segments, every file's checksum verified, their articles in file-name
+    order (as ingestion orders them) less the deleted ones, the BM25 statistics computed over them.
     `vocab`: the spaCy vocabulary the stored analysis is read into (a blank English one when None)."""
     build = current_build(index_dir)
     manifest = _read_manifest(build)
-    for name in dict.fromkeys([*ARTIFACTS, *manifest["files"]]):
+    for name, expected in manifest["files"].items():
         path = build / name
         if not path.is_file():
             raise IndexCorrupt(name, "files", "file is missing")
-        expected = manifest["files"].get(name)
-        if files.checksum_as(path, manifest) != expected:
+        if files.sha256_file(path) != expected:
             raise IndexCorrupt(name, f"files.{name}", "checksum does not match the manifest (file changed or truncated)")
-    articles = {row["doc_id"]: _article_from_row(row) for row in _read_jsonl(build, "articles.jsonl")}
-    sentences = tuple(
-        Sentence(i, r["doc_id"], r["start"], r["end"], articles[r["doc_id"]].text[r["start"] : r["end"]])
-        for i, r in enumerate(_read_jsonl(build, "sentences.jsonl"))
-    )
-    rows = _read_jsonl(build, "chunks.jsonl")
-    chunks = tuple(
-        Chunk(r["chunk_id"], r["doc_id"], r["ordinal"], r["start"], r["end"],
-              articles[r["doc_id"]].text[r["start"] : r["end"]], tuple(r["sentences"]))
-        for r in rows
-    )
-    tokens = tuple(tuple(r["tokens"]) for r in rows)
-    chunk_vectors = _read_npy(build, "chunk_vectors.npy")
-    sentence_vectors = _read_npy(build, "sentence_vectors.npy")
+    for entry in manifest["segments"]:
+        segments.verify(index_dir, entry)
+    stored = [segments.read(index_dir, entry) for entry in manifest["segments"]]
     if vocab is None:
         import spacy
 
         vocab = spacy.blank("en").vocab
-    parts = tuple(analysis.split((build / analysis.ARTIFACT).read_bytes()))
-    docs = analysis.load_docs(parts, vocab, [s.text for s in sentences])
-    clause_vectors = _read_npy(build, analysis.CLAUSE_VECTORS)
+    index = _assembled(stored, manifest, vocab)
     try:
-        structures = derived_.read(build, manifest)
+        graph = derived_.read(build, manifest)
     except (ValueError, RuntimeError, KeyError) as exc:  # faiss reports a bad file as a RuntimeError
         raise IndexCorrupt("retrieval", "-", f"a saved retrieval structure is unreadable ({exc})") from None
-    index = Index(articles, sentences, chunks, tokens, chunk_vectors, sentence_vectors, manifest, build, docs,
-                  parts if len(parts) == len(articles) else (), clause_vectors=clause_vectors,
-                  clause_table=tables.clause_table(docs), derived=structures)
+    index = replace(index, path=build, derived=_bm25(stored, index, manifest, graph))
     _check_consistent(index)
     return index
+
+
+def _assembled(stored: list[segments.Stored], manifest: dict, vocab) -> Index:
+    """One Index of the segments' served articles, ordered by source; rows gathered segment by segment."""
+    served = []  # (source, segment, article within it)
+    for si, seg in enumerate(stored):
+        deleted = set(seg.entry["deleted"])
+        served.extend((a.source, si, ai) for ai, a in enumerate(seg.articles) if a.doc_id not in deleted)
+    served.sort()
+    bounds = [{kind: np.concatenate([[0], np.cumsum(seg.rows[:, k])]) for k, kind in enumerate(_KINDS)} for seg in stored]
+    base = {kind: np.cumsum([0] + [int(seg.rows[:, k].sum()) for seg in stored]) for k, kind in enumerate(_KINDS)}
+    take = {kind: [] for kind in _KINDS}
+    articles: dict[str, Article] = {}
+    sentences: list[Sentence] = []
+    chunks: list[Chunk] = []
+    tokens: list[tuple[str, ...]] = []
+    parts: list[bytes] = []
+    for _, si, ai in served:
+        seg, b = stored[si], bounds[si]
+        a = seg.articles[ai]
+        if a.doc_id in articles:
+            raise IndexCorrupt(f"{segments.SEGMENTS}/{seg.entry['id']}/articles.jsonl", "deleted",
+                               f"article {a.doc_id!r} is served by two segments")
+        articles[a.doc_id] = a
+        first = len(sentences)
+        for r in seg.sentences[b["sentences"][ai] : b["sentences"][ai + 1]]:
+            sentences.append(Sentence(len(sentences), a.doc_id, r["start"], r["end"], a.text[r["start"] : r["end"]]))
+        for r in seg.chunks[b["chunks"][ai] : b["chunks"][ai + 1]]:
+            chunks.append(Chunk(r["chunk_id"], a.doc_id, r["ordinal"], r["start"], r["end"], a.text[r["start"] : r["end"]],
+                                (first + r["sentences"][0], first + r["sentences"][1])))
+            tokens.append(tuple(r["tokens"]))
+        parts.append(seg.parts[ai])
+        for kind in _KINDS:
+            take[kind].append(np.arange(base[kind][si] + b[kind][ai], base[kind][si] + b[kind][ai + 1]))
+    rows = {kind: np.concatenate([np.zeros(0, np.int64), *take[kind]]) for kind in _KINDS}
+    docs = analysis.load_docs(parts, vocab, [s.text for s in sentences])
+    index = Index(articles, tuple(sentences), tuple(chunks), tuple(tokens),
+                  _gathered([seg.chunk_vectors for seg in stored], rows["chunks"], manifest),
+                  _gathered([seg.sentence_vectors for seg in stored], rows["sentences"], manifest),
+                  dict(manifest, corpus={a.source: a.sha256 for a in articles.values()}), None, docs, tuple(parts),
+                  clause_vectors=_gathered([seg.clause_vectors for seg in stored], rows["clauses"], manifest),
+                  clause_table=tables.clause_table(docs))
+    return index
+
+
+_KINDS = ("sentences", "chunks", "clauses")
+
+
+def _gathered(arrays: list[np.ndarray], rows: np.ndarray, manifest: dict):
+    """Rows of the segments' matrices, stacked as views of them (qa/stacked.py): the memory maps themselves,
+    shared between processes, unless the rows come in more than stacked.MAX_BLOCKS runs (then one array)."""
+    dim = manifest["model"]["dimension"]
+    whole = stacked.Stacked(arrays, dim) if len(arrays) != 1 else arrays[0]
+    return stacked.gathered(whole, rows, np.zeros((0, dim), np.float32), dim)
+
+
+def _bm25(stored: list[segments.Stored], index: Index, manifest: dict, graph) -> derived_.Derived | None:
+    """The index's BM25 matrices from its segments' term counts (the corpus-wide statistics computed here),
+    for the settings in the manifest's `retrieval`; None when the build saved none."""
+    saved = manifest.get("retrieval")
+    if saved is None:
+        return None
+    params = BM25Params(**saved["bm25"])
+    first: dict[str, dict[str, int]] = {"sentences": {}, "chunks": {}}
+    for n, s in enumerate(index.sentences):
+        first["sentences"].setdefault(s.doc_id, n)
+    for n, c in enumerate(index.chunks):
+        first["chunks"].setdefault(c.doc_id, n)
+    chunk_parts, sentence_parts = [], []
+    for seg in stored:
+        targets = []
+        for k, kind in enumerate(("sentences", "chunks")):
+            target = np.full(int(seg.rows[:, k].sum()), -1, dtype=np.int64)
+            at = 0
+            for a, n in zip(seg.articles, seg.rows[:, k].tolist()):
+                if index.articles.get(a.doc_id) is a:  # served from this segment (not a tombstone)
+                    target[at : at + n] = np.arange(first[kind].get(a.doc_id, 0), first[kind].get(a.doc_id, 0) + n)
+                at += n
+            targets.append(target)
+        sentence_parts.append((seg.sentence_bm25, targets[0]))
+        chunk_parts.append((seg.bm25, targets[1]))
+    bm25 = BM25Matrix.combined(chunk_parts, params, len(index.chunks))
+    sentence_bm25 = None
+    if len(index.chunks) < saved["exact_below"]:
+        sentence_bm25 = BM25Matrix.combined(sentence_parts, params, len(index.sentences))
+    return derived_.Derived(bm25, sentence_bm25, graph, saved)
 
 
 def _read_manifest(build: Path) -> dict:
@@ -336,39 +429,12 @@ def _read_manifest(build: Path) -> dict:
         raise IndexCorrupt(MANIFEST, "-", "not a JSON object")
     if "format_version" not in manifest:
         raise IndexCorrupt(MANIFEST, "format_version", "field is missing")
-    if manifest["format_version"] not in READABLE_FORMATS:  # another format is stale (rebuilt), not corrupt
+    if manifest["format_version"] != FORMAT_VERSION:  # another format is stale (rebuilt), not corrupt
         raise IndexStale(f"index format {manifest['format_version']} is not {FORMAT_VERSION}; rebuild with `qa index`")
-    for field in ("model", "tokenizer", "nlp", "chunking", "corpus", "counts", "files"):
+    for field in ("model", "tokenizer", "nlp", "chunking", "counts", "segments", "files"):
         if field not in manifest:
             raise IndexCorrupt(MANIFEST, field, "field is missing")
     return manifest
-
-
-def _read_jsonl(build: Path, name: str) -> list[dict]:
-    rows = []
-    with open(build / name, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise IndexCorrupt(name, f"line {n}", f"not valid JSON ({exc.msg})") from None
-    return rows
-
-
-def _read_npy(build: Path, name: str) -> np.ndarray:
-    try:
-        array = np.load(build / name, mmap_mode="r", allow_pickle=False)  # pages shared between processes
-    except ValueError as exc:
-        raise IndexCorrupt(name, "-", f"not a readable .npy array ({exc})") from None
-    if array.dtype != np.float32 or array.ndim != 2:
-        raise IndexCorrupt(name, "dtype", f"expected a 2-D float32 array, found {array.dtype} with {array.ndim} dims")
-    return array
-
-
-def _article_from_row(row: dict) -> Article:
-    return Article(row["doc_id"], row["source"], row["text"], row["date"], row["title"],
-                   tuple(tuple(r) for r in row["excluded"]), tuple(tuple(s) for s in row["sentences"]), row["sha256"],
-                   row.get("outlet"), row.get("url"), row.get("published"), row.get("language"))
 
 
 def _check_consistent(index: Index) -> None:

@@ -93,11 +93,13 @@ def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
 
 def saved(index: Index, index_dir, retrieval: RetrievalParams | None = None) -> Index:
     """`index` written as a new build (with the retrieval structures for `retrieval`, when given) and swapped
-    in; the same index, now with its path, full manifest and those structures."""
+    in, reusing the live build's segments for the articles they hold (only the others are written); the same
+    index, now with its path, full manifest and those structures."""
     if retrieval is not None:
         index = replace(index, derived=complete(index, retrieval))
-    path = save_index(index, index_dir)
-    return replace(index, path=path, manifest=json.loads((path / MANIFEST).read_text(encoding="utf-8")))
+    path = save_index(index, index_dir, reuse=True)
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    return replace(index, path=path, manifest=dict(manifest, corpus=index.manifest["corpus"]))
 
 
 def _ensure_qdrant(settings: Settings, embedder: Embedder, params: ChunkParams, pipeline,

@@ -5,13 +5,14 @@
   then carried through updates by moving rows (`moved`), never by walking every Doc again.
 - `ClauseRows`: the row of a (sentence, verb) in that table, by binary search (no dict of every clause).
 - Reporting verbs: the lemmas of verbs that report words ("X said that …") anywhere in the corpus; each
-  sentence's are remembered by its Doc (the very object an updated index reuses), so a new service walks
-  only the Docs it has not seen.
+  sentence's are remembered by its Doc (the very object an updated index reuses) and counted, so a new
+  service walks only the Docs it has not seen (and finds them by a difference of id sets).
 """
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from typing import Callable, Sequence
 
 import numpy as np
@@ -78,22 +79,31 @@ def _reporting_lemmas(doc) -> frozenset[str]:
 
 
 class _ReportingVerbs:
-    """Each Doc's reporting lemmas, remembered by the Doc (kept alive by the entry, so its id is not reused)."""
+    """The reporting lemmas of the Docs last asked about, each Doc's remembered (kept alive by its entry, so
+    its id is not reused) and each lemma counted: asked again with mostly the same Docs (an updated index
+    keeps the Doc objects of the rows it kept), only the Docs that came or went are walked; finding them is a
+    difference of id sets, not a Python loop over every Doc."""
 
     def __init__(self):
         self._by_doc: dict[int, tuple[object, frozenset[str]]] = {}
+        self._counts: Counter = Counter()
         self._lock = threading.Lock()
 
     def of(self, docs) -> frozenset[str]:
         """The reporting lemmas of `docs`; entries for Docs not among them are dropped."""
         with self._lock:
-            old = self._by_doc
-            seen = {}
-            for doc in docs:
-                entry = old.get(id(doc))
-                seen[id(doc)] = entry if entry is not None and entry[0] is doc else (doc, _reporting_lemmas(doc))
-            self._by_doc = seen
-        return frozenset().union(*(lemmas for _, lemmas in seen.values() if lemmas))
+            now = dict(zip(map(id, docs), docs))
+            held = self._by_doc
+            gone = held.keys() - now.keys()
+            for key in gone:
+                self._counts.subtract(held.pop(key)[1])
+            for key in now.keys() - held.keys():
+                lemmas = _reporting_lemmas(now[key])
+                held[key] = (now[key], lemmas)
+                self._counts.update(lemmas)
+            if gone:
+                self._counts = +self._counts  # drop the lemmas no Doc has any more
+            return frozenset(lemma for lemma, n in self._counts.items() if n > 0)
 
 
 REPORTING_VERBS = _ReportingVerbs()

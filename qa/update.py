@@ -6,7 +6,9 @@ spaCy analysis. These depend on the article's text alone, so they are reused for
 text has the same SHA-256 (whatever its name or metadata now); the rest are computed as a build
 would. The BM25 matrices move the reused rows' postings and count only the new rows' tokens, the clause
 table moves the reused rows (qa/derived.py, qa/tables.py): nothing walks every article again.
-The result is an ordinary Index: saved as a new build and swapped in atomically (qa/index.py).
+The result is an ordinary Index, saved with `save_index(..., reuse=True)` (qa/index.py): the articles the
+live build's segments hold stay there, the added or changed ones are written as one new segment
+(qa/segments.py), the removed ones become tombstones in the new manifest, swapped in atomically.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from qa import analysis, derived, tables
+from qa import analysis, derived, stacked, tables
 from qa.chunk import ChunkParams, chunk_article
 from qa.embed import Embedder
 from qa.index import Index, _embed, _manifest, metadata_fingerprint, nlp_fingerprint, stale_reason
@@ -155,15 +157,7 @@ def _clauses(base: Index, docs: tuple, sent_from: np.ndarray, new_sent: np.ndarr
     return table, _gather(base.clause_vectors, rows, _embed(embedder, texts, wrap, "clauses"), embedder.dim)
 
 
-def _gather(old: np.ndarray, rows: np.ndarray, new: np.ndarray, dim: int) -> np.ndarray:
-    """Rows of `old` where `rows` >= 0, rows of `new` (in order) where it is -1. Runs of consecutive rows
-    (most of a corpus, after an update) are copied as blocks, not row by row."""
-    out = np.empty((len(rows), dim), dtype=np.float32)
-    dst = np.flatnonzero(rows >= 0)
-    src = rows[dst]
-    breaks = np.flatnonzero((np.diff(dst) != 1) | (np.diff(src) != 1)) + 1
-    for a, b in zip([0, *breaks.tolist()], [*breaks.tolist(), len(dst)]):
-        if b > a:
-            out[dst[a] : dst[b - 1] + 1] = old[src[a] : src[b - 1] + 1]
-    out[rows < 0] = new
-    return out
+def _gather(old, rows: np.ndarray, new: np.ndarray, dim: int):
+    """Rows of `old` where `rows` >= 0, rows of `new` (in order) where it is -1: the kept rows are shared with
+    `old`, not copied (qa/stacked.py)."""
+    return stacked.gathered(old, rows, np.asarray(new, dtype=np.float32), dim)

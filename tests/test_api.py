@@ -106,7 +106,7 @@ def test_documents(client):
 
 def test_readiness_and_unknown_routes(client):
     ready = client.get("/readyz").json()
-    assert ready["status"] == "ready" and ready["articles"] == 5 and ready["format_version"] == 5
+    assert ready["status"] == "ready" and ready["articles"] == 5 and ready["format_version"] == 6
     r = client.get("/nope")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
     assert client.get("/docs").status_code == 200

@@ -1,9 +1,9 @@
-"""qa/derived.py: the BM25 matrices and the HNSW graph are saved with the build, checksummed, loaded
-memory-mapped and used as loaded; a build from before them (format 4) still loads and is saved again with them."""
+"""qa/derived.py: the BM25 matrices are combined at load from the segments' term counts and used as loaded;
+the HNSW graph is saved with the build, checksummed, loaded memory-mapped; a build of an older format is
+stale and rebuilt."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import replace
 
@@ -13,7 +13,8 @@ import pytest
 from qa import bm25 as bm25_module, nlp
 from qa.derived import RetrievalParams, complete
 from qa.embed import HashingEmbedder
-from qa.index import ARTIFACTS, load_index
+from qa.index import load_index
+from qa.segments import FILES
 from qa.service import QAService, ensure_index, retrieval_params
 from tests.apps import private_settings
 
@@ -30,10 +31,10 @@ def test_a_build_saves_its_retrieval_structures_and_a_service_uses_them_as_loade
     ensure_index(settings, HashingEmbedder())
     loaded = load_index(settings.index_dir, nlp.load(settings.nlp_model).vocab)
 
-    files = loaded.manifest["files"]
-    assert {"bm25/weights.npy", "bm25/tf.npy", "sentence_bm25/weights.npy"} <= set(files) and set(ARTIFACTS) <= set(files)
+    [segment] = loaded.manifest["segments"]
+    assert {"bm25/tf.npy", "sentence_bm25/tf.npy"} <= set(segment["files"]) == set(FILES)
     assert loaded.manifest["retrieval"] == retrieval_params(settings).manifest()
-    assert isinstance(loaded.derived.bm25.weights, np.memmap) and isinstance(loaded.derived.sentence_bm25.indices, np.memmap)
+    assert loaded.derived.bm25.n_docs == len(loaded.chunks) and loaded.derived.sentence_bm25.n_docs == len(loaded.sentences)
     assert loaded.derived.graph is None  # 35 chunks: below QA_DENSE_EXACT_BELOW, exact search
     _no_building(monkeypatch)
     service = QAService(settings, loaded, HashingEmbedder())
@@ -82,37 +83,19 @@ def test_a_damaged_graph_is_reported_by_name(tmp_path):
         load_index(settings.index_dir)
 
 
-def _as_format_4(index_dir) -> None:
-    """The live build as format 4 wrote it: no retrieval structures, no `retrieval` in the manifest."""
-    build = (index_dir / "current").resolve()
-    manifest = json.loads((build / "manifest.json").read_text())
-    for name in [n for n in manifest["files"] if n not in ARTIFACTS]:
-        (build / name).unlink()
-    manifest.pop("retrieval")
-    manifest.pop("blocks")  # format 4 kept one SHA-256 per file
-    manifest["format_version"] = 4
-    manifest["files"] = {n: hashlib.sha256((build / n).read_bytes()).hexdigest() for n in ARTIFACTS}
-    (build / "manifest.json").write_text(json.dumps(manifest))
+def test_a_build_of_an_older_format_is_stale_and_rebuilt(tmp_path):
+    from qa.errors import IndexStale
 
-
-def test_a_format_4_build_loads_and_is_saved_again_with_its_structures_nothing_embedded(tmp_path):
     settings = private_settings(tmp_path)
     first = ensure_index(settings, HashingEmbedder())
-    _as_format_4(settings.index_dir)
-    old = load_index(settings.index_dir)
-    assert old.derived is None and old.manifest["format_version"] == 4
-    assert QAService(settings, old, HashingEmbedder()).ask("What did Putin agree to?").passages  # made in memory
-
-    class Refusing(HashingEmbedder):
-        def embed_passages(self, texts):
-            raise AssertionError("nothing is embedded to add the retrieval structures")
-
-    upgraded = ensure_index(settings, Refusing())
-    assert upgraded.path != old.path and upgraded.manifest["format_version"] == 5
-    assert upgraded.manifest["corpus"] == first.manifest["corpus"]
-    again = load_index(settings.index_dir)
-    assert isinstance(again.derived.bm25.weights, np.memmap)
-    assert ensure_index(settings, Refusing()).path == again.path  # up to date now: nothing written
+    manifest_path = first.path / "manifest.json"
+    manifest_path.write_text(json.dumps(dict(json.loads(manifest_path.read_text()), format_version=5)))
+    with pytest.raises(IndexStale, match=r"^index format 5 is not 6; rebuild with `qa index`$"):
+        load_index(settings.index_dir)
+    again = ensure_index(settings, HashingEmbedder())
+    assert again.path != first.path and again.manifest["format_version"] == 6
+    assert again.manifest["corpus"] == first.manifest["corpus"]
+    assert ensure_index(settings, HashingEmbedder()).path == again.path  # up to date now: nothing written
 
 
 def test_retrieval_params_record_what_the_structures_depend_on():

@@ -9,7 +9,8 @@ import pytest
 from qa.chunk import ChunkParams
 from qa.embed import HashingEmbedder
 from qa.errors import IndexCorrupt, IndexMissing
-from qa.index import ARTIFACTS, build_index, cleanup, load_index, save_index, stale_reason
+from qa.index import build_index, cleanup, load_index, save_index, stale_reason
+from qa.segments import FILES
 from qa.ingest import load_articles, parse_article
 from tests.helpers import SEEDS
 
@@ -43,13 +44,16 @@ def test_round_trip(saved):
 def test_manifest_explains_the_build(saved, articles):
     path, _ = saved
     m = json.loads((path / "current" / "manifest.json").read_text())
-    assert m["format_version"] == 5
+    assert m["format_version"] == 6
     assert m["model"] == {"name": "hashing-test-embedder", "dimension": 64}
     assert m["tokenizer"]["version"].startswith("words-")
     assert m["chunking"] == {"min_sentences": 3, "max_sentences": 5, "max_words": 120, "overlap": 1}
-    assert m["corpus"] == {a.source: a.sha256 for a in articles}
+    assert "corpus" not in m  # the segments' articles are the corpus; loading lists it
+    assert load_index(path).manifest["corpus"] == {a.source: a.sha256 for a in articles}
     assert m["counts"]["articles"] == 5
-    assert set(m["files"]) == set(ARTIFACTS)
+    [segment] = m["segments"]  # a full build: one segment of every article
+    assert (segment["articles"], segment["deleted"], set(segment["files"])) == (5, [], set(FILES))
+    assert m["files"] == {}  # no HNSW graph below the threshold
     assert {"numpy", "rank-bm25", "sentence-transformers", "torch"} <= set(m["packages"])
     assert not list(path.rglob("*.pkl"))
 
@@ -91,18 +95,23 @@ def test_missing_index_is_reported(tmp_path):
 @pytest.mark.parametrize("name", ["chunks.jsonl", "chunk_vectors.npy", "articles.jsonl"])
 def test_flipped_byte_is_detected_by_name(saved, name):
     path, _ = saved
-    target = path / "current" / name
+    target = _segment(path) / name
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))
     with pytest.raises(IndexCorrupt) as err:
         load_index(path)
-    assert err.value.file == name and "checksum" in str(err.value)
+    assert err.value.file == f"segments/{_segment(path).name}/{name}" and "checksum" in str(err.value)
+
+
+def _segment(path: Path) -> Path:
+    [entry] = json.loads((path / "current" / "manifest.json").read_text())["segments"]
+    return path / "segments" / entry["id"]
 
 
 def test_truncated_file_is_detected(saved):
     path, _ = saved
-    target = path / "current" / "sentence_vectors.npy"
+    target = _segment(path) / "sentence_vectors.npy"
     target.write_bytes(target.read_bytes()[:100])
     with pytest.raises(IndexCorrupt, match="sentence_vectors.npy"):
         load_index(path)
@@ -135,31 +144,16 @@ def test_inconsistent_counts_are_reported(saved):
 
 def test_swap_is_atomic_and_cleanup_removes_leftovers(saved, articles):
     path, _ = saved
-    first = os.readlink(path / "current")
+    first, first_segment = os.readlink(path / "current"), _segment(path).name
     (path / "builds" / "crashed.partial").mkdir()
     (path / "builds" / "crashed.partial" / "chunks.jsonl").write_text("half")
-    save_index(build_index(articles, HashingEmbedder(), PARAMS), path)
+    (path / "segments" / "crashed.partial").mkdir()
+    save_index(build_index(articles, HashingEmbedder(), PARAMS), path)  # a full build: every article written again
     second = os.readlink(path / "current")
-    assert first != second
+    assert first != second and _segment(path).name != first_segment
     removed = cleanup(path)
-    assert sorted(removed) == sorted([os.path.basename(first), "crashed.partial"])
+    assert sorted(removed) == sorted([os.path.basename(first), "crashed.partial", f"segments/{first_segment}",
+                                      "segments/crashed.partial"])
     assert [p.name for p in (path / "builds").iterdir()] == [os.path.basename(second)]
+    assert [p.name for p in (path / "segments").iterdir()] == [_segment(path).name]
     load_index(path)
-
-
-def test_a_new_build_hashes_only_the_blocks_that_differ_from_the_live_one(tmp_path):
-    import hashlib
-
-    from qa.build_files import BLOCK, block_digests as _block_digests, root as _root
-
-    old, new = tmp_path / "old.bin", tmp_path / "new.bin"
-    blocks = [bytes([i]) * BLOCK for i in range(3)]
-    old.write_bytes(b"".join(blocks))
-    new.write_bytes(blocks[0] + b"\x09" * BLOCK + blocks[2] + b"tail")
-    marked = ["reused-0", "reused-1", "reused-2"]  # not real digests: shows which were taken rather than computed
-    digests = _block_digests(new, (old, marked))
-    assert digests == ["reused-0", hashlib.sha256(b"\x09" * BLOCK).hexdigest(), "reused-2",
-                       hashlib.sha256(b"tail").hexdigest()]
-    real = _block_digests(new)
-    assert real == [hashlib.sha256(b).hexdigest() for b in (blocks[0], b"\x09" * BLOCK, blocks[2], b"tail")]
-    assert _root(real) == hashlib.sha256("".join(real).encode()).hexdigest()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import threading
@@ -11,7 +12,8 @@ import pytest
 
 from qa.embed import HashingEmbedder
 from qa.errors import IndexCorrupt
-from qa.index import ARTIFACTS, build_lock, cleanup, load_index
+from qa.index import build_lock, cleanup, load_index
+from qa.segments import FILES
 from qa.service import ensure_index
 from tests.apps import private_settings
 
@@ -24,13 +26,19 @@ def built(tmp_path_factory):
 
 
 def _damaged_copy(settings, tmp_path, name, damage):
-    """A copy of the built index (so each case starts intact) with one artifact damaged."""
+    """A copy of the built index (so each case starts intact) with one file of its build or its segment damaged."""
     build = (settings.index_dir / "current").resolve()
     copy = tmp_path / "index"
     shutil.copytree(build, copy / "builds" / build.name)
+    shutil.copytree(settings.index_dir / "segments", copy / "segments")
     os.symlink(os.path.join("builds", build.name), copy / "current")
-    damage(copy / "builds" / build.name / name)
+    damage(copy / "builds" / build.name / name if name == "manifest.json" else copy / _segment_name(copy, name))
     return copy
+
+
+def _segment_name(copy, name) -> str:
+    [entry] = json.loads((copy / "current" / "manifest.json").read_text())["segments"]
+    return f"segments/{entry['id']}/{name}"
 
 
 def _flip_byte(path):
@@ -43,24 +51,22 @@ def _truncate(path):
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
-# The retrieval structures saved with the build (qa/derived.py) are checked like the rest.
-DERIVED = ("bm25/weights.npy", "bm25/bm25.json", "sentence_bm25/indices.npy")
-
-
-@pytest.mark.parametrize("name", ARTIFACTS + DERIVED)
+@pytest.mark.parametrize("name", FILES)  # the segment's term counts (bm25/, sentence_bm25/) among them
 @pytest.mark.parametrize("damage", [_flip_byte, _truncate], ids=["flipped-byte", "truncated"])
 def test_a_damaged_artifact_is_reported_by_name(built, tmp_path, name, damage):
+    copy = _damaged_copy(built, tmp_path, name, damage)
     with pytest.raises(IndexCorrupt) as caught:
-        load_index(_damaged_copy(built, tmp_path, name, damage))
-    assert (caught.value.file, caught.value.field) == (name, f"files.{name}")
-    assert str(caught.value) == (f"index file {name!r}, field 'files.{name}': checksum does not match the manifest "
+        load_index(copy)
+    label = _segment_name(copy, name)
+    assert (caught.value.file, caught.value.field) == (label, f"files.{name}")
+    assert str(caught.value) == (f"index file {label!r}, field 'files.{name}': checksum does not match the manifest "
                                  "(file changed or truncated); rebuild with `qa index --force`")
 
 
 def test_a_corrupt_index_is_reported_not_rebuilt(built, tmp_path):
     copy = _damaged_copy(built, tmp_path, "chunks.jsonl", _flip_byte)
     settings = built.model_copy(update={"index_dir": copy})
-    with pytest.raises(IndexCorrupt, match="'chunks.jsonl'"):
+    with pytest.raises(IndexCorrupt, match="/chunks.jsonl'"):
         ensure_index(settings, HashingEmbedder())
 
 

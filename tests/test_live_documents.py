@@ -3,6 +3,7 @@ kill -9 in the middle of an update: nothing is lost, the corpus and the index ag
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +13,7 @@ import threading
 import httpx
 
 from qa.embed import HashingEmbedder
-from qa.index import load_index
+from qa.index import cleanup, load_index
 from qa.ingest import load_articles
 from qa.service import QAService, ensure_index
 from tests.apps import private_settings
@@ -106,7 +107,7 @@ where = sys.argv[1]
 def pause():
     print("PAUSED", flush=True)
     time.sleep(600)
-if where == "index":  # after the JSON files and one array of the new build
+if where == "index":  # after the JSON files and one array of the new segment
     real_save, calls = np.save, []
     def save(*args, **kwargs):
         calls.append(args[0])
@@ -114,6 +115,18 @@ if where == "index":  # after the JSON files and one array of the new build
             pause()
         return real_save(*args, **kwargs)
     qa.index.np.save = save
+elif where == "merge":  # merges every second segment of a tier; paused midway through the merged segment
+    import qa.segments
+    qa.segments.FACTOR = 2
+    real_write, real_save, writes = qa.segments.write, np.save, []
+    def write(*args, **kwargs):
+        writes.append(len(args[2]))
+        return real_write(*args, **kwargs)
+    def save(*args, **kwargs):
+        if len(writes) == 2 and str(args[0]).endswith("chunk_vectors.npy"):
+            pause()
+        return real_save(*args, **kwargs)
+    qa.segments.write, qa.segments.np.save = write, save
 else:  # between the sidecar and the text of the new article
     real_link = os.link
     def link(src, dst):
@@ -157,7 +170,7 @@ def test_kill_9_mid_update_keeps_the_previous_index_and_the_files_whole_or_absen
     assert (seeds / "keepers.txt").read_bytes() == story.read_bytes()
     assert (seeds / "keepers.meta.json").read_text() == '{\n "outlet": "Harbour News"\n}\n'
     assert not list(seeds.glob(".*.tmp"))
-    assert [p.name for p in (settings.index_dir / "builds").iterdir() if p.name.endswith(".partial")]
+    assert [p.name for p in (settings.index_dir / "segments").iterdir() if p.name.endswith(".partial")]
     served = load_index(settings.index_dir)  # every checksum verified
     assert served.path == before.path and "keepers" not in served.articles
     result = QAService(settings, served, HashingEmbedder()).ask(QUESTIONS[0])
@@ -166,4 +179,37 @@ def test_kill_9_mid_update_keeps_the_previous_index_and_the_files_whole_or_absen
     # The next start removes the half-written build and brings the index up to date with the corpus.
     after = ensure_index(settings, HashingEmbedder())
     assert "keepers" in after.articles and after.articles["keepers"].outlet == "Harbour News"
-    assert not [p for p in (settings.index_dir / "builds").iterdir() if p.name.endswith(".partial")]
+    assert not [p for p in (settings.index_dir / "segments").iterdir() if p.name.endswith(".partial")]
+
+
+def test_kill_9_mid_merge_keeps_the_previous_index_and_the_next_start_merges(tmp_path, monkeypatch):
+    from qa import segments
+
+    env = _env(tmp_path)
+    settings = private_settings(tmp_path)
+    monkeypatch.setattr(segments, "FACTOR", 2)
+    ensure_index(settings, HashingEmbedder())
+    (settings.seeds_dir / "first.txt").write_text(_story(1, 1))
+    before = ensure_index(settings, HashingEmbedder())  # the base segment and one of `first`
+    story = tmp_path / "keepers.txt"
+    story.write_text(_story(2, 2))
+
+    # The add's segment is written, then the merge of it with `first`'s (two segments of tier 0) is killed.
+    _kill_paused_add(env, "merge", story)
+    index_dir = settings.index_dir
+    partial = [p.name for p in (index_dir / "segments").iterdir() if p.name.endswith(".partial")]
+    assert len(partial) == 1 and (index_dir / "segments" / partial[0] / "articles.jsonl").exists()
+    served = load_index(index_dir)  # every checksum verified
+    assert served.path == before.path and set(served.articles) == set(before.articles)
+    assert len(json.loads((served.path / "manifest.json").read_text())["segments"]) == 2
+    result = QAService(settings, served, HashingEmbedder()).ask(QUESTIONS[0])
+    assert result.answers and all(c.doc_id != "keepers" for a in result.answers for c in a.citations)
+
+    # The next start removes the half-written segment (and the add's, which no build lists) and merges.
+    after = ensure_index(settings, HashingEmbedder())
+    assert {"keepers", "first"} <= set(after.articles)
+    entries = json.loads((after.path / "manifest.json").read_text())["segments"]
+    assert sorted(e["articles"] for e in entries) == [2, 5]
+    cleanup(index_dir)  # what the merge replaced goes at the next clean-up, as superseded builds do
+    assert sorted(p.name for p in (index_dir / "segments").iterdir()) == sorted(e["id"] for e in entries)
+    assert load_index(index_dir).articles == after.articles

@@ -6,6 +6,7 @@ One server is shared by the module (the model takes ~12 s to load); the fault te
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -134,7 +135,7 @@ from qa.service import ensure_index
 real_save, calls = np.save, []
 def save(*args, **kwargs):
     calls.append(args[0])
-    if len(calls) == 2:  # after the JSON files and one array: midway
+    if len(calls) == 2:  # after the JSON files and one array of the new segment: midway
         print("PAUSED", flush=True)
         time.sleep(600)
     return real_save(*args, **kwargs)
@@ -150,8 +151,8 @@ def test_a_build_killed_midway_leaves_the_old_index_served_and_the_next_start_cl
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert child.stdout.readline().strip() == "PAUSED"
-        partial = [p.name for p in (tmp / "index" / "builds").iterdir() if p.name.endswith(".partial")]
-        assert len(partial) == 1 and (tmp / "index" / "builds" / partial[0] / "articles.jsonl").exists()
+        partial = [p.name for p in (tmp / "index" / "segments").iterdir() if p.name.endswith(".partial")]
+        assert len(partial) == 1 and (tmp / "index" / "segments" / partial[0] / "articles.jsonl").exists()
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(10)
@@ -162,11 +163,11 @@ def test_a_build_killed_midway_leaves_the_old_index_served_and_the_next_start_cl
         assert httpx.post(base + "/ask", json={"question": q}, headers=USER, timeout=30).status_code == 200
     assert _build(tmp) == before
     assert load_index(tmp / "index").path.name == before  # every artifact's checksum checked
-    assert (tmp / "index" / "builds" / partial[0]).exists()
+    assert (tmp / "index" / "segments" / partial[0]).exists()
 
     # The next start (the kernel released the dead builder's lock) removes the leftovers and serves.
     with live_server(env, log_path=tmp / "restart.log") as again:
-        assert not (tmp / "index" / "builds" / partial[0]).exists()
+        assert not (tmp / "index" / "segments" / partial[0]).exists()
         assert _build(tmp) == before
         r = httpx.post(again + "/ask", json={"question": QUESTIONS[0]}, headers=USER, timeout=30)
         assert r.status_code == 200 and assert_citation_rule(r.json()) >= 1
@@ -177,8 +178,11 @@ def test_a_corrupt_index_is_named_and_never_ready_until_rebuilt(server, tmp_path
     build = (tmp / "index" / "current").resolve()
     index = tmp_path / "index"
     shutil.copytree(build, index / "builds" / build.name)
+    shutil.copytree(tmp / "index" / "segments", index / "segments")
     os.symlink(os.path.join("builds", build.name), index / "current")
-    path = index / "builds" / build.name / "chunk_vectors.npy"
+    [segment] = json.loads((build / "manifest.json").read_text())["segments"]
+    name = f"segments/{segment['id']}/chunk_vectors.npy"
+    path = index / name
     data = bytearray(path.read_bytes())
     data[-7] ^= 0x20  # one flipped bit in a vector
     path.write_bytes(bytes(data))
@@ -187,7 +191,7 @@ def test_a_corrupt_index_is_named_and_never_ready_until_rebuilt(server, tmp_path
     with live_server(env, wait_for="/healthz", log_path=tmp_path / "server.log") as base:
         ready = httpx.get(base + "/readyz")
         assert ready.status_code == 503 and ready.json()["error"] == "index_corrupt"
-        assert "index file 'chunk_vectors.npy', field 'files.chunk_vectors.npy'" in ready.json()["detail"]
+        assert f"index file '{name}', field 'files.chunk_vectors.npy'" in ready.json()["detail"]
         ask = httpx.post(base + "/ask", json={"question": QUESTIONS[0]}, headers=USER)
         assert ask.status_code == 503 and "chunk_vectors.npy" in ask.json()["detail"]
         assert "chunk_vectors.npy" in (tmp_path / "server.log").read_text()

@@ -37,7 +37,7 @@ def test_unknown_document(fake_service):
 
 def test_readiness_counts(fake_service):
     r = fake_service.readiness()
-    assert (r.articles, r.format_version) == (5, 5)
+    assert (r.articles, r.format_version) == (5, 6)
     assert r.chunks == len(fake_service.index.chunks)
 
 

@@ -48,3 +48,19 @@ def test_reporting_verbs_are_remembered_by_doc(fake_service):
     assert "say" in expected
     assert REPORTING_VERBS.of(docs) == expected
     assert REPORTING_VERBS.of(docs[:3]) == frozenset().union(*(_reporting_lemmas(d) for d in docs[:3]))
+    assert REPORTING_VERBS.of(docs[2:] + docs[:1]) == frozenset().union(*(_reporting_lemmas(d) for d in docs[2:] + docs[:1]))
+    assert REPORTING_VERBS.of(()) == frozenset() and REPORTING_VERBS.of(docs) == expected
+
+
+def test_only_the_docs_that_came_are_walked(fake_service, monkeypatch):
+    from qa import tables
+
+    docs = fake_service.index.docs
+    tables.REPORTING_VERBS.of(docs)
+    walked = []
+    real = tables._reporting_lemmas
+    monkeypatch.setattr(tables, "_reporting_lemmas", lambda doc: (walked.append(doc), real(doc))[1])
+    tables.REPORTING_VERBS.of(docs[1:])
+    assert walked == []
+    tables.REPORTING_VERBS.of(docs)
+    assert walked == [docs[0]]
