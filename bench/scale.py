@@ -18,7 +18,8 @@ graph, `--ef-sweep 64,128,256` also prints dense p50 / p95, CPU p50 and recall@1
 `verify_s` is what checking the loaded files' SHA-256 against a manifest costs (qa/index.py does it at every
 load), apart from `load_s`. Timings on a shared machine are noisy: each row carries the load average when its
 queries ended, and the CPU-time figures leave out waiting for a core; run it twice before trusting a difference.
-At 1M (2 shared cores, load 8.9): dense p50 1.47 ms at efSearch 192, recall@10 0.986; docs/operations.md.
+At 1M, efSearch 192: recall@10 0.986, dense p50 1.47 ms at load 8.9 on the 2 shared cores (0.94-1.06 ms at
+load 3 on a graph built the same way); docs/operations.md.
 """
 
 from __future__ import annotations

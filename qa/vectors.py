@@ -5,9 +5,10 @@ a faiss HNSW graph. By default (`storage` "sq8", QA_HNSW_STORAGE) the graph keep
 (384 bytes instead of 1,536: a quarter of the memory to read at each step of the walk, a graph file of
 0.6 GB instead of 1.7 GB per million) and its top k + `rescore` are scored again on the float vectors, so
 the scores returned are exact and the order is the exact order of what was found. At a million synthetic
-rows and efSearch 192: recall@10 0.986 against exact, p50 1.47 ms on a machine at load 8.9 on 2 cores
-(`bench/scale.py --sizes 1000000 --ef-sweep 128,160,192,224,256 --rounds 3`; docs/operations.md,
-"Synthetic corpora", for the figures and what else was tried).
+rows and efSearch 192: recall@10 0.986 against exact, p50 0.94-1.06 ms with the 2 cores at load 3, 1.4-1.6 ms
+at load 7-9; ~30 % less than the float graph at equal recall (at 200k, same load). `bench/scale.py --sizes
+1000000 --ef-sweep 128,160,192,224,256 --rounds 3` prints them; docs/operations.md, "Synthetic corpora", has
+the figures and what else was tried.
 The vectors may be a memory-mapped `.npy`; the graph is saved beside them with `save` and read back
 with `load`.
 """

@@ -77,7 +77,8 @@ def test_a_saved_graph_of_the_other_storage_is_built_again(tmp_path):
     loaded = load_index(settings.index_dir)
     assert isinstance(loaded.derived.graph, faiss.IndexHNSWFlat)
     assert complete(loaded, retrieval_params(settings)).graph is loaded.derived.graph
-    before_storage = {**loaded.derived.params, "hnsw": {"m": 32, "ef_construction": 80}}  # saved before `storage`
+    hnsw = {k: v for k, v in loaded.derived.params["hnsw"].items() if k != "storage"}  # as saved before `storage`
+    before_storage = {**loaded.derived.params, "hnsw": hnsw}
     old = replace(loaded, derived=replace(loaded.derived, params=before_storage))
     assert complete(old, retrieval_params(settings)).graph is loaded.derived.graph  # it was a flat graph
     made = complete(loaded, retrieval_params(settings.model_copy(update={"hnsw_storage": "sq8"})))
