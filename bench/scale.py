@@ -1,7 +1,8 @@
 """Retrieval at 10k, 100k and 1M chunks on a synthetic corpus: build, disk, memory, load and query times.
 
     .venv/bin/python bench/scale.py                      # 10k and 100k
-    .venv/bin/python bench/scale.py --sizes 1000000      # 1M: minutes (progress on stderr), ~3 GB on disk
+    .venv/bin/python bench/scale.py --sizes 1000000 --ef-sweep 128,160,192,224,256 --rounds 3
+                                                         # 1M: ~20 min (progress on stderr), 2.7 GB on disk
     .venv/bin/python bench/scale.py --sizes 0 --embed    # only the encoders' build throughput on real text
 
 The corpus: chunks of the seed chunks' token counts, drawn from the seeds' BM25 vocabulary with a Zipf law
@@ -11,10 +12,14 @@ questions' BM25 tokens and random unit vectors drawn the same way. For each size
 bytes on disk, then, measured in a fresh process that loads the saved files (memory-mapped) and runs the
 queries: load time, resident memory, BM25 / dense / both-legs-and-fusion p50 and p95, and dense recall@10
 against exact search. Up to --oracle-max chunks the BM25 scores are also compared with rank-bm25's own.
-With an HNSW graph, `--ef-sweep 64,128,256` also prints dense p50 / p95 and recall@10 at each efSearch
-(`QA_HNSW_EF_SEARCH`), on the same loaded graph and queries; `verify_s` is what checking the loaded files'
-SHA-256 against a manifest costs (qa/index.py does it at every load), apart from `load_s`.
-Timings on a shared machine are noisy: run it twice before trusting a difference.
+The graph is the service's default (--hnsw-storage, --hnsw-m, --ef-construction for others). With an HNSW
+graph, `--ef-sweep 64,128,256` also prints dense p50 / p95, CPU p50 and recall@10 at each efSearch
+(`QA_HNSW_EF_SEARCH`), on the same loaded graph and queries (`--rounds 3`: timed three times, medians);
+`verify_s` is what checking the loaded files' SHA-256 against a manifest costs (qa/index.py does it at every
+load), apart from `load_s`. Timings on a shared machine are noisy: each row carries the load average when its
+queries ended, and the CPU-time figures leave out waiting for a core; run it twice before trusting a difference.
+At 1M, efSearch 192: recall@10 0.986, dense p50 1.47 ms at load 8.9 on the 2 shared cores (0.94-1.06 ms at
+load 3 on a graph built the same way); docs/operations.md.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import resource
 import shutil
 import statistics
@@ -42,7 +48,7 @@ from qa.build_files import sha256_file  # noqa: E402
 from qa.ingest import load_articles  # noqa: E402
 from qa.retrieve import rrf  # noqa: E402
 from qa.text import query_tokens, tokenize  # noqa: E402
-from qa.vectors import HnswParams, VectorIndex, build_hnsw, recall_at_k  # noqa: E402
+from qa.vectors import STORAGES, HnswParams, VectorIndex, build_hnsw, recall_at_k  # noqa: E402
 
 DIM = 384
 DEPTH = 1000  # what each leg hands to fusion (QA_RETRIEVE_DEPTH's default)
@@ -106,17 +112,19 @@ def pct(values: list[float], p: float) -> float:
     return float(np.percentile(values, p))
 
 
-def timed(fn, items) -> list[float]:
+def timed(fn, items, clock=time.perf_counter) -> list[float]:
+    """Milliseconds per call. `clock=time.thread_time`: this thread's CPU time, what a call costs apart from
+    waiting for a core, which on a shared machine is most of the difference between two runs' wall times."""
     out = []
     for item in items:
-        t = time.perf_counter()
+        t = clock()
         fn(item)
-        out.append((time.perf_counter() - t) * 1e3)
+        out.append((clock() - t) * 1e3)
     return out
 
 
 def serve(folder: str, exact_below: int, ef_search: int, n_queries: int, intrinsic: int, result,
-          sweep: tuple[int, ...] = ()) -> None:
+          sweep: tuple[int, ...] = (), rounds: int = 1) -> None:
     """In a fresh process: load what was saved, then query it (the figures a server would see)."""
     from threadpoolctl import threadpool_limits
 
@@ -135,6 +143,7 @@ def serve(folder: str, exact_below: int, ef_search: int, n_queries: int, intrins
     bm25_ms = timed(lambda q: bm25.top_k(q, DEPTH), token_queries)
     dense.top_k(qv[0], 10)
     dense_ms = timed(lambda v: dense.top_k(v, 10), qv)
+    dense_cpu_ms = timed(lambda v: dense.top_k(v, 10), qv, time.thread_time)
     recall = [recall_at_k(dense.top_k(v, 10)[0], dense.exact_top_k(v, 10)[0]) for v in qv[: min(50, n_queries)]]
 
     def both(i: int) -> None:
@@ -144,32 +153,49 @@ def serve(folder: str, exact_below: int, ef_search: int, n_queries: int, intrins
 
     retrieval_ms = timed(both, range(n_queries))
     if sweep and dense.graph is not None:
-        result["ef_sweep"] = ef_sweep(dense, qv, sweep)
+        result["ef_sweep"] = ef_sweep(dense, qv, sweep, rounds)
     t = time.perf_counter()
     for path in sorted(p for p in folder_.rglob("*") if p.is_file()):
         sha256_file(path)
     result["verify_s"] = round(time.perf_counter() - t, 2)
     result.update({
-        "dense_mode": "exact" if dense.exact else f"hnsw M={dense.hnsw.m} efSearch={ef_search}",
+        "dense_mode": "exact" if dense.exact else graph_name(dense.graph, ef_search),
         "load_s": round(load_s, 3), "rss_mb": round(_rss_mb() - rss0, 1), "rss_total_mb": round(_rss_mb(), 1),
         "bm25_p50_ms": round(statistics.median(bm25_ms), 2), "bm25_p95_ms": round(pct(bm25_ms, 95), 2),
         "dense_p50_ms": round(statistics.median(dense_ms), 3), "dense_p95_ms": round(pct(dense_ms, 95), 3),
+        "dense_cpu_p50_ms": round(statistics.median(dense_cpu_ms), 3),
         "dense_recall@10": round(float(np.mean(recall)), 4),
         "retrieval_p50_ms": round(statistics.median(retrieval_ms), 2), "retrieval_p95_ms": round(pct(retrieval_ms, 95), 2),
+        "load_average": [round(x, 2) for x in os.getloadavg()],  # the machine's, when the queries ended
     })
 
 
-def ef_sweep(dense: VectorIndex, vectors: np.ndarray, values: tuple[int, ...]) -> list[dict]:
-    """Dense p50 / p95 and recall@10 at each efSearch, against exact top 10s computed once."""
+def graph_name(graph, ef_search: int) -> str:
+    hnsw = graph.hnsw
+    return f"hnsw {type(graph).__name__} M={hnsw.nb_neighbors(1)} efConstruction={hnsw.efConstruction} efSearch={ef_search}"
+
+
+def ef_sweep(dense: VectorIndex, vectors: np.ndarray, values: tuple[int, ...], rounds: int = 1) -> list[dict]:
+    """Dense p50 / p95 and recall@10 at each efSearch, against exact top 10s computed once; with `rounds`
+    above 1 the timing is repeated (the efSearch values in turn each round) and the medians reported."""
     exact = [dense.exact_top_k(v, 10)[0] for v in vectors]
+    ms, cpu = {ef: [] for ef in values}, {ef: [] for ef in values}
+    for _ in range(rounds):
+        for ef in values:
+            dense.graph.hnsw.efSearch = ef
+            dense.top_k(vectors[0], 10)
+            ms[ef].append(timed(lambda v: dense.top_k(v, 10), vectors))
+            cpu[ef].append(timed(lambda v: dense.top_k(v, 10), vectors, time.thread_time))
     rows = []
     for ef in values:
         dense.graph.hnsw.efSearch = ef
-        dense.top_k(vectors[0], 10)
-        ms = timed(lambda v: dense.top_k(v, 10), vectors)
         recall = [recall_at_k(dense.top_k(v, 10)[0], e) for v, e in zip(vectors, exact)]
-        rows.append({"ef_search": ef, "dense_p50_ms": round(statistics.median(ms), 3),
-                     "dense_p95_ms": round(pct(ms, 95), 3), "recall@10": round(float(np.mean(recall)), 4)})
+        p50s, p95s = [statistics.median(m) for m in ms[ef]], [pct(m, 95) for m in ms[ef]]
+        rows.append({"ef_search": ef, "dense_p50_ms": round(statistics.median(p50s), 3),
+                     "dense_p95_ms": round(statistics.median(p95s), 3), "recall@10": round(float(np.mean(recall)), 4),
+                     "dense_cpu_p50_ms": round(statistics.median(statistics.median(c) for c in cpu[ef]), 3)})
+        if rounds > 1:
+            rows[-1]["p50_each_round"] = [round(x, 3) for x in p50s]
         log(f"  efSearch {ef}: {rows[-1]}")
     dense.graph.hnsw.efSearch = dense.hnsw.ef_search
     return rows
@@ -220,9 +246,10 @@ def one_size(n: int, args, seeds, work: Path) -> dict:
         log(f"{n:,} chunks: building the HNSW graph")
         t = time.perf_counter()
         vectors = np.load(folder / "vectors.npy", mmap_mode="r")
-        graph = build_hnsw(vectors, HnswParams(m=args.hnsw_m, ef_construction=args.ef_construction),
+        params = HnswParams(m=args.hnsw_m, ef_construction=args.ef_construction, storage=args.hnsw_storage)
+        graph = build_hnsw(vectors, params,
                            progress=lambda done, total: log(f"  hnsw {done:,}/{total:,}") if done % 200_000 == 0 else None)
-        VectorIndex(vectors, args.exact_below, HnswParams(m=args.hnsw_m), graph).save(folder / "dense.hnsw")
+        VectorIndex(vectors, args.exact_below, params, graph).save(folder / "dense.hnsw")
         row["build_hnsw_s"] = round(time.perf_counter() - t, 1)
         del graph, vectors
     row["disk_mb"] = round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20, 1)
@@ -231,7 +258,7 @@ def one_size(n: int, args, seeds, work: Path) -> dict:
         result = manager.dict()
         child = multiprocessing.get_context("spawn").Process(
             target=serve, args=(str(folder), args.exact_below, args.ef_search, args.queries, args.intrinsic_dim, result,
-                                tuple(int(x) for x in args.ef_sweep.split(",") if x)))
+                                tuple(int(x) for x in args.ef_sweep.split(",") if x), args.rounds))
         child.start()
         child.join()
         row.update(dict(result))
@@ -271,10 +298,12 @@ def main() -> None:
     p.add_argument("--variant", default="l", choices=("okapi", "l", "plus"))
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--exact-below", type=int, default=100_000, help="QA_DENSE_EXACT_BELOW: HNSW from this size on")
-    p.add_argument("--hnsw-m", type=int, default=32)
-    p.add_argument("--ef-construction", type=int, default=80)
+    p.add_argument("--hnsw-m", type=int, default=HnswParams().m)
+    p.add_argument("--ef-construction", type=int, default=HnswParams().ef_construction)
+    p.add_argument("--hnsw-storage", default=HnswParams().storage, choices=STORAGES, help="QA_HNSW_STORAGE")
     p.add_argument("--ef-search", type=int, default=HnswParams().ef_search)
     p.add_argument("--ef-sweep", default="", help="comma list of efSearch values to measure dense search at")
+    p.add_argument("--rounds", type=int, default=1, help="timing rounds of the sweep (medians reported)")
     p.add_argument("--intrinsic-dim", type=int, default=32, help="vectors spread over a random subspace of this "
                    "many dimensions (0: uniform on the 384-d sphere)")
     p.add_argument("--oracle-max", type=int, default=100_000, help="compare BM25 with rank-bm25 up to this size")

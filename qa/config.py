@@ -76,10 +76,14 @@ class Settings(BaseSettings):
     # Dense search: exact below this many chunks, an HNSW graph (faiss) from there (bench/scale.py).
     dense_exact_below: int = Field(100_000, ge=1)
     hnsw_m: int = Field(32, ge=2)
-    # efSearch: the smallest of the swept values (bench/scale.py --ef-sweep) whose recall@10 against exact
-    # search reached 0.98 on 1M synthetic chunks (0.9855; 128 gave 0.9605). Measured on synthetic vectors,
-    # not fitted to any question set.
+    # efSearch: recall@10 against exact search 0.986 on 1M synthetic chunks with the sq8 graph (bench/scale.py
+    # --ef-sweep); 176 gave 0.9825, within 200 queries' noise of 0.98, and 160 0.9795. Measured on synthetic
+    # vectors, not fitted to any question set.
     hnsw_ef_search: int = Field(192, ge=1)
+    # What the graph stores per vector: sq8 (8-bit codes, its top candidates scored again on the float
+    # vectors: ~30 % faster at equal recall, docs/operations.md) or flat (a float32 copy). A saved graph of
+    # the other kind is built again in memory when the service starts.
+    hnsw_storage: Literal["sq8", "flat"] = "sq8"
     # A passage's score in each leg = (1 - share) * its best sentence's + share * its own (1: the passage's
     # alone). Sentences are scored below dense_exact_below chunks; above it each leg ranks whole passages.
     dense_passage_share: float = Field(0.2, ge=0, le=1)  # cosines

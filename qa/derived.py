@@ -9,7 +9,7 @@
                      memory-mapped
 
 They depend on the index and on retrieval settings (BM25 variant and parameters, the exact/HNSW threshold,
-the graph's M and efConstruction), which the manifest records under `retrieval`. A service whose settings
+the graph's M, efConstruction and storage), which the manifest records under `retrieval`. A service whose settings
 differ makes what differs in memory (BM25 reweighted from the stored term frequencies, a graph built
 again) rather than use a file made for other settings. An incremental update (qa/update.py) moves the
 unchanged documents' postings and counts only the new ones (`BM25Matrix.updated`). The graph takes the
@@ -46,7 +46,7 @@ class RetrievalParams:
     def manifest(self) -> dict:
         """What the saved structures depend on (efSearch is a query-time setting, not among them)."""
         return {"bm25": self.bm25.resolved(), "exact_below": self.exact_below,
-                "hnsw": {"m": self.hnsw.m, "ef_construction": self.hnsw.ef_construction}}
+                "hnsw": {"m": self.hnsw.m, "ef_construction": self.hnsw.ef_construction, "storage": self.hnsw.storage}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +70,9 @@ def complete(index, params: RetrievalParams, sentences: bool = True) -> Derived:
     graph, wanted = None, params.manifest()
     if n_chunks >= params.exact_below:
         graph = have.graph
-        if graph is None or (have.params or {}).get("hnsw") != wanted["hnsw"] or graph.ntotal != n_chunks:
-            log.info("building the HNSW graph over %d chunks (M=%d)", n_chunks, params.hnsw.m)
+        saved_hnsw = {"storage": "flat", **(have.params or {}).get("hnsw", {})}  # graphs from before `storage`: flat
+        if graph is None or saved_hnsw != wanted["hnsw"] or graph.ntotal != n_chunks:
+            log.info("building the HNSW graph over %d chunks (M=%d, %s)", n_chunks, params.hnsw.m, params.hnsw.storage)
             graph = build_hnsw(index.chunk_vectors, params.hnsw)
     return Derived(bm25, sentence_bm25, graph, wanted)
 

@@ -37,11 +37,15 @@ def chunk_params(settings: Settings) -> ChunkParams:
                        settings.chunk_max_words, settings.chunk_overlap)
 
 
+def hnsw_params(settings: Settings) -> HnswParams:
+    return HnswParams(settings.hnsw_m, ef_search=settings.hnsw_ef_search, storage=settings.hnsw_storage)
+
+
 def retrieval_params(settings: Settings) -> RetrievalParams:
     """The settings the saved BM25 matrices and HNSW graph are made for (qa/derived.py)."""
     s = settings
     return RetrievalParams(BM25Params(s.bm25_variant, s.bm25_k1, s.bm25_b), s.dense_exact_below,
-                           HnswParams(s.hnsw_m, ef_search=s.hnsw_ef_search))
+                           hnsw_params(s))
 
 
 def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
@@ -131,7 +135,7 @@ def make_retriever(settings: Settings, index: Index) -> Retriever:
                                s.rrf_k, s.fusion_alpha, s.retrieve_depth, s.dense_passage_share,
                                s.bm25_passage_share, s.dense_exact_below)
     return EmbeddedRetriever(index, s.bm25_variant, s.bm25_k1, s.bm25_b, s.fusion, s.rrf_k, s.fusion_alpha,
-                             s.retrieve_depth, s.dense_exact_below, HnswParams(s.hnsw_m, ef_search=s.hnsw_ef_search),
+                             s.retrieve_depth, s.dense_exact_below, hnsw_params(s),
                              s.dense_passage_share, s.bm25_passage_share)
 
 

@@ -1,8 +1,14 @@
 """Dense search: the k vectors with the largest inner product with a query (cosine: the rows are normalized).
 
 Below `exact_below` rows a matrix product over every row (exact, ~54 ms at a million rows); from there on
-a faiss HNSW graph (about 1-2 ms at a million with efSearch 192, recall@10 0.986 against exact:
-bench/scale.py prints it, --ef-sweep for other efSearch values).
+a faiss HNSW graph. By default (`storage` "sq8", QA_HNSW_STORAGE) the graph keeps each vector as 8-bit codes
+(384 bytes instead of 1,536: a quarter of the memory to read at each step of the walk, a graph file of
+0.6 GB instead of 1.7 GB per million) and its top k + `rescore` are scored again on the float vectors, so
+the scores returned are exact and the order is the exact order of what was found. At a million synthetic
+rows and efSearch 192: recall@10 0.986 against exact, p50 0.94-1.06 ms with the 2 cores at load 3, 1.4-1.6 ms
+at load 7-9; ~30 % less than the float graph at equal recall (at 200k, same load). `bench/scale.py --sizes
+1000000 --ef-sweep 128,160,192,224,256 --rounds 3` prints them; docs/operations.md, "Synthetic corpora", has
+the figures and what else was tried.
 The vectors may be a memory-mapped `.npy`; the graph is saved beside them with `save` and read back
 with `load`.
 """
@@ -20,15 +26,29 @@ from qa.bm25 import top_k_of
 log = logging.getLogger(__name__)
 
 
+STORAGES = ("flat", "sq8")
+
+
 @dataclass(frozen=True, slots=True)
 class HnswParams:
     m: int = 32  # neighbours per node
     ef_construction: int = 80
     ef_search: int = 192  # candidates kept while searching: recall against time (QA_HNSW_EF_SEARCH's default)
+    # What the graph keeps of each vector: "flat" a float32 copy (exact scores); "sq8" one byte per dimension
+    # (4x less to read per step), its top k + `rescore` then scored again on the float vectors.
+    storage: str = "sq8"
+    rescore: int = 10
+
+    def __post_init__(self):
+        if self.storage not in STORAGES:
+            raise ValueError(f"HNSW storage {self.storage!r} is not one of {', '.join(STORAGES)}")
+        if self.rescore < 0:
+            raise ValueError(f"rescore must be >= 0, not {self.rescore}")
 
 
 class VectorIndex:
-    """`top_k(vector, k) -> (ids, scores)`: by descending score, ties by ascending id on the exact path."""
+    """`top_k(vector, k) -> (ids, scores)`: by descending score, ties by ascending id on the exact path and
+    when a quantized graph's candidates are scored again."""
 
     def __init__(self, vectors: np.ndarray, exact_below: int = 100_000, hnsw: HnswParams = HnswParams(),
                  graph=None):
@@ -40,6 +60,8 @@ class VectorIndex:
             self.graph = build_hnsw(vectors, hnsw)
         if self.graph is not None:
             self.graph.hnsw.efSearch = hnsw.ef_search
+        # A quantized graph's scores are approximate: its candidates are scored again on the float vectors.
+        self.exact_scores = self.graph is None or _stores_floats(self.graph)
 
     @property
     def exact(self) -> bool:
@@ -55,15 +77,22 @@ class VectorIndex:
                 return allowed[ids], scores
         if self.exact or self.graph is None:
             return self.exact_top_k(vector, k)
+        vector = np.asarray(vector, dtype=np.float32)
         k = min(k, len(self.vectors))
+        wanted = k if self.exact_scores else min(k + self.hnsw.rescore, len(self.vectors))
         params = None
         if mask is not None:
             import faiss
 
             params = faiss.SearchParametersHNSW(sel=faiss.IDSelectorBatch(allowed), efSearch=self.hnsw.ef_search)
-        scores, ids = self.graph.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k, params=params)
-        found = ids[0] >= 0  # faiss pads with -1 when it finds fewer than k
-        return ids[0][found].astype(np.int64), scores[0][found].astype(np.float32)
+        scores, ids = self.graph.search(vector.reshape(1, -1), wanted, params=params)
+        found = ids[0] >= 0  # faiss pads with -1 when it finds fewer than asked
+        ids, scores = ids[0][found].astype(np.int64), scores[0][found].astype(np.float32)
+        if self.exact_scores:
+            return ids, scores
+        ids = np.sort(ids)  # the rows read in file order; ties then go to the lower id, as on the exact path
+        best, scores = top_k_of(self.vectors[ids] @ vector, k)
+        return ids[best], scores
 
     def exact_top_k(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return top_k_of(self.vectors @ np.asarray(vector, dtype=np.float32), k)
@@ -89,17 +118,29 @@ class VectorIndex:
         return cls(vectors, exact_below, hnsw, graph)
 
 
-def build_hnsw(vectors: np.ndarray, params: HnswParams, batch: int = 50_000, progress=None):
-    """A faiss HNSW graph over inner product, added in batches (a memory map is read a batch at a time)."""
+def build_hnsw(vectors: np.ndarray, params: HnswParams, batch: int = 50_000, progress=None, train_rows: int = 100_000):
+    """A faiss HNSW graph over inner product, added in batches (a memory map is read a batch at a time).
+    With "sq8" storage each dimension's 8-bit range is fitted on the first `train_rows` vectors."""
     import faiss
 
-    graph = faiss.IndexHNSWFlat(vectors.shape[1], params.m, faiss.METRIC_INNER_PRODUCT)
+    dim = vectors.shape[1]
+    if params.storage == "flat":
+        graph = faiss.IndexHNSWFlat(dim, params.m, faiss.METRIC_INNER_PRODUCT)
+    else:
+        graph = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, params.m, faiss.METRIC_INNER_PRODUCT)
+        graph.train(np.ascontiguousarray(vectors[:train_rows], dtype=np.float32))
     graph.hnsw.efConstruction = params.ef_construction
     for start in range(0, len(vectors), batch):
         graph.add(np.ascontiguousarray(vectors[start : start + batch], dtype=np.float32))
         if progress:
             progress(min(start + batch, len(vectors)), len(vectors))
     return graph
+
+
+def _stores_floats(graph) -> bool:
+    import faiss
+
+    return isinstance(graph, faiss.IndexHNSWFlat)
 
 
 def recall_at_k(found: np.ndarray, exact: np.ndarray) -> float:

@@ -70,6 +70,22 @@ def test_above_the_threshold_the_hnsw_graph_is_saved_and_loaded_memory_mapped(tm
     assert ids[0] == 3
 
 
+def test_a_saved_graph_of_the_other_storage_is_built_again(tmp_path):
+    import faiss
+
+    settings = private_settings(tmp_path, dense_exact_below=10, hnsw_storage="flat")
+    ensure_index(settings, HashingEmbedder())
+    loaded = load_index(settings.index_dir)
+    assert isinstance(loaded.derived.graph, faiss.IndexHNSWFlat)
+    assert complete(loaded, retrieval_params(settings)).graph is loaded.derived.graph
+    hnsw = {k: v for k, v in loaded.derived.params["hnsw"].items() if k != "storage"}  # as saved before `storage`
+    before_storage = {**loaded.derived.params, "hnsw": hnsw}
+    old = replace(loaded, derived=replace(loaded.derived, params=before_storage))
+    assert complete(old, retrieval_params(settings)).graph is loaded.derived.graph  # it was a flat graph
+    made = complete(loaded, retrieval_params(settings.model_copy(update={"hnsw_storage": "sq8"})))
+    assert isinstance(made.graph, faiss.IndexHNSWSQ) and made.graph.ntotal == len(loaded.chunks)
+
+
 def test_a_damaged_graph_is_reported_by_name(tmp_path):
     from qa.errors import IndexCorrupt
 
@@ -101,7 +117,7 @@ def test_a_build_of_an_older_format_is_stale_and_rebuilt(tmp_path):
 def test_retrieval_params_record_what_the_structures_depend_on():
     assert RetrievalParams().manifest() == {
         "bm25": {"variant": "l", "k1": 1.2, "b": 0.75, "delta": 0.5, "epsilon": 0.0},
-        "exact_below": 100_000, "hnsw": {"m": 32, "ef_construction": 80}}
+        "exact_below": 100_000, "hnsw": {"m": 32, "ef_construction": 80, "storage": "sq8"}}
 
 
 def test_an_article_added_last_grows_the_saved_graph_instead_of_building_it_again(tmp_path, monkeypatch):

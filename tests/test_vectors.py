@@ -66,3 +66,44 @@ def test_a_filtered_search_looks_among_the_allowed_rows_only():
         ids, scores = index.top_k(query, 5, mask)
         assert ids.tolist() == allowed[exact_ids].tolist()
         assert np.allclose(scores, exact_scores, atol=1e-6)
+
+
+def near_copies(n: int, dim: int, step: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A query and `n` rows around it whose cosines with it differ by less than one 8-bit step."""
+    rng = np.random.default_rng(seed)
+    query = unit_rows(1, dim, seed)[0]
+    rows = query + step * np.arange(1, n + 1)[:, None] * rng.standard_normal((n, dim)).astype(np.float32)
+    return query, (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_an_8_bit_graph_rescores_its_candidates_on_the_float_vectors():
+    query, close = near_copies(8, 16, 1e-4, seed=3)
+    vectors = np.concatenate([unit_rows(1500, 16, seed=4), close])
+    exact_ids, exact_scores = top_k_of(vectors @ query, 5)
+    assert set(exact_ids.tolist()) <= set(range(1500, 1508))  # the near copies, in an order below 8 bits
+    index = VectorIndex(vectors, exact_below=1000, hnsw=HnswParams(m=16, ef_search=64, storage="sq8", rescore=10))
+    approx_scores, approx_ids = index.graph.search(query.reshape(1, -1), 5)
+    assert approx_ids[0].tolist() != exact_ids.tolist()  # the codes alone: neither the exact order
+    assert not np.allclose(approx_scores[0], exact_scores, atol=1e-6)  # nor the exact scores
+    assert not index.exact_scores
+    ids, scores = index.top_k(query, 5)
+    assert ids.tolist() == exact_ids.tolist()
+    assert scores.tolist() == pytest.approx(exact_scores.tolist(), abs=1e-6)
+    flat = VectorIndex(vectors, exact_below=1000, hnsw=HnswParams(m=16, ef_search=64, storage="flat"))
+    assert flat.exact_scores and flat.top_k(query, 5)[0].tolist() == exact_ids.tolist()
+
+
+def test_the_graph_storage_and_rescore_are_validated():
+    from pydantic import ValidationError
+
+    from qa.config import Settings
+    from qa.service import hnsw_params
+
+    with pytest.raises(ValueError, match="'pq' is not one of flat, sq8"):
+        HnswParams(storage="pq")
+    with pytest.raises(ValueError, match="rescore must be >= 0, not -1"):
+        HnswParams(rescore=-1)
+    with pytest.raises(ValidationError, match="hnsw_storage"):
+        Settings(_env_file=None, hnsw_storage="pq")
+    assert hnsw_params(Settings(_env_file=None, hnsw_storage="flat")).storage == "flat"
+    assert hnsw_params(Settings(_env_file=None)) == HnswParams()
