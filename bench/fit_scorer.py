@@ -150,10 +150,10 @@ def fit_prior(train: list[dict]) -> features.LabelPrior | None:
                                      for (qc, cc), f1 in zip(r["classes"], r["f1"]))
 
 
-def _X(r: dict, scorer: features.Scorer) -> np.ndarray:
-    """The question's candidate features with the label prior of `scorer` (as the reader computes them)."""
+def _X(r: dict, prior: features.LabelPrior | None) -> np.ndarray:
+    """The question's candidate features with `prior`'s column (as the reader computes it)."""
     X = r["X"].copy()
-    X[:, PRIOR] = [scorer.prior.feature(qc, cc) for qc, cc in r["classes"]] if scorer.prior is not None else 0.0
+    X[:, PRIOR] = prior.features(r["classes"][0][0], [cc for _, cc in r["classes"]]) if prior is not None and len(X) else 0.0
     return X
 
 
@@ -162,9 +162,8 @@ def _with_prior(train: list[dict]) -> list[dict]:
     not tell the model how much to trust the prior: counted with them, it looks better than it is)."""
     out = []
     for k in range(FOLDS):
-        inner = features.Scorer(np.zeros(len(features.NAMES)), {},
-                                prior=fit_prior([r for n, r in enumerate(train) if n % FOLDS != k]))
-        out.extend(dict(r, X=_X(r, inner)) for n, r in enumerate(train) if n % FOLDS == k)
+        prior = fit_prior([r for n, r in enumerate(train) if n % FOLDS != k])
+        out.extend(dict(r, X=_X(r, prior)) for n, r in enumerate(train) if n % FOLDS == k)
     return out
 
 
@@ -282,11 +281,11 @@ def _oof_f1(split: list[dict], oof: dict) -> float:
 
 
 def _best(r: dict, scorer: features.Scorer) -> int:
-    return int(np.argmax(_X(r, scorer) @ scorer.weights))
+    return int(np.argmax(_X(r, scorer.prior) @ scorer.weights))
 
 
 def question_vector(r: dict, scorer: features.Scorer) -> np.ndarray:
-    X = _X(r, scorer)
+    X = _X(r, scorer.prior)
     p = np.sort(scorer.probability(X))[::-1]
     score = scorer.evidence(X[_best(r, scorer)]) if len(X) else 0.0
     return features.abstain_vector(r["q"], list(p[:2]), r["relevance"], r["lexical"], r["dense"], r["missing"], score)

@@ -57,7 +57,7 @@ def scalar(q, c, s, reporting, prior=None):
     f["coarse_role"] = float(q.role is not None and _COARSE.get(c.role) is not None
                              and _COARSE.get(c.role) == _COARSE.get(q.role))
     f["verb_x_coarse_role"] = f["verb"] * f["coarse_role"]
-    f["label_prior"] = prior(q, c) if prior is not None else 0.0
+    f["label_prior"] = prior.feature(features.question_class(q), features.candidate_class(c)) if prior else 0.0
     f["other_speaker"] = float(bool(q.subject) and q.verb in reporting and bool(c.speaker_lemmas)
                                and not q.subject & c.speaker_lemmas)
     return [f[n] for n in NAMES]
@@ -105,7 +105,7 @@ def test_the_matrix_equals_the_features_defined_one_candidate_at_a_time(service)
     seen = np.zeros(len(NAMES), dtype=bool)
     for text in QUESTIONS:
         q, read = views(service, text)
-        prior = service.reader.scorer.prior_feature  # the production label prior
+        prior = service.reader.scorer.prior  # the production label prior
         got = features.matrix(q, read, service.reader.reporting, prior)
         expected = np.array([scalar(q, c, v, service.reader.reporting, prior) for v, cs in read for c in cs])
         assert got.shape == expected.shape == (sum(len(cs) for _, cs in read), len(NAMES)) and len(got) >= 5

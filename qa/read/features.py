@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -51,12 +51,12 @@ class SentenceView:
 
 
 def matrix(q: Question, read: Sequence[tuple[SentenceView, Sequence[Candidate]]], reporting: frozenset[str],
-           prior: Callable[[Question, Candidate], float] | None = None) -> np.ndarray:
+           prior: "LabelPrior | None" = None) -> np.ndarray:
     """The features of every candidate of one question (rows in the order given: each read sentence's
     candidates in turn), one column per name in NAMES. Computed a column at a time over all the rows:
     per candidate, the same figures cost ~15 µs of Python each, ~140 candidates a question.
-    `prior(q, c)`: how often candidates of c's class answer questions of q's class (`Scorer.prior_feature`,
-    learned on the dev sets); None: 0."""
+    `prior`: how often candidates of each class answer questions of this question's class (the scorer's,
+    learned on the dev sets); None: that column is 0."""
     cands = [c for _, cs in read for c in cs]
     views = [v for v, cs in read for _ in cs]
     f = np.zeros((len(cands), len(NAMES)), dtype=np.float64)
@@ -102,6 +102,8 @@ def matrix(q: Question, read: Sequence[tuple[SentenceView, Sequence[Candidate]]]
     col("duration_for_how_long")[:] = [q.wh == "how long" and c.duration for c in cands]
     col("point_for_when")[:] = (q.wh == "when") & labelled & np.array(
         [lab in ("DATE", "TIME") and not c.duration for lab, c in zip(labels, cands)])
+    # a modifier of a word the question uses ("US" in "US Secretary of State Rubio") describes what was
+    # asked about; it is not what was asked for
     col("modifies_asked")[:] = [c.modifies is not None and c.modifies < len(v.distance) and v.distance[c.modifies] == 0
                                 for c, v in zip(cands, views)]
     # Interactions a linear scorer cannot form by itself: a label match counts where the question's words
@@ -121,7 +123,7 @@ def matrix(q: Question, read: Sequence[tuple[SentenceView, Sequence[Candidate]]]
     col("coarse_role")[:] = [asked_coarse is not None and _COARSE.get(c.role) == asked_coarse for c in cands]
     col("verb_x_coarse_role")[:] = col("verb") * col("coarse_role")
     if prior is not None:
-        col("label_prior")[:] = [prior(q, c) for c in cands]
+        col("label_prior")[:] = prior.features(question_class(q), [candidate_class(c) for c in cands])
     # words someone else is reported saying, for a question about what its subject said
     asks_words = bool(q.subject) and q.verb in reporting
     col("other_speaker")[:] = [asks_words and bool(c.speaker_lemmas) and not q.subject & c.speaker_lemmas
@@ -189,6 +191,11 @@ class LabelPrior:
         """The probability on a log scale in [0, 1]: 1 at certainty, 0 at one in a thousand or less."""
         return max(0.0, 1.0 + math.log10(self.probability(question, candidate)) / 3.0)
 
+    def features(self, question: str, candidates: Sequence[str]) -> list[float]:
+        """`feature` of each candidate class for one question class (each distinct class worked out once)."""
+        known: dict[str, float] = {}
+        return [known[c] if c in known else known.setdefault(c, self.feature(question, c)) for c in candidates]
+
     @classmethod
     def count(cls, examples, smoothing: float = 10.0) -> "LabelPrior":
         """`examples`: (question class, candidate class, right) for every candidate seen."""
@@ -220,9 +227,6 @@ class Scorer:
     abstention: np.ndarray | None = None  # len(OUTCOMES) x len(ABSTAIN_NAMES), a multinomial logistic model
     ranking: str = "softmax"
     prior: LabelPrior | None = None  # None: the label_prior feature is 0 for every candidate
-
-    def prior_feature(self, q: Question, c: Candidate) -> float:
-        return 0.0 if self.prior is None else self.prior.feature(question_class(q), candidate_class(c))
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         """P(correct answer) for each row of `features` (n x len(NAMES)): all the candidates of one question."""

@@ -143,7 +143,7 @@ class Reader:
             sentences.extend([s.sentence] * len(found))
         if not read:
             return []
-        matrix = features.matrix(q, read, self.reporting, self.scorer.prior_feature)
+        matrix = features.matrix(q, read, self.reporting, self.scorer.prior)
         p = self.scorer.probability(matrix)
         out = [Scored(c, s, float(pr), f)
                for c, s, pr, f in zip((c for _, cs in read for c in cs), sentences, p, matrix)]
