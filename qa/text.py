@@ -210,6 +210,20 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (start, end) if end > start else None
 
 
+_CLOSING = ".!?:;\"'\u201d\u2019)"
+
+
+def is_heading(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is a line of its own (a headline, a subheading) rather than a sentence of
+    a paragraph: nothing else on its line, and no closing punctuation."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    own_line = not text[line_start:start].strip() and not text[end:line_end].strip()
+    words = text[start:end].rstrip()
+    return own_line and bool(words) and words[-1] not in _CLOSING
+
+
 def strip_edges(text: str, start: int, end: int, chars: str = " \t\n\"'\u201c\u201d\u2018\u2019,;:.!?") -> tuple[int, int]:
     """Shrink (start, end) past edge quotes and punctuation; a period closing "a.m." or "U.S." stays."""
     while start < end and text[start] in chars:

@@ -9,7 +9,9 @@ import pytest
 from qa.config import Settings
 from qa.read import ReaderParams, Scorer
 from qa.read.features import NAMES, LabelPrior
+from qa.retrieve import Query
 from qa.service import reader_params
+from qa.text import query_tokens
 from tests.helpers import READER_CORPUS, hashing_service
 
 
@@ -127,16 +129,13 @@ def test_a_reported_clause_names_its_speaker(service):
 
 def test_what_one_person_said_is_not_answered_with_what_another_said(tmp_path):
     # two officials quoted about the same bridge in one article: the question names one of them
-    corpus = tmp_path / "articles"
-    corpus.mkdir()
-    (corpus / "300_river_times.txt").write_text(
+    svc = _one_article_service(tmp_path, "300_river_times.txt",
         "date 2026-06-02 Bridge closure divides Aldermoor\n\n"
         "ALDERMOOR — The old Kellen bridge will stay closed until the autumn, the city said on Monday.\n\n"
         '"The repairs will take longer than anyone hoped," said city engineer Rosalind Achterberg.\n\n'
         '"Shops on both banks are losing customers every day the bridge stays shut," said trader Osric Pembe, '
         "who runs a bakery near the river.\n\n"
-        "Buses will carry foot passengers across the Vane bridge in the meantime.\n", encoding="utf-8")
-    svc = hashing_service(corpus, tmp_path)
+        "Buses will carry foot passengers across the Vane bridge in the meantime.\n")
     for person, own, other in (("Rosalind Achterberg", "repairs", "customers"), ("Osric Pembe", "customers", "repairs")):
         result = svc.ask(f"What did {person} say about the bridge?", top_k=1)
         assert not result.abstained
@@ -160,3 +159,47 @@ def test_yes_no_polarity_comes_from_the_parse(sentence, label):
     pipeline = nlp.load("en_core_web_sm")
     q = analyse(nlp.load_for_questions("en_core_web_sm")("Did the council approve the budget?"))
     assert ("No" if negates(pipeline(sentence), q) else "Yes") == label
+
+
+def _one_article_service(tmp_path, name, text):
+    corpus = tmp_path / "articles"
+    corpus.mkdir()
+    (corpus / name).write_text(text, encoding="utf-8")
+    return hashing_service(corpus, tmp_path)
+
+
+def _apology_corpus(tmp_path):
+    return _one_article_service(tmp_path, "310_lakeside_courier.txt",
+        "Ferry operator says sorry for weekend chaos\n\n"
+        "VELLORA — The head of the lake ferry company apologised to stranded travellers on Thursday.\n\n"
+        "Ferry chief Mirela Osterkamp apologised in a radio interview after two boats broke down on Saturday. "
+        '"We kept hundreds of people waiting on the quay for hours, and that is on us," she said.\n\n'
+        "A replacement boat will arrive from the Dunsee shipyard next month, the company said.\n")
+
+
+def test_a_sentence_knows_its_layout_and_what_the_sentence_before_it_adds(tmp_path):
+    svc = _apology_corpus(tmp_path)
+    reader, sentences = svc.reader, svc.index.sentences
+    texts = [s.text for s in sentences]
+    headline, lead = texts.index("Ferry operator says sorry for weekend chaos"), 1
+    assert reader.layout(headline) == (True, False)
+    assert reader.layout(lead) == (False, True) and texts[lead].startswith("VELLORA")
+    assert all(reader.layout(i) == (False, False) for i in range(lead + 1, len(texts)))
+    # the quote names no one: "Osterkamp" and "apologised" are in the sentence before it
+    question = "What did Mirela Osterkamp say when she apologised?"
+    query = Query(question, tuple(query_tokens(question)), svc.embedder.embed_queries([question])[0])
+    hits = svc.retriever.search(query, svc.settings.read_passages, "hybrid")
+    scored = {s.sentence.text: s for s in reader.relevance(query.tokens, query.vector, hits, question)}
+    quote = next(t for t in scored if t.startswith('"We kept'))
+    before = texts[texts.index(quote) - 1]
+    assert scored[quote].context > 0.5 and scored[quote].lexical < 0.2
+    assert scored[before].lexical > 0.5
+    assert scored[before].context == 0.0  # what the sentence before it adds is nothing the question asks
+
+
+def test_a_quote_whose_speaker_is_named_in_the_sentence_before_answers_what_they_said(tmp_path):
+    svc = _apology_corpus(tmp_path)
+    result = svc.ask("What did Mirela Osterkamp say when she apologised?", top_k=1)
+    assert not result.abstained
+    assert "kept hundreds of people waiting" in result.answers[0].text
+    _check_citations(svc, result)

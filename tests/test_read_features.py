@@ -40,7 +40,8 @@ def scalar(q, c, s, reporting, prior=None):
          **{f"kind_{k}": float(c.kind == k) for k in ("ent", "list", "np", "arg", "quote", "sentence")},
          "list_for_plural": float(c.kind == "list" and q.plural),
          "length": min(1.0, math.log1p(n_words) / math.log1p(40)), "long": float(n_words > 12),
-         "typed_question": float(q.typed), "rel_ratio": s.rel_ratio,
+         "typed_question": float(q.typed), "rel_ratio": s.rel_ratio, "context": s.context,
+         "heading": float(s.heading), "lead": float(s.lead),
          "window4": window(c, s.positions, len(asked), 4), "window10": window(c, s.positions, len(asked), 10),
          "contains_type": float(not labelled and bool(c.labels & q.types)),
          "clause_dense": max(0.0, s.clauses.get(c.verb, s.dense) if c.verb is not None else s.dense),
@@ -96,7 +97,8 @@ def views(service, text):
         p = reader.parse(n)
         rel, dense = 1.0 / (n + 2), 0.3 - 0.05 * n  # some sentences with a negative cosine
         view = SentenceView(rel, dense, rel / 2, n + 1, parse.distances(p, asked, FAR), rel * 2,
-                            parse.positions(p, asked), parse.clause_cosines(p, index.clause_vectors, vector))
+                            parse.positions(p, asked), parse.clause_cosines(p, index.clause_vectors, vector),
+                            rel / 3, *reader.layout(n))
         read.append((view, [c for c in reader.candidates(n) if answers_as(q, c)]))
     return q, read
 
@@ -113,7 +115,7 @@ def test_the_matrix_equals_the_features_defined_one_candidate_at_a_time(service)
         seen |= got.any(axis=0)
     # the questions exercise the figures that need the parse, not only zeros
     for name in ("near", "window4", "window10", "in_question", "clause_dense", "type", "verb", "reported",
-                 "label_prior", "other_speaker"):
+                 "label_prior", "other_speaker", "context", "heading", "lead"):
         assert seen[NAMES.index(name)], name
 
 

@@ -82,3 +82,15 @@ def test_strip_edges_keeps_an_abbreviation_s_period():
     text = '"They met in the U.S." said Ana.'
     assert text[slice(*strip_edges(text, 0, 21))] == "They met in the U.S."
     assert text[slice(*strip_edges(text, 22, 32))] == "said Ana"
+
+
+def test_a_heading_is_a_line_of_its_own_without_closing_punctuation():
+    from qa.text import is_heading
+
+    text = ("Tram fares frozen for a second year\n\nBRELLIN — The city froze tram fares on Monday. Riders welcomed it.\n\n"
+            "What the freeze means\n\nSeason tickets keep their price.\n")
+    spans = split_sentences(text)
+    found = {text[s:e]: is_heading(text, s, e) for s, e in spans}
+    assert found["Tram fares frozen for a second year"] and found["What the freeze means"]
+    assert not found["Season tickets keep their price."]  # a line of its own, but a sentence
+    assert not found["Riders welcomed it."]  # shares its line with another sentence

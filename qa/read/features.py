@@ -27,7 +27,7 @@ NAMES = ("bias", "rel", "dense", "lexical", "rank", "type", "loose", "untyped_fo
          "speaker_x_reported", "subject_x_verb", "ent_x_in_question", "rel_ratio", "modifies_asked",
          "window4", "window10", "window_x_type", "contains_type", "duration_for_how_long", "point_for_when",
          "clause_dense", "clause_x_type",
-         "coarse_role", "verb_x_coarse_role", "label_prior", "other_speaker")
+         "coarse_role", "verb_x_coarse_role", "label_prior", "other_speaker", "context", "heading", "lead")
 SCORER_FILE = Path(__file__).with_name("scorer.json")
 _REPORTED = ("arg:ccomp", "quote")
 _COLUMN = {name: i for i, name in enumerate(NAMES)}
@@ -48,6 +48,9 @@ class SentenceView:
     rel_ratio: float  # relevance as a share of the best sentence's
     positions: dict  # question lemma -> token positions in this sentence
     clauses: dict  # verb token -> cosine between the question and the clause it heads
+    context: float = 0.0  # the question's word weight found only in the sentence before (reader.relevance)
+    heading: bool = False  # a headline or subheading: a line of its own with no closing punctuation
+    lead: bool = False  # the article's first sentence that is not a heading
 
 
 def matrix(q: Question, read: Sequence[tuple[SentenceView, Sequence[Candidate]]], reporting: frozenset[str],
@@ -75,6 +78,9 @@ def matrix(q: Question, read: Sequence[tuple[SentenceView, Sequence[Candidate]]]
     col("lexical")[:] = per_sentence([v.lexical for v, _ in read])
     col("rank")[:] = per_sentence([1.0 / v.rank for v, _ in read])
     col("rel_ratio")[:] = per_sentence([v.rel_ratio for v, _ in read])
+    col("context")[:] = per_sentence([v.context for v, _ in read])
+    col("heading")[:] = per_sentence([v.heading for v, _ in read])
+    col("lead")[:] = per_sentence([v.lead for v, _ in read])
     col("type")[:] = labelled & np.array([lab in q.types for lab in labels])
     col("loose")[:] = labelled & np.array([lab in q.loose for lab in labels])
     col("untyped_for_typed")[:] = q.typed & ~labelled

@@ -22,6 +22,7 @@ from qa.index import Index
 from qa.read import features, group, parse
 from qa.read.candidates import Candidate, candidates
 from qa.read.question import Question, analyse
+from qa.text import is_heading
 from qa.types import Answer, Hit, Sentence
 
 ABSTAIN_REASONS = ("not_in_corpus", "low_confidence", "ambiguous")
@@ -48,6 +49,7 @@ class ScoredSentence:
     score: float
     dense: float
     lexical: float
+    context: float = 0.0  # what the sentence before it in its article adds to its word overlap
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,7 @@ class Reader:
         self._tokens = tables.TokenSets(index.sentences, tokenize)  # tokenized when read, not up front
         self._candidates: dict[int, tuple[Candidate, ...]] = {}
         self._parses: dict[int, parse.Parse] = {}
+        self._layout: dict[int, tuple[bool, bool]] = {}
         self.reporting = tables.REPORTING_VERBS.of(index.docs)
         # (sentence, verb token) -> row of index.clause_vectors
         table = index.clause_table if index.clause_table is not None else tables.clause_table(index.docs)
@@ -114,13 +117,19 @@ class Reader:
         w = self.params.dense_weight if vector is not None else 0.0
         out = []
         for row, i in enumerate(ids):
-            lexical = sum(v for t, v in wanted.items() if t in self._tokens[i]) / total if total else 0.0
+            words = self._tokens[i]
+            lexical = sum(v for t, v in wanted.items() if t in words) / total if total else 0.0
+            before = self._before(i)
+            # a sentence that answers often names its subject only in the sentence before ("..., she said")
+            context = (sum(v for t, v in wanted.items() if t not in words and t in self._tokens[before]) / total
+                       if total and before is not None else 0.0)
             d = float(dense[row])
-            out.append(ScoredSentence(self.index.sentences[i], w * max(d, 0.0) + (1 - w) * lexical, d, lexical))
+            out.append(ScoredSentence(self.index.sentences[i], w * max(d, 0.0) + (1 - w) * lexical, d, lexical,
+                                      context))
         if self.reranker is not None:
             probabilities = self.reranker.scores(question, [s.sentence.text for s in out])
             rw = self.params.reranker_weight
-            out = [ScoredSentence(s.sentence, (1 - rw) * s.score + rw * float(p), s.dense, s.lexical)
+            out = [ScoredSentence(s.sentence, (1 - rw) * s.score + rw * float(p), s.dense, s.lexical, s.context)
                    for s, p in zip(out, probabilities)]
         out.sort(key=lambda s: (-s.score, s.sentence.index))
         return out
@@ -138,7 +147,8 @@ class Reader:
             p = self.parse(s.sentence.index)
             view = features.SentenceView(s.score, s.dense, s.lexical, n, parse.distances(p, asked, FAR),
                                          s.score / best if best > 0 else 0.0, parse.positions(p, asked),
-                                         parse.clause_cosines(p, self.index.clause_vectors, q_vector))
+                                         parse.clause_cosines(p, self.index.clause_vectors, q_vector),
+                                         s.context, *self.layout(s.sentence.index))
             read.append((view, found))
             sentences.extend([s.sentence] * len(found))
         if not read:
@@ -150,6 +160,31 @@ class Reader:
         out.extend(self._model_candidates(q, scored))
         out.sort(key=lambda x: (-x.probability, x.sentence.index, x.candidate.start))
         return out
+
+    def _before(self, sentence: int) -> int | None:
+        """The sentence before `sentence` in its article (None: it is the article's first)."""
+        sentences = self.index.sentences
+        if sentence > 0 and sentences[sentence - 1].doc_id == sentences[sentence].doc_id:
+            return sentence - 1
+        return None
+
+    def layout(self, sentence: int) -> tuple[bool, bool]:
+        """(a heading: a line of its own with no closing punctuation; the lead: its article's first
+        sentence that is not a heading), read off the article's text once, then looked up."""
+        found = self._layout.get(sentence)
+        if found is None:
+            s = self.index.sentences[sentence]
+            heading = is_heading(self.index.articles[s.doc_id].text, s.start, s.end)
+            before = self._before(sentence)
+            lead = not heading and (before is None or all(self.layout(i)[0] for i in self._all_before(sentence)))
+            found = self._layout[sentence] = (heading, lead)
+        return found
+
+    def _all_before(self, sentence: int):
+        i = self._before(sentence)
+        while i is not None:
+            yield i
+            i = self._before(i)
 
     def candidates(self, sentence: int) -> tuple[Candidate, ...]:
         found = self._candidates.get(sentence)
