@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # Questions' parses remembered by their exact text (spaCy makes tokens of whitespace runs, so the text is
     # not folded as for query vectors), most recently used first; 0 = off. A parse is about 2 ms of a question.
     question_cache_size: int = Field(1024, ge=0)
+    # Questions that arrive while another is parsed are parsed next in one batch of at most this many (the
+    # same parses, less CPU a question; qa/nlp.py); 1 = one at a time.
+    question_batch: int = Field(8, ge=1)
 
     # BM25: chosen by measurement on questions written for tuning (bench/tune.py; README, "Choices").
     bm25_variant: Literal["okapi", "plus", "l"] = "l"

@@ -187,7 +187,8 @@ class QAService:
         self.settings, self.index, self.embedder = settings, index, embedder
         self.retriever = retriever or make_retriever(settings, index)
         self.reader = Reader(index, self.retriever.idf, reader_params(settings), sentence_tokens,
-                             nlp.question_parser(settings.nlp_model, settings.question_cache_size),
+                             nlp.question_parser(settings.nlp_model, settings.question_cache_size,
+                                                 settings.question_batch),
                              span_model=span_model, reranker=reranker)
 
     @classmethod

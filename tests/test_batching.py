@@ -3,7 +3,6 @@ as one at a time, failures kept to their own question, and the service's answers
 
 from __future__ import annotations
 
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,6 +14,7 @@ from qa.batching import QueryBatcher, submit_queries
 from qa.embed import HashingEmbedder, QueryCache, make_embedder
 from qa.errors import ModelError
 from qa.service import QAService
+from tests.helpers import FirstCallHeld
 
 # Written for these tests, not taken from eval/.
 QUESTIONS = ["Who chaired the harbour authority meeting?", "When did the ferry strike end?",
@@ -22,18 +22,15 @@ QUESTIONS = ["Who chaired the harbour authority meeting?", "When did the ferry s
              "Which city hosted the talks?", "Did the council approve the budget?"]
 
 
-class Gated(HashingEmbedder):
+class Gated(HashingEmbedder, FirstCallHeld):
     """A hashing embedder whose first query call waits for `gate`, recording every call's texts."""
 
     def __init__(self):
-        super().__init__()
-        self.gate, self.entered, self.calls = threading.Event(), threading.Event(), []
+        HashingEmbedder.__init__(self)
+        FirstCallHeld.__init__(self)
 
     def embed_queries(self, texts):
-        self.calls.append(list(texts))
-        if len(self.calls) == 1:
-            self.entered.set()
-            assert self.gate.wait(10)
+        self.hold(texts)
         if any("fail" in t for t in texts):
             raise ModelError("this text cannot be encoded")
         return super().embed_queries(texts)
