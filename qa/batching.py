@@ -16,6 +16,7 @@ import logging
 import queue
 import threading
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -60,6 +61,13 @@ def then(future: Future, fn) -> Future:
     return out
 
 
+@dataclass(slots=True)
+class _Waiting:
+    texts: list[str]
+    future: Future
+    taken: bool = False  # by the encoder's thread, into a batch
+
+
 class Layer:
     """An embedder in front of `self.embedder` (the query cache, the batcher): its name, dimension, loading and
     passages are the inner one's."""
@@ -91,7 +99,7 @@ class QueryBatcher(Layer):
         if max_batch < 1:
             raise ValueError(f"query batch is {max_batch}; it must be at least 1")
         self.embedder, self.max_batch = embedder, max_batch
-        self._waiting: queue.SimpleQueue[tuple[list[str], Future]] = queue.SimpleQueue()
+        self._waiting: queue.SimpleQueue[_Waiting] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._state = threading.Condition()
@@ -104,7 +112,8 @@ class QueryBatcher(Layer):
         if not texts:
             future.set_result(np.zeros((0, self.dim), np.float32))
             return future
-        self._waiting.put((texts, future))
+        item = _Waiting(texts, future)
+        self._waiting.put(item)
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._serve, name="query-encoder", daemon=True)
@@ -112,7 +121,7 @@ class QueryBatcher(Layer):
         # Return once the encoder is at work (on these texts or a batch before them): to take them up, its
         # thread needs the GIL, which a thread parsing a question keeps for up to the switch interval (5 ms).
         with self._state:
-            self._state.wait_for(lambda: self._busy, timeout=HANDOFF_S)
+            self._state.wait_for(lambda: item.taken or self._busy, timeout=HANDOFF_S)
         return future
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -128,33 +137,35 @@ class QueryBatcher(Layer):
                         self._thread = None
                         return
                 continue
-            batch, size = [first], len(first[0])
+            batch, size = [first], len(first.texts)
             while size < self.max_batch:
                 try:
                     item = self._waiting.get_nowait()
                 except queue.Empty:
                     break
                 batch.append(item)
-                size += len(item[0])
+                size += len(item.texts)
             self._encode(batch)
 
-    def _encode(self, batch: list[tuple[list[str], Future]]) -> None:
+    def _encode(self, batch: list[_Waiting]) -> None:
         with self._state:
             self._busy = True
+            for item in batch:
+                item.taken = True
             self._state.notify_all()
         try:
             self.calls += 1
-            vectors = self.embedder.embed_queries([t for texts, _ in batch for t in texts])
+            vectors = self.embedder.embed_queries([t for item in batch for t in item.texts])
         except Exception as exc:
             if len(batch) > 1:  # each question again on its own: a failure is its own question's only
                 for item in batch:
                     self._encode([item])
                 return
-            batch[0][1].set_exception(exc)
+            batch[0].future.set_exception(exc)
             return
         finally:
             self._busy = False
         at = 0
-        for texts, future in batch:
-            future.set_result(vectors[at : at + len(texts)])
-            at += len(texts)
+        for item in batch:
+            item.future.set_result(vectors[at : at + len(item.texts)])
+            at += len(item.texts)

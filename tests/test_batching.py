@@ -86,6 +86,17 @@ def test_the_encoder_thread_ends_when_idle_and_starts_again_for_the_next_questio
     assert batcher.embed_queries([]).shape == (0, 64)
 
 
+def test_a_question_whose_batch_is_done_before_it_looks_does_not_wait_for_the_handoff(monkeypatch):
+    """The asking thread waits until its texts are taken: a flag that stays set, so an encoder quicker than
+    the asking thread's wake-up costs it nothing (HANDOFF_S is only a guard)."""
+    monkeypatch.setattr(batching, "HANDOFF_S", 5.0)
+    batcher = QueryBatcher(HashingEmbedder(), max_batch=8)
+    start = time.monotonic()
+    for q in QUESTIONS * 5:
+        batcher.submit_queries([q]).result(5)
+    assert time.monotonic() - start < 2.0
+
+
 def test_many_threads_asking_at_once_each_get_their_own_vector():
     batcher = QueryBatcher(HashingEmbedder(), max_batch=3)
     texts = [f"{q} ({i})" for i in range(20) for q in QUESTIONS]
