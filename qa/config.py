@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     encoder_backend: Literal["onnx", "torch"] = "onnx"
     # Query vectors remembered by normalized text, most recently used first; 0 = off.
     query_cache_size: int = Field(1024, ge=0)
+    # Queries are encoded on a thread of their own while the asking thread parses the question, those
+    # waiting at once in one call of at most this many (qa/batching.py); 0 = in the asking thread, one each.
+    query_batch: int = Field(8, ge=0)
     # Threads torch gives one operation, set when a server starts (API, Slack bot). Questions already run
     # side by side (QA_MAX_COMPUTING), so more threads per operation oversubscribe the cores: on two busy
     # cores a query encoding took a median 252-287 ms with 2 against 21-28 ms with 1 (docs/operations.md).
@@ -53,6 +56,9 @@ class Settings(BaseSettings):
     # Questions' parses remembered by their exact text (spaCy makes tokens of whitespace runs, so the text is
     # not folded as for query vectors), most recently used first; 0 = off. A parse is about 2 ms of a question.
     question_cache_size: int = Field(1024, ge=0)
+    # Questions that arrive while another is parsed are parsed next in one batch of at most this many (the
+    # same parses, less CPU a question; qa/nlp.py); 1 = one at a time.
+    question_batch: int = Field(8, ge=1)
 
     # BM25: chosen by measurement on questions written for tuning (bench/tune.py; README, "Choices").
     bm25_variant: Literal["okapi", "plus", "l"] = "l"

@@ -3,7 +3,8 @@
 `Embedder` is the seam: the service needs `embed_queries` and `embed_passages` and nothing else.
 `SentenceTransformerEmbedder` is the real one (any sentence-transformers model, by name or path);
 `OnnxEmbedder` (qa/onnx_embed.py) runs the same model folder on onnxruntime; `QueryCache` remembers
-query vectors; `HashingEmbedder` is a tiny deterministic fake for unit tests.
+query vectors; `QueryBatcher` (qa/batching.py) encodes queries on a thread of their own, those asked at
+once in one call; `HashingEmbedder` is a tiny deterministic fake for unit tests.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import zlib
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
 
+from qa.batching import Layer, QueryBatcher, done, submit_queries, then
 from qa.errors import ModelError
 from qa.lru import LRU
 from qa.text import tokenize
@@ -144,7 +147,7 @@ def set_torch_threads(threads: int) -> None:
 BACKENDS = ("torch", "onnx")
 
 
-class QueryCache:
+class QueryCache(Layer):
     """An embedder whose query vectors are remembered by normalized text (whitespace runs folded, ends
     stripped: the model's tokenizer splits on whitespace, so these texts encode alike), the `size` most
     recently used. Passages are never cached. Safe to share between threads."""
@@ -156,14 +159,6 @@ class QueryCache:
         self._vectors: LRU[np.ndarray] = LRU(size)
 
     @property
-    def name(self) -> str:
-        return self.embedder.name
-
-    @property
-    def dim(self) -> int:
-        return self.embedder.dim
-
-    @property
     def hits(self) -> int:
         return self._vectors.hits
 
@@ -171,31 +166,35 @@ class QueryCache:
     def misses(self) -> int:
         return self._vectors.misses
 
-    def load(self) -> "QueryCache":
-        getattr(self.embedder, "load", lambda: None)()
-        return self
-
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.submit_queries(texts).result()
+
+    def submit_queries(self, texts: Sequence[str]) -> Future:
+        """`embed_queries` to come (qa/batching.py): the texts not remembered go to the encoder beneath."""
         keys = [" ".join(t.split()) for t in texts]
         found = {k: v for k in dict.fromkeys(keys) if (v := self._vectors.get(k)) is not None}
         missing = [k for k in dict.fromkeys(keys) if k not in found]
-        if missing:
-            for k, v in zip(missing, self.embedder.embed_queries(missing)):
+        if not keys:
+            return done(np.zeros, (0, self.dim), np.float32)
+        if not missing:
+            return done(lambda: np.stack([found[k] for k in keys]))
+
+        def remember(vectors: np.ndarray) -> np.ndarray:
+            for k, v in zip(missing, vectors):
                 v.setflags(write=False)  # shared between callers: nobody may change it in place
                 self._vectors.put(k, v)
                 found[k] = v
-        if not keys:
-            return np.zeros((0, self.dim), np.float32)
-        return np.stack([found[k] for k in keys])
+            return np.stack([found[k] for k in keys])
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embedder.embed_passages(texts)
+        return then(submit_queries(self.embedder, missing), remember)
 
 
 def make_embedder(name: str, batch_size: int = 32, backend: str = "torch", cache_dir: Path | None = None,
-                  threads: int = 1, query_cache: int = 0) -> Embedder:
+                  threads: int = 1, query_cache: int = 0, query_batch: int = 0) -> Embedder:
     """The encoder for `name` on `backend`; onnx keeps its exported graph in `cache_dir`. With
-    `query_cache` > 0 the last that many distinct query texts are remembered."""
+    `query_cache` > 0 the last that many distinct query texts are remembered. With `query_batch` > 0 queries
+    are encoded on a thread of their own, up to that many waiting at once in one call (qa/batching.py); 0:
+    in the asking thread, one call each."""
     if backend not in BACKENDS:
         raise ModelError(f"encoder backend {backend!r} is unknown; choose one of {', '.join(BACKENDS)}")
     if backend == "onnx":
@@ -206,4 +205,8 @@ def make_embedder(name: str, batch_size: int = 32, backend: str = "torch", cache
         embedder: Embedder = OnnxEmbedder(name, resolve_model(name), cache_dir, batch_size, threads)
     else:
         embedder = SentenceTransformerEmbedder(name, batch_size=batch_size)
+    if query_batch > 0:
+        # onnxruntime gives each row of a batch the same vector, bit for bit, as alone (tests/test_batching.py);
+        # torch pads a batch to its longest text, which may move the last bits: one question a call there.
+        embedder = QueryBatcher(embedder, query_batch if backend == "onnx" else 1)
     return QueryCache(embedder, query_cache) if query_cache > 0 else embedder

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
+from qa.batching import submit_queries
 from qa.bm25 import BM25Params
 from qa.chunk import ChunkParams
 from qa.config import MODES, Settings
@@ -142,7 +143,8 @@ def make_retriever(settings: Settings, index: Index) -> Retriever:
 def embedder_for(settings: Settings) -> Embedder:
     """The encoder the settings ask for, not loaded yet (an ONNX export is kept beside the index)."""
     return make_embedder(settings.model, settings.encode_batch_size, settings.encoder_backend,
-                         settings.index_dir / "models", settings.torch_threads, settings.query_cache_size)
+                         settings.index_dir / "models", settings.torch_threads, settings.query_cache_size,
+                         settings.query_batch)
 
 
 def reader_params(settings: Settings) -> ReaderParams:
@@ -185,7 +187,8 @@ class QAService:
         self.settings, self.index, self.embedder = settings, index, embedder
         self.retriever = retriever or make_retriever(settings, index)
         self.reader = Reader(index, self.retriever.idf, reader_params(settings), sentence_tokens,
-                             nlp.question_parser(settings.nlp_model, settings.question_cache_size),
+                             nlp.question_parser(settings.nlp_model, settings.question_cache_size,
+                                                 settings.question_batch),
                              span_model=span_model, reranker=reranker)
 
     @classmethod
@@ -215,19 +218,27 @@ class QAService:
         t0 = time.perf_counter()
         question, top_k, mode = self._validate(question, top_k, mode)
         filters = filtering.check(filters, self.index.articles)
-        degraded = None
+        t_asked = time.perf_counter()
+        pending = submit_queries(self.embedder, [question])
+        parsed = self.reader.question(question)  # while the encoder runs on its own thread, when it has one
+        t_parsed = time.perf_counter()
+        tokens, degraded = tuple(query_tokens(question)), None
         try:
-            query, t_embed = self._query(question)
+            vector = pending.result()[0]
         except ModelError as exc:
             # The encoder failing at query time costs the dense leg, not the answer: BM25 and words alone.
             log.warning("query encoder failed, answering from BM25 alone: %s", exc)
-            query, t_embed, degraded = Query(question, tuple(query_tokens(question)), None), 0.0, DENSE_UNAVAILABLE
+            vector, degraded = None, DENSE_UNAVAILABLE
         t1 = time.perf_counter()
-        hits = self._search(query, max(top_k, self.settings.read_passages), "bm25" if degraded else mode, filters)
+        hits = self._search(Query(question, tokens, vector), max(top_k, self.settings.read_passages),
+                            "bm25" if degraded else mode, filters)
         t2 = time.perf_counter()
-        reading = self.reader.read(question, query.tokens, query.vector, hits, top_k)
+        reading = self.reader.read(question, tokens, vector, hits, top_k, parsed)
         t3 = time.perf_counter()
-        timings = {"embed_ms": t_embed, "retrieve_ms": (t2 - t1) * 1e3, "read_ms": (t3 - t2) * 1e3}
+        # embed: from handing the question to the encoder to having its vector (the parse ran meanwhile);
+        # read: the question's parse and the reading
+        timings = {"embed_ms": (t1 - t_asked) * 1e3, "retrieve_ms": (t2 - t1) * 1e3,
+                   "read_ms": (t3 - t2 + t_parsed - t_asked) * 1e3}
         return Result(question, mode, reading.answers, reading.abstained, tuple(hits[:top_k]),
                       round((t3 - t0) * 1e3, 3), round(reading.confidence, 4), timings, reading.abstain_reason,
                       degraded)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Sequence
@@ -73,6 +74,20 @@ def _check_citation(c: dict) -> str:
     start, end = c.get("answer_start", c["start"]), c.get("answer_end", c["end"])
     assert c["start"] <= start <= end <= c["end"], c
     return text[start:end]
+
+
+class FirstCallHeld:
+    """Records the texts of each call to `hold`; the first call sets `entered` and waits until `gate` is set,
+    so a test can queue more work behind it."""
+
+    def __init__(self):
+        self.gate, self.entered, self.calls = threading.Event(), threading.Event(), []
+
+    def hold(self, texts) -> None:
+        self.calls.append(list(texts))
+        if len(self.calls) == 1:
+            self.entered.set()
+            assert self.gate.wait(10)
 
 
 def free_port() -> int:

@@ -1,9 +1,12 @@
 """The spaCy pipeline seam: resolution of names, clear errors, a fingerprint for the manifest."""
 
+import time
+
 import pytest
 
 from qa import nlp
 from qa.errors import ModelError
+from tests.helpers import FirstCallHeld
 
 
 def test_the_default_name_resolves_to_an_installed_pipeline():
@@ -67,3 +70,63 @@ def test_a_parse_in_a_fresh_context_does_not_look_up_thincs_backend_again(monkey
     thread.start()
     thread.join()
     assert [t.dep_ for t in docs[0]] == [t.dep_ for t in parser("Who won?")] and looked_up == []
+
+
+class _Gated(FirstCallHeld):
+    """The question pipeline, its first call held until `gate` opens; every call's texts recorded."""
+
+    def __init__(self):
+        super().__init__()
+        self.pipeline = nlp.load_for_questions("en_core_web_sm")
+
+    def __call__(self, text):
+        self.hold([text])
+        return self.pipeline(text)
+
+    def pipe(self, texts, batch_size):
+        self.hold(texts)
+        return self.pipeline.pipe(texts, batch_size=batch_size)
+
+
+def _signature(doc) -> list:
+    return [(t.text, t.tag_, t.pos_, t.dep_, t.head.i, t.lemma_) for t in doc]
+
+
+# Written for these tests, not taken from eval/.
+_ASKED = ["Who opened the bridge at Harwick?", "When did the ferry strike end?", "How many drones were shot down?",
+          "Which city hosted the talks?", "Did the council approve the budget?", "What did the mayor promise?"]
+
+
+def test_questions_arriving_during_a_parse_are_parsed_next_in_one_batch_with_the_same_parses():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qa.read.question import analyse
+
+    gated = _Gated()
+    parser = nlp.ParsedQuestions(gated, size=0, max_batch=4)
+    with ThreadPoolExecutor(len(_ASKED)) as pool:
+        first = pool.submit(parser, _ASKED[0])
+        assert gated.entered.wait(10)
+        rest = [pool.submit(parser, q) for q in _ASKED[1:]]
+        deadline = time.monotonic() + 10
+        while len(parser._waiting) < len(_ASKED) - 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        gated.gate.set()
+        docs = [first.result(10)] + [f.result(10) for f in rest]
+    assert gated.calls == [_ASKED[:1], _ASKED[1:5], _ASKED[5:]] and parser.calls == 3
+    alone = [gated.pipeline(q) for q in _ASKED]
+    assert [_signature(d) for d in docs] == [_signature(d) for d in alone]
+    assert [analyse(d) for d in docs] == [analyse(d) for d in alone]
+
+
+def test_a_failing_batch_raises_in_each_of_its_questions_and_the_parser_goes_on():
+    class Broken:
+        def __call__(self, text):
+            if "fail" in text:
+                raise ValueError("cannot parse this")
+            return nlp.load_for_questions("en_core_web_sm")(text)
+
+    parser = nlp.ParsedQuestions(Broken(), size=0)
+    with pytest.raises(ValueError, match="cannot parse"):
+        parser("please fail")
+    assert [t.dep_ for t in parser("Who won?")] and not parser._parsing and parser._waiting == []

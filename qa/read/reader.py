@@ -203,8 +203,9 @@ class Reader:
 
     # ------------------------------------------------------------ reading
     def read(self, question: str, tokens: Sequence[str], vector: np.ndarray | None, hits: Sequence[Hit],
-             top_k: int) -> Reading:
-        q = self.question(question)
+             top_k: int, parsed: Question | None = None) -> Reading:
+        """`parsed`: the question already analysed (`self.question`), e.g. while its vector was computed."""
+        q = self.question(question) if parsed is None else parsed
         scored = self.relevance(tokens, vector, hits, question)
         best = scored[0].score if scored else 0.0
         if q.ambiguous:
