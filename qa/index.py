@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -77,6 +78,17 @@ class Index:
     clause_vectors: np.ndarray | None = None  # rows line up with analysis.clauses(docs)
     clause_table: np.ndarray | None = None  # analysis.clauses(docs) as an (n, 4) array (qa/tables.py)
     derived: derived_.Derived | None = None  # BM25 matrices, HNSW graph (qa/derived.py); None: made when needed
+    rows: segments.Rows | None = None  # where each article's rows are; None: counted when needed (segments.rows_of)
+    lineage: Lineage | None = None  # how an update made it from the index before it (qa/update.py)
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """What an updated index kept of its base: a service made over the base can carry its tables over (the
+    reporting verbs, qa/tables.py) by looking at the rows that changed, not at every row."""
+
+    docs: tuple  # the base's Docs, the very tuple
+    sentence_rows: np.ndarray  # per sentence of the updated index: its row in the base, or -1 (new)
 
 
 # ---------------------------------------------------------------- build
@@ -162,6 +174,7 @@ def tokenizer_fingerprint() -> dict:
     return {"version": TOKENIZER_VERSION, "stopwords_sha256": stop}
 
 
+@functools.lru_cache(maxsize=None)
 def _version(package: str) -> str | None:
     try:
         return metadata.version(package)
@@ -232,8 +245,8 @@ def _kept_segments(index: Index, index_dir: Path) -> list[dict]:
     out, taken = [], set()
     for entry in live.get("segments", []):
         held, deleted = segments.members(index_dir, entry), set(entry["deleted"])
-        serving = {d for d, key in held.items() if d not in deleted and d not in taken and d in index.articles
-                   and segments.article_key(index.articles[d]) == key}
+        serving = {d for d, key in held.items() if d not in deleted and d not in taken
+                   and segments.holds(entry["id"], key, index.articles.get(d))}
         if serving:
             taken |= serving
             out.append(dict(entry, deleted=[d for d in held if d not in serving]))
@@ -289,10 +302,14 @@ def cleanup(index_dir: Path) -> list[str]:
 
 def metadata_fingerprint(articles: Iterable[Article]) -> str:
     """One digest of every article's metadata (a change re-labels citations without touching vectors)."""
-    digest = hashlib.sha256()
-    for a in articles:
-        digest.update(json.dumps([a.source, a.title, a.date, a.outlet, a.url, a.published, a.language]).encode())
-    return digest.hexdigest()[:16]
+    return hashlib.sha256(b"".join(_metadata_line(a.source, a.title, a.date, a.outlet, a.url, a.published,
+                                                  a.language) for a in articles)).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _metadata_line(*fields) -> bytes:
+    """An article's part of the digest, remembered: an update asks again for every article it keeps."""
+    return json.dumps(list(fields)).encode()
 
 
 # ---------------------------------------------------------------- load
@@ -464,6 +481,12 @@ def stale_reason(manifest: dict, articles: list[Article], model_name: str, param
         return f"corpus changed ({', '.join(sorted({name for name, _ in changed}))})"
     if manifest.get("metadata") != metadata_fingerprint(articles):
         return "article metadata changed"
+    return settings_reason(manifest, model_name, params, nlp)
+
+
+def settings_reason(manifest: dict, model_name: str, params: ChunkParams, nlp: dict | None = None) -> str | None:
+    """Why an index was made otherwise than these settings and this code would make it (the corpus aside),
+    or None."""
     if manifest["model"]["name"] != model_name:
         return f"model changed ({manifest['model']['name']!r} -> {model_name!r})"
     if manifest["tokenizer"] != tokenizer_fingerprint():

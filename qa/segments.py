@@ -74,7 +74,27 @@ def _remember(seg_id: str, articles: Sequence[Article]) -> dict[str, tuple]:
     found = {a.doc_id: article_key(a) for a in articles}
     with _MEMBERS_LOCK:
         _MEMBERS[seg_id] = found
+        _MATCHED[seg_id] = {a.doc_id: a for a in articles}
     return found
+
+
+_MATCHED: dict[str, dict[str, Article]] = {}  # segment id -> the Article last found to match each of its keys
+
+
+def holds(seg_id: str, key: tuple, article: Article | None) -> bool:
+    """Whether a segment's article of key `key` has `article`'s rows: the same Article object as last time
+    answers at once (an updated index keeps its unchanged articles' objects), another is compared by key
+    and, when equal, remembered."""
+    if article is None:
+        return False
+    matched = _MATCHED.get(seg_id)
+    if matched is not None and matched.get(article.doc_id) is article:
+        return True
+    if article_key(article) != key:
+        return False
+    if matched is not None:
+        matched[article.doc_id] = article
+    return True
 
 
 # ---------------------------------------------------------------- rows of an index
@@ -95,6 +115,9 @@ class Rows:
 
 
 def rows_of(index) -> Rows:
+    """The index's own (an update carries them) or, when it has none, counted from its articles and chunks."""
+    if getattr(index, "rows", None) is not None:
+        return index.rows
     counts = np.fromiter((len(a.sentences) for a in index.articles.values()), dtype=np.int64, count=len(index.articles))
     sentences = np.concatenate([[0], np.cumsum(counts)])
     first = np.fromiter((c.sentences[0] for c in index.chunks), dtype=np.int64, count=len(index.chunks))

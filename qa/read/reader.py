@@ -91,7 +91,7 @@ class Reader:
         self._tokens = tables.TokenSets(index.sentences, tokenize)  # tokenized when read, not up front
         self._candidates: dict[int, tuple[Candidate, ...]] = {}
         self._parses: dict[int, parse.Parse] = {}
-        self.reporting = tables.REPORTING_VERBS.of(index.docs)
+        self.reporting = tables.REPORTING_VERBS.of(index.docs, index.lineage)
         # (sentence, verb token) -> row of index.clause_vectors
         table = index.clause_table if index.clause_table is not None else tables.clause_table(index.docs)
         self._clause_rows = tables.ClauseRows(table)
