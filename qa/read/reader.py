@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
@@ -94,7 +94,34 @@ class Reader:
         self.reporting = tables.REPORTING_VERBS.of(index.docs, index.lineage)
         # (sentence, verb token) -> row of index.clause_vectors
         table = index.clause_table if index.clause_table is not None else tables.clause_table(index.docs)
+        self._clause_table = table
         self._clause_rows = tables.ClauseRows(table)
+
+    def carry(self, previous: "Reader") -> int:
+        """Take over the candidates and parses `previous` read off the stored analysis, when this reader's
+        index is an update of `previous`'s (its lineage starts from the very same Docs): a sentence the update
+        kept has the same Doc, so the same candidates, and the same clauses, whose rows in the clause table
+        moved together (by the same amount). Returns how many sentences were carried."""
+        lineage = self.index.lineage
+        if lineage is None or previous.index.docs is not lineage.docs:
+            return 0
+        rows = np.asarray(lineage.sentence_rows)
+        new_of_old = np.full(len(lineage.docs), -1, dtype=np.int64)
+        kept = np.flatnonzero(rows >= 0)
+        new_of_old[rows[kept]] = kept
+        found, parses = dict(previous._candidates), dict(previous._parses)  # copies: it may be reading meanwhile
+        for old, c in found.items():
+            if new_of_old[old] >= 0:
+                self._candidates.setdefault(int(new_of_old[old]), c)
+        old_rows = np.fromiter(parses, dtype=np.int64, count=len(parses))
+        new_rows = new_of_old[old_rows]
+        shift = (np.searchsorted(self._clause_table[:, 0], new_rows)
+                 - np.searchsorted(previous._clause_table[:, 0], old_rows))
+        for old, new, d in zip(old_rows.tolist(), new_rows.tolist(), shift.tolist()):
+            if new >= 0:
+                p = parses[old]
+                self._parses.setdefault(new, p if d == 0 else replace(p, rows=p.rows + d))
+        return int((new_of_old[list(found)] >= 0).sum()) if found else 0
 
     # ------------------------------------------------------------ stages
     def question(self, text: str) -> Question:
