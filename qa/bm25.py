@@ -140,8 +140,8 @@ class BM25Matrix:
         new_col[rows[kept]] = kept
         vocab, term_ids, pairs, new_tf, doc_len = self._counted(rows, added)
         still = new_col[new_col >= 0]
-        if len(still) > 1 and not np.all(still[1:] > still[:-1]):  # documents reordered: sort every posting again
-            return self._resorted(new_col, vocab, term_ids, pairs, new_tf, doc_len)
+        if len(still) != len(kept) or (len(still) > 1 and not np.all(still[1:] > still[:-1])):
+            return self._resorted(rows, vocab, term_ids, pairs, new_tf, doc_len)  # reordered, or a document twice
         indptr, col, tf = self._moved(new_col)
         new_term, new_doc = pairs // max(n, 1), pairs % max(n, 1)
         old_terms = len(indptr) - 1
@@ -192,15 +192,20 @@ class BM25Matrix:
         kept_before = np.concatenate([[0], np.cumsum(keep)])
         return kept_before[indptr], col[keep], tf[keep]
 
-    def _resorted(self, new_col, vocab, term_ids, pairs, new_tf, doc_len) -> "BM25Matrix":
-        """`updated` when the kept documents change order: every posting's key sorted again."""
-        n = len(doc_len)
-        row = np.repeat(np.arange(len(self.vocab), dtype=np.int64), np.diff(self.indptr))
-        col = new_col[np.asarray(self.indices)]
-        keep = col >= 0
-        old_key = row[keep] * max(n, 1) + col[keep]
+    def _resorted(self, rows, vocab, term_ids, pairs, new_tf, doc_len) -> "BM25Matrix":
+        """`updated` when the kept documents change order, or one is taken twice (two articles of the same
+        text): each posting copied to every document that takes it, and every key sorted again."""
+        n, indices = len(doc_len), np.asarray(self.indices)
+        kept = np.flatnonzero(rows >= 0)
+        takers = kept[np.argsort(rows[kept], kind="stable")]  # the new documents, by the old one they take
+        first = np.searchsorted(rows[takers], np.arange(self.n_docs))
+        times = np.searchsorted(rows[takers], np.arange(self.n_docs), side="right") - first
+        m = times[indices]  # copies of each posting
+        within = np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m, m)
+        row = np.repeat(np.repeat(np.arange(len(self.vocab), dtype=np.int64), np.diff(self.indptr)), m)
+        old_key = row * max(n, 1) + takers[np.repeat(first[indices], m) + within]
         order = np.argsort(old_key, kind="stable")
-        old_key, tf = old_key[order], np.asarray(self.tf)[keep][order]
+        old_key, tf = old_key[order], np.repeat(np.asarray(self.tf), m)[order]
         at = np.searchsorted(old_key, pairs)
         key = np.insert(old_key, at, pairs)
         tf = np.insert(tf, at, new_tf.astype(tf.dtype))

@@ -29,24 +29,33 @@ def clause_table(docs) -> np.ndarray:
 def moved(table: np.ndarray, sentence_rows: np.ndarray, new_docs: dict[int, object]) -> tuple[np.ndarray, np.ndarray]:
     """The clause table of an updated index, and for each of its rows the row of `table` it comes from
     (-1: a new clause). `sentence_rows[j]`: the base row of the new index's sentence j, or -1 for a new
-    sentence, whose Doc is `new_docs[j]`. Clauses keep the base's order within the rows they come from."""
+    sentence, whose Doc is `new_docs[j]`. A kept sentence's clauses are its base clauses, in the base's order,
+    each sentence's placed by counting (no sort of the table); a base row taken twice (two articles of the
+    same text) gives its clauses to both."""
     sentence_rows = np.asarray(sentence_rows, dtype=np.int64)
-    new_of_old = np.full(int(sentence_rows.max(initial=-1)) + 1 if len(sentence_rows) else 0, -1, dtype=np.int64)
+    table = np.asarray(table, dtype=np.int64).reshape(-1, 4)
+    counts = np.bincount(table[:, 0], minlength=int(sentence_rows.max(initial=-1)) + 1)  # clauses per base sentence
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    fresh = {j: analysis.clauses([new_docs[j]]) for j in sorted(new_docs)}
+    per = np.zeros(len(sentence_rows), dtype=np.int64)  # clauses of each new sentence
     kept = np.flatnonzero(sentence_rows >= 0)
-    new_of_old[sentence_rows[kept]] = kept
-    old_sentence = table[:, 0]
-    inside = old_sentence < len(new_of_old)
-    target = np.full(len(table), -1, dtype=np.int64)
-    target[inside] = new_of_old[old_sentence[inside]]
-    keep = np.flatnonzero(target >= 0)
-    old = table[keep].copy()
-    old[:, 0] = target[keep]
-    fresh = [(j, v, a, b) for j in sorted(new_docs) for _, v, a, b in analysis.clauses([new_docs[j]])]
-    new = np.asarray(fresh, dtype=np.int64).reshape(len(fresh), 4)
-    rows = np.concatenate([old, new])
-    source = np.concatenate([keep, np.full(len(new), -1, dtype=np.int64)])
-    order = np.lexsort((rows[:, 1], rows[:, 0]))  # by sentence, then verb: analysis.clauses' order
-    return rows[order], source[order]
+    per[kept] = counts[sentence_rows[kept]]
+    for j, found in fresh.items():
+        per[j] = len(found)
+    at = np.concatenate([[0], np.cumsum(per)])
+    rows = np.empty((int(at[-1]), 4), dtype=np.int64)
+    source = np.full(len(rows), -1, dtype=np.int64)
+    n = per[kept]
+    within = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)  # each clause's place in its sentence
+    src = np.repeat(starts[sentence_rows[kept]], n) + within
+    dst = np.repeat(at[kept], n) + within
+    rows[dst] = table[src]
+    rows[dst, 0] = np.repeat(kept, n)
+    source[dst] = src
+    for j, found in fresh.items():
+        if found:
+            rows[at[j] : at[j + 1]] = [(j, v, a, b) for _, v, a, b in found]
+    return rows, source
 
 
 class ClauseRows:

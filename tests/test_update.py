@@ -156,3 +156,21 @@ def test_a_chain_of_updates_carries_the_rows_and_reporting_verbs_a_fresh_index_h
         assert walked == came, action  # an added article's Docs only; none for a removal or a rename
         assert found == frozenset().union(*(real(d) for d in live.docs))
     assert by_rows == [True] * len(steps)  # from the lineage's rows each time, not from id sets
+
+
+def test_a_copy_of_an_article_under_another_name_embeds_nothing_and_equals_a_full_build(tmp_path):
+    """The copy takes the original's rows too (one base row, two articles): its clauses included."""
+    settings = private_settings(tmp_path)
+    embedder = CountingEmbedder()
+    base = ensure_index(settings, embedder)
+    embedder.passages.clear()
+    original = settings.seeds_dir / f"{REMOVED}.txt"
+    (settings.seeds_dir / "zz_copy.txt").write_bytes(original.read_bytes())
+
+    updated = ensure_index(settings, embedder, live=base)
+
+    assert embedder.passages == []
+    pipeline = nlp.load(settings.nlp_model)
+    _same(updated, build_index(load_articles(settings.seeds_dir), HashingEmbedder(), chunk_params(settings),
+                               nlp=pipeline))
+    assert sum(updated.sentences[n].doc_id == "zz_copy" for n in updated.clause_table[:, 0]) > 0
