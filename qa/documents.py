@@ -194,13 +194,11 @@ def _unlink(seeds_dir: Path, name: str) -> None:
 def _sweep(seeds_dir: Path) -> None:
     """Remove what a crashed change left: temporary files, sidecars whose text is gone (one listing of the
     folder, names compared as strings: no stat, no pattern matching per file)."""
-    with os.scandir(seeds_dir) as entries:
-        names = {e.name for e in entries}
-    for name in names:
-        if name.startswith(".") and name.endswith(".tmp") and len(name) > len(".tmp"):
-            (seeds_dir / name).unlink(missing_ok=True)
-        elif name.endswith(metadata.SIDECAR_SUFFIX) and name.removesuffix(metadata.SIDECAR_SUFFIX) + ".txt" not in names:
-            (seeds_dir / name).unlink(missing_ok=True)
+    names = set(os.listdir(seeds_dir))
+    tmp = [n for n in names if n.endswith(".tmp") and n.startswith(".") and len(n) > len(".tmp")]
+    sides = [n for n in names if n.endswith(metadata.SIDECAR_SUFFIX)]
+    for name in tmp + [n for n in sides if n.removesuffix(metadata.SIDECAR_SUFFIX) + ".txt" not in names]:
+        (seeds_dir / name).unlink(missing_ok=True)
 
 
 def read_jsonl(data: bytes, what: str) -> list[NewDocument]:

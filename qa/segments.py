@@ -33,7 +33,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -79,6 +79,17 @@ def _remember(seg_id: str, articles: Sequence[Article]) -> dict[str, tuple]:
 
 
 _MATCHED: dict[str, dict[str, Article]] = {}  # segment id -> the Article last found to match each of its keys
+
+
+def serving(seg_id: str, held: dict[str, tuple], articles: Mapping[str, Article], skip: set[str]) -> set[str]:
+    """The doc ids (`held`: the segment's keys, by doc id) whose rows in the segment serve `articles`, `skip`
+    aside: those whose Article is the one last matched, found with set operations and one identity test each,
+    then the others by key (`holds`)."""
+    matched = _MATCHED.get(seg_id, {})
+    left = held.keys() - skip
+    same = {d for d in left if articles.get(d, held) is matched.get(d)}  # `held`: never an Article
+    same.update(d for d in left - same if holds(seg_id, held[d], articles.get(d)))
+    return same
 
 
 def holds(seg_id: str, key: tuple, article: Article | None) -> bool:
