@@ -63,7 +63,7 @@ class CorpusScanner:
     def __init__(self, racy_ns: int = RACY_NS, watch: bool = True):
         self.racy_ns = racy_ns
         self._listings: dict[str, _Listing] = {}  # folder -> its listing, most recently used last
-        self._watches = _Watches.open() if watch else None
+        self._watch, self._watches, self._pid = watch, None, None
         self._lock = threading.Lock()
 
     def load(self, seeds_dir: Path, known: Mapping[str, Article] | None = None) -> list[Article]:
@@ -72,6 +72,9 @@ class CorpusScanner:
             return ingest.load_articles(seeds_dir, known)  # raises the error that names the setting
         key = str(seeds_dir.resolve())
         with self._lock:
+            if self._pid != os.getpid():  # first use, or a forked child: a queue of its own (a shared one splits the events)
+                self._listings, self._pid = {}, os.getpid()
+                self._watches = _Watches.open() if self._watch else None
             listing = self._listings.pop(key, None)
             changed = self._watches.changed(listing.wd) if listing is not None and listing.wd is not None else None
             if changed is None:

@@ -96,9 +96,9 @@ def test_with_a_watch_a_later_look_stats_only_the_names_that_changed(tmp_path, m
     seeds = tmp_path / "seeds"
     shutil.copytree(SEEDS, seeds)
     scanner = CorpusScanner(racy_ns=0)
+    scanner.load(seeds)
     if scanner._watches is None:
         pytest.skip("no inotify here")
-    scanner.load(seeds)
     looked: list[str] = []
     real = scan._stat_file
     monkeypatch.setattr(scan, "_stat_file", lambda path: (looked.append(path.name), real(path))[1])
@@ -139,3 +139,22 @@ def test_a_watched_folder_through_many_changes_equals_a_full_read(tmp_path, watc
             if side.exists():
                 side.rename(seeds / f"r{step:02d}.meta.json")
         assert scanner.load(seeds) == load_articles(seeds), (step, action)
+
+
+def test_a_forked_child_watches_with_a_queue_of_its_own(tmp_path):
+    """A child sharing its parent's inotify queue would take events the parent never sees."""
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS, seeds)
+    scanner = CorpusScanner(racy_ns=0)
+    scanner.load(seeds)
+    pid = os.fork()
+    if pid == 0:  # the child looks (and would drain a shared queue), then leaves at once
+        ok = False
+        try:
+            (seeds / "zz_child.txt").write_text("A ferry sank off the coast on Monday. All passengers were rescued.\n")
+            ok = scanner.load(seeds) == load_articles(seeds) and scanner._watches is not None
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert status == 0
+    assert scanner.load(seeds) == load_articles(seeds)  # the parent saw the child's file too
