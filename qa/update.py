@@ -4,8 +4,13 @@ An index built with the same model, tokenizer, spaCy pipeline, chunking and inde
 every article, its chunks and their BM25 tokens, its chunk and sentence vectors and its sentences'
 spaCy analysis. These depend on the article's text alone, so they are reused for any article whose
 text has the same SHA-256 (whatever its name or metadata now); the rest are computed as a build
-would. The BM25 matrices move the reused rows' postings and count only the new rows' tokens, the clause
-table moves the reused rows (qa/derived.py, qa/tables.py): nothing walks every article again.
+would. The article list is walked once, a dictionary lookup an article: runs of unchanged articles are
+taken as slices of the live index's sentences, chunks, tokens, Docs and analysis (`_Plan`); only where an
+article sorting before them moved their rows are they copied with new numbers. The BM25 matrices move the
+reused rows' postings and count only the new rows' tokens, the clause table moves the reused rows
+(qa/derived.py, qa/tables.py). The new index carries its row bounds (`Index.rows`) and its lineage
+(`Index.lineage`: the live index's Docs, and where each sentence came from), so what a service made over
+the live index (reporting verbs, the reader's candidates and parses) is carried over, not made again.
 The result is an ordinary Index, saved with `save_index(..., reuse=True)` (qa/index.py): the articles the
 live build's segments hold stay there, the added or changed ones are written as one new segment
 (qa/segments.py), the removed ones become tombstones in the new manifest, swapped in atomically.
