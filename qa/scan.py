@@ -11,9 +11,10 @@ Which files to stat: the first look at a folder stats every file; after it, on L
 which names changed (an inotify watch on the folder, set before that first listing, `_Watches`), so a
 later look stats those names only and keeps a sorted listing of the rest: its cost follows what changed,
 not the corpus. Where inotify is missing or its queue overflowed, every file is stat'ed again, as before.
-inotify sees what this machine's kernel does to the folder: a corpus on a network filesystem written by
-other hosts, or a text rewritten through a hard link kept outside the folder, is seen at the next start
-or reindex (`ingest.load_articles`), not by this scanner.
+inotify sees what this machine's kernel does to the folder's entries: a corpus on a network filesystem
+written by other hosts, or a text rewritten through a hard link kept outside the folder or through the
+target of a symbolic link, is seen at the next start or reindex (`ingest.load_articles`), not by this
+scanner.
 """
 
 from __future__ import annotations
