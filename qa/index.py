@@ -291,6 +291,7 @@ def cleanup(index_dir: Path) -> list[str]:
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         if path.name not in listed:
             shutil.rmtree(path, ignore_errors=True)
+            segments.forget(path.name)
             removed.append(f"{segments.SEGMENTS}/{path.name}")
     for link in index_dir.glob(".current-*"):
         link.unlink(missing_ok=True)
@@ -322,7 +323,7 @@ def metadata_fingerprint(articles: Iterable[Article]) -> str:
             found = lines[id(a)] = (a, json.dumps([a.source, a.title, a.date, a.outlet, a.url, a.published,
                                                    a.language]).encode())
         parts.append(found[1])
-    if len(lines) > 2 * len(articles) + 1024:  # forget the articles no longer asked about
+    if len(lines) > len(articles) + 1024:  # forget the articles no longer asked about (now and then)
         asked = set(map(id, articles))
         for key in [k for k in list(lines) if k not in asked]:
             lines.pop(key, None)

@@ -81,6 +81,13 @@ def _remember(seg_id: str, articles: Sequence[Article]) -> dict[str, tuple]:
 _MATCHED: dict[str, dict[str, Article]] = {}  # segment id -> the Article last found to match each of its keys
 
 
+def forget(seg_id: str) -> None:
+    """Drop what is remembered of a segment (removed from disk: its articles are not kept alive)."""
+    with _MEMBERS_LOCK:
+        _MEMBERS.pop(seg_id, None)
+        _MATCHED.pop(seg_id, None)
+
+
 def serving(seg_id: str, held: dict[str, tuple], articles: Mapping[str, Article], skip: set[str]) -> set[str]:
     """The doc ids (`held`: the segment's keys, by doc id) whose rows in the segment serve `articles`, `skip`
     aside: those whose Article is the one last matched, found with set operations and one identity test each,
