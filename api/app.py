@@ -158,8 +158,8 @@ def _reindexer(app: FastAPI, cfg: Settings, embedder) -> Reindexer:
         # Keep the optional model stages the live service loaded (reader, reranker): loading is the slow part.
         live = app.state.service
         span_model, reranker = (live.reader.span_model, live.reader.reranker) if live else optional_stages(cfg)
-        service = QAService(cfg, index, embedder, span_model=span_model, reranker=reranker)
-        service.prepare_reader(PREPARED_SENTENCES)
+        service = QAService(cfg, index, embedder, span_model=span_model, reranker=reranker, previous=live)
+        service.prepare_reader(PREPARED_SENTENCES)  # what the live service read is carried over, not read again
         return service
 
     def live():

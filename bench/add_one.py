@@ -1,6 +1,6 @@
 """What adding one article costs, against corpora of growing size and articles of growing length.
 
-    .venv/bin/python bench/add_one.py [--sizes 2500,5000,10000] [--lengths 10,40] [--work DIR]
+    .venv/bin/python bench/add_one.py [--sizes 2500,5000,10000] [--lengths 10,40] [--place last|first] [--work DIR]
 
 The corpora are synthetic: article i of a corpus is drawn from a fixed seed (i): 10 sentences of 14-20
 words from a 2,000-word made-up vocabulary ("w0 ... w1999"), each article starting with a `date` line. The
@@ -16,9 +16,13 @@ As in a running server, the corpus was scanned and the index loaded and served o
 again at the end (untimed).
 
 Printed per corpus size and article length, in seconds: each phase, the kilobytes the save wrote, the work on the article alone
-(embed + analyse), the rest (which grows with the corpus), the total (the fastest of --repeats runs), and
-the first run's total (the first add after a start, which also fills what later adds find remembered:
-each JSON line written, each sentence's reporting verbs).
+(embed + analyse), the rest ("corpus-wide": whatever is not the article's own work, file writes included),
+of which "bm25" is the BM25 matrices brought up to date (every weight recomputed: the average length
+changes them all), "graph" the HNSW graph grown, written and hashed (above QA_DENSE_EXACT_BELOW chunks) and
+"other" the remainder, the total (the fastest of --repeats runs), and the first run's
+total (the first add after a start, which also fills what later adds find remembered: each JSON line
+written, each sentence's reporting verbs). `--place first` names the added articles so that they sort before
+every other (every row after them moves), `last` (the default) after.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa import analysis, nlp as nlp_module, update  # noqa: E402
+from qa import analysis, build_files, derived, nlp as nlp_module, update  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.documents import add_document, remove_document  # noqa: E402
 from qa.embed import HashingEmbedder  # noqa: E402
@@ -137,7 +141,31 @@ def add_one(cfg: Settings, embedder, pipeline, live: Index, name: str, length: i
         with timed.phase("analyse"):
             return real_analyse(*args, **kwargs)
 
-    analysis.analyse = timed_analyse
+    real_updated, real_grown, real_write = derived.updated, derived._grown, derived.write
+
+    def timed_updated(*args, **kwargs):
+        with timed.phase("bm25"):  # the graph's share is taken out below
+            return real_updated(*args, **kwargs)
+
+    def timed_grown(*args, **kwargs):
+        with timed.phase("graph"), timed.phase("graph in update"):
+            return real_grown(*args, **kwargs)
+
+    def timed_write(*args, **kwargs):
+        with timed.phase("graph"):
+            return real_write(*args, **kwargs)
+
+    real_sha256 = build_files.sha256_file
+
+    def timed_sha256(path):
+        if Path(path).name != derived.GRAPH:
+            return real_sha256(path)
+        with timed.phase("graph"):  # the graph file hashed for the manifest
+            return real_sha256(path)
+
+    build_files.sha256_file = timed_sha256
+
+    analysis.analyse, derived.updated, derived._grown, derived.write = timed_analyse, timed_updated, timed_grown, timed_write
     before = _files(cfg.index_dir)
     try:
         with timed.phase("total"):
@@ -154,12 +182,15 @@ def add_one(cfg: Settings, embedder, pipeline, live: Index, name: str, length: i
                 QAService(cfg, index, embedder)
         gc.freeze()
     finally:
-        analysis.analyse = real_analyse
+        analysis.analyse, derived.updated, derived._grown, derived.write = real_analyse, real_updated, real_grown, real_write
+        build_files.sha256_file = real_sha256
     assert stats.computed == 1 and stats.reused == len(articles) - 1, stats
     s = timed.seconds
     s["assemble"] = s["update"] - s.get("embed", 0.0) - s.get("analyse", 0.0)
     s["article"] = s.get("embed", 0.0) + s.get("analyse", 0.0)
     s["corpus-wide"] = s["total"] - s["article"]
+    s["bm25"] = s.get("bm25", 0.0) - s.get("graph in update", 0.0)
+    s["other"] = s["corpus-wide"] - s["bm25"] - s.get("graph", 0.0)
     s["sentences"], s["chunks"] = stats.sentences_computed, stats.chunks_computed
     s["written KB"] = sum(size for path, size in _files(cfg.index_dir).items() if path not in before) / 1024
     cleanup(cfg.index_dir)  # the builds this run replaced
@@ -177,28 +208,32 @@ def main() -> int:
     p.add_argument("--lengths", default="10,40", help="sentences of the added article")
     p.add_argument("--repeats", type=int, default=2, help="runs per cell; the fastest is printed")
     p.add_argument("--work", type=Path, default=Path("/tmp/qa-bench-add-one"))
+    p.add_argument("--place", choices=("last", "first"), default="last",
+                   help="where the added articles' names sort among the corpus's (first: every row after moves)")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     settings = Settings(_env_file=None, index_dir=args.work / "models-home")
     embedder = embedder_for(settings).load()
     pipeline = nlp_module.load(settings.nlp_model)
     cols = ("write files", "ingest", "embed", "analyse", "assemble", "save build", "service", "written KB")
+    prefix = "added" if args.place == "last" else "0-added"  # corpus names are a00000..: "0-" sorts first
     print(f"encoder: {settings.encoder_backend} {embedder.name}; spaCy {pipeline.meta['name']} {pipeline.meta['version']}")
     print(f"{'corpus':>7} {'added':>9} | " + " ".join(f"{c:>11}" for c in cols)
-          + f" | {'article':>8} {'corpus-wide':>11} {'total':>7} {'1st run':>7}")
+          + f" | {'article':>8} {'corpus-wide':>11} {'bm25':>6} {'graph':>6} {'other':>6} {'total':>7} {'1st run':>7}")
     for size in (int(x) for x in args.sizes.split(",")):
         cfg = base_corpus(args.work, size, settings, embedder.name, pipeline)
         live, added_names = started(cfg, embedder, pipeline), []
         for length in (int(x) for x in args.lengths.split(",")):
             runs = []
             for r in range(args.repeats):
-                added_names.append(f"added-{length}-{r}")
+                added_names.append(f"{prefix}-{length}-{r}")
                 seconds, live = add_one(cfg, embedder, pipeline, live, added_names[-1], length, r)
                 runs.append(seconds)
             best = min(runs, key=lambda s: s["total"])
             added = f"{length}s/{int(best['chunks'])}c"
             print(f"{size:>7} {added:>9} | " + " ".join(f"{best.get(c, 0.0):>11.3f}" for c in cols)
-                  + f" | {best['article']:>8.3f} {best['corpus-wide']:>11.3f} {best['total']:>7.3f} {runs[0]['total']:>7.3f}",
+                  + f" | {best['article']:>8.3f} {best['corpus-wide']:>11.3f} {best['bm25']:>6.3f}"
+                  + f" {best.get('graph', 0.0):>6.3f} {best['other']:>6.3f} {best['total']:>7.3f} {runs[0]['total']:>7.3f}",
                   flush=True)
         restore(cfg, live, embedder, pipeline, added_names)
     return 0

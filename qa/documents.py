@@ -130,11 +130,17 @@ def remove_document(seeds_dir: Path, doc_id: str) -> None:
     with corpus_lock(seeds_dir):
         if not NAME_RE.match(doc_id) or not (seeds_dir / f"{doc_id}.txt").is_file():
             raise DocumentNotFound(f"no document {doc_id!r} in the corpus")
-        if next((p for p in seeds_dir.glob("*.txt") if p.stem != doc_id), None) is None:
+        if not _another_text(seeds_dir, f"{doc_id}.txt"):
             raise InvalidDocument(f"{doc_id!r} is the only article and an index needs one; add another first")
         _unlink(seeds_dir, doc_id)
         _sweep(seeds_dir)
         fsync_dir(seeds_dir)
+
+
+def _another_text(seeds_dir: Path, name: str) -> bool:
+    """Whether the folder holds a `.txt` article besides `name` (the listing stops at the first)."""
+    with os.scandir(seeds_dir) as entries:
+        return any(e.name.endswith(".txt") and e.name != name and e.is_file() for e in entries)
 
 
 @contextlib.contextmanager
@@ -186,12 +192,13 @@ def _unlink(seeds_dir: Path, name: str) -> None:
 
 
 def _sweep(seeds_dir: Path) -> None:
-    """Remove what a crashed change left: temporary files, sidecars whose text is gone."""
-    for tmp in seeds_dir.glob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
-    for side in seeds_dir.glob("*" + metadata.SIDECAR_SUFFIX):
-        if not (seeds_dir / (side.name.removesuffix(metadata.SIDECAR_SUFFIX) + ".txt")).exists():
-            side.unlink(missing_ok=True)
+    """Remove what a crashed change left: temporary files, sidecars whose text is gone (one listing of the
+    folder, names compared as strings: no stat, no pattern matching per file)."""
+    names = set(os.listdir(seeds_dir))
+    tmp = [n for n in names if n.endswith(".tmp") and n.startswith(".") and len(n) > len(".tmp")]
+    sides = [n for n in names if n.endswith(metadata.SIDECAR_SUFFIX)]
+    for name in tmp + [n for n in sides if n.removesuffix(metadata.SIDECAR_SUFFIX) + ".txt" not in names]:
+        (seeds_dir / name).unlink(missing_ok=True)
 
 
 def read_jsonl(data: bytes, what: str) -> list[NewDocument]:

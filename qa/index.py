@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -34,6 +35,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, replace
 from importlib import metadata
+from operator import attrgetter
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -77,6 +79,17 @@ class Index:
     clause_vectors: np.ndarray | None = None  # rows line up with analysis.clauses(docs)
     clause_table: np.ndarray | None = None  # analysis.clauses(docs) as an (n, 4) array (qa/tables.py)
     derived: derived_.Derived | None = None  # BM25 matrices, HNSW graph (qa/derived.py); None: made when needed
+    rows: segments.Rows | None = None  # where each article's rows are; None: counted when needed (segments.rows_of)
+    lineage: Lineage | None = None  # how an update made it from the index before it (qa/update.py)
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """What an updated index kept of its base: a service made over the base can carry its tables over (the
+    reporting verbs, qa/tables.py) by looking at the rows that changed, not at every row."""
+
+    docs: tuple  # the base's Docs, the very tuple
+    sentence_rows: np.ndarray  # per sentence of the updated index: its row in the base, or -1 (new)
 
 
 # ---------------------------------------------------------------- build
@@ -106,7 +119,7 @@ def build_index(
     found = analysis.clauses(docs)
     clause_vectors = _embed(embedder, [texts[n][a:b] for n, _, a, b in found], wrap, "clauses")
     manifest = _manifest(articles, embedder, params, len(sentences), len(chunks), nlp_fingerprint(nlp))
-    return Index({a.doc_id: a for a in articles}, tuple(sentences), tuple(chunks), tokens,
+    return Index(by_id(articles), tuple(sentences), tuple(chunks), tokens,
                  chunk_vectors, sentence_vectors, manifest, None, docs, parts, clause_vectors=clause_vectors,
                  clause_table=np.asarray(found, dtype=np.int64).reshape(len(found), 4))
 
@@ -139,7 +152,7 @@ def _manifest(articles: list[Article], embedder: Embedder, params: ChunkParams, 
         "nlp": nlp,
         "chunking": asdict(params),
         "code": code_fingerprint(),
-        "corpus": {a.source: a.sha256 for a in articles},
+        "corpus": corpus_of(articles),
         "metadata": metadata_fingerprint(articles),
         "counts": {"articles": len(articles), "sentences": n_sentences, "chunks": n_chunks},
     }
@@ -162,6 +175,7 @@ def tokenizer_fingerprint() -> dict:
     return {"version": TOKENIZER_VERSION, "stopwords_sha256": stop}
 
 
+@functools.lru_cache(maxsize=None)
 def _version(package: str) -> str | None:
     try:
         return metadata.version(package)
@@ -231,9 +245,8 @@ def _kept_segments(index: Index, index_dir: Path) -> list[dict]:
         return []
     out, taken = [], set()
     for entry in live.get("segments", []):
-        held, deleted = segments.members(index_dir, entry), set(entry["deleted"])
-        serving = {d for d, key in held.items() if d not in deleted and d not in taken and d in index.articles
-                   and segments.article_key(index.articles[d]) == key}
+        held = segments.members(index_dir, entry)
+        serving = segments.serving(entry["id"], held, index.articles, taken.union(entry["deleted"]))
         if serving:
             taken |= serving
             out.append(dict(entry, deleted=[d for d in held if d not in serving]))
@@ -278,6 +291,7 @@ def cleanup(index_dir: Path) -> list[str]:
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         if path.name not in listed:
             shutil.rmtree(path, ignore_errors=True)
+            segments.forget(path.name)
             removed.append(f"{segments.SEGMENTS}/{path.name}")
     for link in index_dir.glob(".current-*"):
         link.unlink(missing_ok=True)
@@ -287,12 +301,36 @@ def cleanup(index_dir: Path) -> list[str]:
     return removed
 
 
+def by_id(articles: Iterable[Article]) -> dict[str, Article]:
+    """The articles by doc id, in their order (built in C: an update makes it for the whole corpus)."""
+    articles = list(articles)
+    return dict(zip(map(attrgetter("doc_id"), articles), articles))
+
+
+def corpus_of(articles: list[Article]) -> dict[str, str]:
+    """The manifest's `corpus`: each article's source file and the SHA-256 of its text."""
+    return dict(zip(map(attrgetter("source"), articles), map(attrgetter("sha256"), articles)))
+
+
 def metadata_fingerprint(articles: Iterable[Article]) -> str:
-    """One digest of every article's metadata (a change re-labels citations without touching vectors)."""
-    digest = hashlib.sha256()
+    """One digest of every article's metadata (a change re-labels citations without touching vectors). Each
+    Article's part is remembered by the object (an update asks again for every article it keeps, the very
+    objects): a lookup each, not a JSON encoding."""
+    articles, lines, parts = list(articles), _METADATA_LINES, []
     for a in articles:
-        digest.update(json.dumps([a.source, a.title, a.date, a.outlet, a.url, a.published, a.language]).encode())
-    return digest.hexdigest()[:16]
+        found = lines.get(id(a))
+        if found is None or found[0] is not a:
+            found = lines[id(a)] = (a, json.dumps([a.source, a.title, a.date, a.outlet, a.url, a.published,
+                                                   a.language]).encode())
+        parts.append(found[1])
+    if len(lines) > len(articles) + 1024:  # forget the articles no longer asked about (now and then)
+        asked = set(map(id, articles))
+        for key in [k for k in list(lines) if k not in asked]:
+            lines.pop(key, None)
+    return hashlib.sha256(b"".join(parts)).hexdigest()[:16]
+
+
+_METADATA_LINES: dict[int, tuple[Article, bytes]] = {}  # id(article) -> (the article, its part of the digest)
 
 
 # ---------------------------------------------------------------- load
@@ -458,12 +496,18 @@ def stale_reason(manifest: dict, articles: list[Article], model_name: str, param
                  nlp: dict | None = None) -> str | None:
     """Why an index no longer matches the corpus or settings, or None if it does. `nlp`: the loaded
     pipeline's fingerprint (another pipeline or version makes the index stale)."""
-    corpus = {a.source: a.sha256 for a in articles}
+    corpus = corpus_of(articles)
     if manifest["corpus"] != corpus:
         changed = sorted(set(corpus.items()) ^ set(manifest["corpus"].items()))
         return f"corpus changed ({', '.join(sorted({name for name, _ in changed}))})"
     if manifest.get("metadata") != metadata_fingerprint(articles):
         return "article metadata changed"
+    return settings_reason(manifest, model_name, params, nlp)
+
+
+def settings_reason(manifest: dict, model_name: str, params: ChunkParams, nlp: dict | None = None) -> str | None:
+    """Why an index was made otherwise than these settings and this code would make it (the corpus aside),
+    or None."""
     if manifest["model"]["name"] != model_name:
         return f"model changed ({manifest['model']['name']!r} -> {model_name!r})"
     if manifest["tokenizer"] != tokenizer_fingerprint():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -115,17 +116,19 @@ class EmbeddedRetriever:
         self.depth, self.exact_below = depth, exact_below
         self.fusion, self.rrf_k, self.alpha = fusion, rrf_k, alpha
         self.dense_passage_share, self.bm25_passage_share = dense_passage_share, bm25_passage_share
-        self._spans = [c.sentences for c in index.chunks]
+        self._spans = list(map(attrgetter("sentences"), index.chunks))
         n = len(index.chunk_tokens)
         # Reader-side idf (always positive, unlike Okapi's): log((N + 1) / (n_t + 0.5)); document
-        # frequencies are the matrix's row lengths.
-        self._df = dict(zip(self.bm25.vocab, np.diff(self.bm25.indptr).tolist()))
+        # frequencies are the matrix's row lengths, read when asked for (no table of the vocabulary).
         self._unseen_idf = math.log((n + 1) / 0.5)
         self._n = n
         self._articles = list(index.articles.values())
-        position = {a.doc_id: i for i, a in enumerate(self._articles)}
-        self._chunk_article = np.fromiter((position[c.doc_id] for c in index.chunks), dtype=np.int64,
-                                          count=len(index.chunks))
+        if index.rows is not None:  # an update says how many chunks each article has
+            self._chunk_article = np.repeat(np.arange(len(self._articles), dtype=np.int64), np.diff(index.rows.chunks))
+        else:
+            position = {a.doc_id: i for i, a in enumerate(self._articles)}
+            self._chunk_article = np.fromiter((position[c.doc_id] for c in index.chunks), dtype=np.int64,
+                                              count=len(index.chunks))
 
     def chunk_mask(self, filters: Filters | None) -> np.ndarray | None:
         """Per chunk: may it be returned; None when nothing is filtered."""
@@ -134,8 +137,11 @@ class EmbeddedRetriever:
         return filtering.article_mask(self._articles, filters)[self._chunk_article]
 
     def idf(self, token: str) -> float:
-        df = self._df.get(token)
-        return self._unseen_idf if df is None else math.log((self._n + 1) / (df + 0.5))
+        term = self.bm25.term_ids.get(token)
+        if term is None:
+            return self._unseen_idf
+        df = int(self.bm25.indptr[term + 1] - self.bm25.indptr[term])
+        return math.log((self._n + 1) / (df + 0.5))
 
     def bm25_ranking(self, tokens: Sequence[str], mask: np.ndarray | None = None) -> list[tuple[int, float]]:
         """`mask`: the chunks that may be returned (None: all); the top `depth` of those."""

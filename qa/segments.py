@@ -33,7 +33,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -74,7 +74,45 @@ def _remember(seg_id: str, articles: Sequence[Article]) -> dict[str, tuple]:
     found = {a.doc_id: article_key(a) for a in articles}
     with _MEMBERS_LOCK:
         _MEMBERS[seg_id] = found
+        _MATCHED[seg_id] = {a.doc_id: a for a in articles}
     return found
+
+
+_MATCHED: dict[str, dict[str, Article]] = {}  # segment id -> the Article last found to match each of its keys
+
+
+def forget(seg_id: str) -> None:
+    """Drop what is remembered of a segment (removed from disk: its articles are not kept alive)."""
+    with _MEMBERS_LOCK:
+        _MEMBERS.pop(seg_id, None)
+        _MATCHED.pop(seg_id, None)
+
+
+def serving(seg_id: str, held: dict[str, tuple], articles: Mapping[str, Article], skip: set[str]) -> set[str]:
+    """The doc ids (`held`: the segment's keys, by doc id) whose rows in the segment serve `articles`, `skip`
+    aside: those whose Article is the one last matched, found with set operations and one identity test each,
+    then the others by key (`holds`)."""
+    matched = _MATCHED.get(seg_id, {})
+    left = held.keys() - skip
+    same = {d for d in left if articles.get(d, held) is matched.get(d)}  # `held`: never an Article
+    same.update(d for d in left - same if holds(seg_id, held[d], articles.get(d)))
+    return same
+
+
+def holds(seg_id: str, key: tuple, article: Article | None) -> bool:
+    """Whether a segment's article of key `key` has `article`'s rows: the same Article object as last time
+    answers at once (an updated index keeps its unchanged articles' objects), another is compared by key
+    and, when equal, remembered."""
+    if article is None:
+        return False
+    matched = _MATCHED.get(seg_id)
+    if matched is not None and matched.get(article.doc_id) is article:
+        return True
+    if article_key(article) != key:
+        return False
+    if matched is not None:
+        matched[article.doc_id] = article
+    return True
 
 
 # ---------------------------------------------------------------- rows of an index
@@ -95,6 +133,9 @@ class Rows:
 
 
 def rows_of(index) -> Rows:
+    """The index's own (an update carries them) or, when it has none, counted from its articles and chunks."""
+    if getattr(index, "rows", None) is not None:
+        return index.rows
     counts = np.fromiter((len(a.sentences) for a in index.articles.values()), dtype=np.int64, count=len(index.articles))
     sentences = np.concatenate([[0], np.cumsum(counts)])
     first = np.fromiter((c.sentences[0] for c in index.chunks), dtype=np.int64, count=len(index.chunks))

@@ -183,13 +183,18 @@ class Readiness:
 
 class QAService:
     def __init__(self, settings: Settings, index: Index, embedder: Embedder, retriever: Retriever | None = None,
-                 span_model: SpanModel | None = None, reranker: Reranker | None = None):
+                 span_model: SpanModel | None = None, reranker: Reranker | None = None,
+                 previous: "QAService | None" = None):
+        """`previous`: the service this one replaces; when `index` is an update of its index, the reader takes
+        over what it already read off the unchanged sentences (Reader.carry)."""
         self.settings, self.index, self.embedder = settings, index, embedder
         self.retriever = retriever or make_retriever(settings, index)
         self.reader = Reader(index, self.retriever.idf, reader_params(settings), sentence_tokens,
                              nlp.question_parser(settings.nlp_model, settings.question_cache_size,
                                                  settings.question_batch),
                              span_model=span_model, reranker=reranker)
+        if previous is not None:
+            self.reader.carry(previous.reader)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None, rebuild: bool = False) -> "QAService":

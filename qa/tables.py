@@ -29,24 +29,33 @@ def clause_table(docs) -> np.ndarray:
 def moved(table: np.ndarray, sentence_rows: np.ndarray, new_docs: dict[int, object]) -> tuple[np.ndarray, np.ndarray]:
     """The clause table of an updated index, and for each of its rows the row of `table` it comes from
     (-1: a new clause). `sentence_rows[j]`: the base row of the new index's sentence j, or -1 for a new
-    sentence, whose Doc is `new_docs[j]`. Clauses keep the base's order within the rows they come from."""
+    sentence, whose Doc is `new_docs[j]`. A kept sentence's clauses are its base clauses, in the base's order,
+    each sentence's placed by counting (no sort of the table); a base row taken twice (two articles of the
+    same text) gives its clauses to both."""
     sentence_rows = np.asarray(sentence_rows, dtype=np.int64)
-    new_of_old = np.full(int(sentence_rows.max(initial=-1)) + 1 if len(sentence_rows) else 0, -1, dtype=np.int64)
+    table = np.asarray(table, dtype=np.int64).reshape(-1, 4)
+    counts = np.bincount(table[:, 0], minlength=int(sentence_rows.max(initial=-1)) + 1)  # clauses per base sentence
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    fresh = {j: analysis.clauses([new_docs[j]]) for j in sorted(new_docs)}
+    per = np.zeros(len(sentence_rows), dtype=np.int64)  # clauses of each new sentence
     kept = np.flatnonzero(sentence_rows >= 0)
-    new_of_old[sentence_rows[kept]] = kept
-    old_sentence = table[:, 0]
-    inside = old_sentence < len(new_of_old)
-    target = np.full(len(table), -1, dtype=np.int64)
-    target[inside] = new_of_old[old_sentence[inside]]
-    keep = np.flatnonzero(target >= 0)
-    old = table[keep].copy()
-    old[:, 0] = target[keep]
-    fresh = [(j, v, a, b) for j in sorted(new_docs) for _, v, a, b in analysis.clauses([new_docs[j]])]
-    new = np.asarray(fresh, dtype=np.int64).reshape(len(fresh), 4)
-    rows = np.concatenate([old, new])
-    source = np.concatenate([keep, np.full(len(new), -1, dtype=np.int64)])
-    order = np.lexsort((rows[:, 1], rows[:, 0]))  # by sentence, then verb: analysis.clauses' order
-    return rows[order], source[order]
+    per[kept] = counts[sentence_rows[kept]]
+    for j, found in fresh.items():
+        per[j] = len(found)
+    at = np.concatenate([[0], np.cumsum(per)])
+    rows = np.empty((int(at[-1]), 4), dtype=np.int64)
+    source = np.full(len(rows), -1, dtype=np.int64)
+    n = per[kept]
+    within = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)  # each clause's place in its sentence
+    src = np.repeat(starts[sentence_rows[kept]], n) + within
+    dst = np.repeat(at[kept], n) + within
+    rows[dst] = table[src]
+    rows[dst, 0] = np.repeat(kept, n)
+    source[dst] = src
+    for j, found in fresh.items():
+        if found:
+            rows[at[j] : at[j + 1]] = [(j, v, a, b) for _, v, a, b in found]
+    return rows, source
 
 
 class ClauseRows:
@@ -81,29 +90,48 @@ def _reporting_lemmas(doc) -> frozenset[str]:
 class _ReportingVerbs:
     """The reporting lemmas of the Docs last asked about, each Doc's remembered (kept alive by its entry, so
     its id is not reused) and each lemma counted: asked again with mostly the same Docs (an updated index
-    keeps the Doc objects of the rows it kept), only the Docs that came or went are walked; finding them is a
-    difference of id sets, not a Python loop over every Doc."""
+    keeps the Doc objects of the rows it kept), only the Docs that came or went are walked. Given the
+    update's lineage (qa/index.py) from the very Docs asked about last, those are found from the rows the
+    update changed, with no pass over the others; otherwise by a difference of id sets."""
 
     def __init__(self):
         self._by_doc: dict[int, tuple[object, frozenset[str]]] = {}
         self._counts: Counter = Counter()
+        self._last: tuple | None = None  # the Docs asked about last
         self._lock = threading.Lock()
 
-    def of(self, docs) -> frozenset[str]:
-        """The reporting lemmas of `docs`; entries for Docs not among them are dropped."""
+    def of(self, docs, lineage=None) -> frozenset[str]:
+        """The reporting lemmas of `docs`; entries for Docs not among them are dropped. `lineage`: how
+        `docs` came from the Docs of an earlier index (qa.index.Lineage), or None."""
         with self._lock:
-            now = dict(zip(map(id, docs), docs))
-            held = self._by_doc
-            gone = held.keys() - now.keys()
-            for key in gone:
-                self._counts.subtract(held.pop(key)[1])
-            for key in now.keys() - held.keys():
-                lemmas = _reporting_lemmas(now[key])
-                held[key] = (now[key], lemmas)
+            changed = self._changed(docs, lineage) if lineage is not None else None
+            if changed is None:
+                now = dict(zip(map(id, docs), docs))
+                gone = [self._by_doc[key][0] for key in self._by_doc.keys() - now.keys()]
+                changed = gone, [now[key] for key in now.keys() - self._by_doc.keys()]
+            gone, came = changed
+            for doc in gone:
+                self._counts.subtract(self._by_doc.pop(id(doc))[1])
+            for doc in came:
+                lemmas = _reporting_lemmas(doc)
+                self._by_doc[id(doc)] = (doc, lemmas)
                 self._counts.update(lemmas)
             if gone:
                 self._counts = +self._counts  # drop the lemmas no Doc has any more
+            self._last = docs if isinstance(docs, tuple) else None
             return frozenset(lemma for lemma, n in self._counts.items() if n > 0)
+
+    def _changed(self, docs, lineage) -> tuple[list, list] | None:
+        """(Docs gone, Docs come) from the lineage's rows, when the Docs remembered are exactly its base's,
+        each once, and the update took each base row at most once; else None (then the id sets decide)."""
+        base, rows = lineage.docs, np.asarray(lineage.sentence_rows)
+        if base is not self._last or len(self._by_doc) != len(base) or len(rows) != len(docs):
+            return None
+        kept = rows[rows >= 0]
+        taken = np.bincount(kept, minlength=len(base))
+        if len(kept) and taken.max() > 1:
+            return None
+        return [base[i] for i in np.flatnonzero(taken == 0).tolist()], [docs[j] for j in np.flatnonzero(rows < 0).tolist()]
 
 
 REPORTING_VERBS = _ReportingVerbs()

@@ -203,3 +203,33 @@ def test_a_quote_whose_speaker_is_named_in_the_sentence_before_answers_what_they
     assert not result.abstained
     assert "kept hundreds of people waiting" in result.answers[0].text
     _check_citations(svc, result)
+
+
+def test_a_reader_over_an_update_carries_what_the_previous_one_read_as_it_would_read_it(tmp_path):
+    """Candidates and parses (clause rows included) taken over from the reader of the index an update started
+    from equal those read anew, after an article that sorts first (every row after it moves) and a removal."""
+    from qa.documents import add_document, remove_document
+    from qa.embed import HashingEmbedder
+    from qa.service import QAService, ensure_index
+    from tests.apps import private_settings
+    from tests.test_update import KEEPERS, REMOVED
+
+    settings = private_settings(tmp_path)
+    base = ensure_index(settings, HashingEmbedder())
+    before = QAService(settings, base, HashingEmbedder())
+    before.prepare_reader(len(base.sentences))
+    add_document(settings.seeds_dir, "000_keepers", KEEPERS)
+    remove_document(settings.seeds_dir, REMOVED)
+    updated = ensure_index(settings, HashingEmbedder(), live=base)
+
+    carried = QAService(settings, updated, HashingEmbedder(), previous=before).reader
+    fresh = QAService(settings, updated, HashingEmbedder()).reader
+    new = {j for j, s in enumerate(updated.sentences) if s.doc_id == "000_keepers"}
+    assert set(carried._candidates) == set(carried._parses) == set(range(len(updated.sentences))) - new
+    for i in range(len(updated.sentences)):
+        assert carried.candidates(i) == fresh.candidates(i)
+        one, other = carried.parse(i), fresh.parse(i)
+        assert (one.lemmas, one.lowers, one.neighbours, one.verbs) == (other.lemmas, other.lowers, other.neighbours,
+                                                                       other.verbs)
+        assert one.rows.tolist() == other.rows.tolist() and len(one.rows) == len(one.verbs)
+    assert any(len(carried.parse(i).rows) for i in range(len(updated.sentences)))

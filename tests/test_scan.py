@@ -1,15 +1,24 @@
-"""qa/scan.py: the corpus read again reads only new or changed files, and equals a full read."""
+"""qa/scan.py: the corpus read again reads only new or changed files, and equals a full read; with an inotify
+watch (the kernel names what changed) and without (every file stat'ed)."""
 
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import time
 
-from qa import ingest
+import pytest
+
+from qa import ingest, scan
 from qa.ingest import load_articles
 from qa.scan import RACY_NS, CorpusScanner
 from tests.helpers import SEEDS
+
+
+@pytest.fixture(params=[True, False], ids=["inotify", "stat"])
+def watch(request) -> bool:
+    return request.param
 
 
 def _counting(monkeypatch) -> list[str]:
@@ -24,10 +33,10 @@ def _counting(monkeypatch) -> list[str]:
     return read
 
 
-def test_only_new_or_changed_files_are_read_again(tmp_path, monkeypatch):
+def test_only_new_or_changed_files_are_read_again(tmp_path, monkeypatch, watch):
     seeds = tmp_path / "seeds"
     shutil.copytree(SEEDS, seeds)
-    scanner = CorpusScanner(racy_ns=0)  # the copies were written just now: trust their stat at once
+    scanner = CorpusScanner(racy_ns=0, watch=watch)  # the copies were written just now: trust their stat at once
     expected = load_articles(seeds)
     read = _counting(monkeypatch)
     first = scanner.load(seeds)
@@ -46,11 +55,11 @@ def test_only_new_or_changed_files_are_read_again(tmp_path, monkeypatch):
     assert again == load_articles(seeds) and again[1].outlet == "Harbour News"
 
 
-def test_a_file_written_just_before_it_was_read_is_read_again(tmp_path, monkeypatch):
+def test_a_file_written_just_before_it_was_read_is_read_again(tmp_path, monkeypatch, watch):
     seeds = tmp_path / "seeds"
     shutil.copytree(SEEDS, seeds)
     time.sleep(0.3)
-    scanner = CorpusScanner(racy_ns=200_000_000)  # 0.2 s here (RACY_NS, 2 s, in service)
+    scanner = CorpusScanner(racy_ns=200_000_000, watch=watch)  # 0.2 s here (RACY_NS, 2 s, in service)
     scanner.load(seeds)
     (seeds / "zz_new.txt").write_text("A ferry sank off the coast on Monday. All passengers were rescued.\n")
     read = _counting(monkeypatch)
@@ -66,10 +75,10 @@ def test_a_file_written_just_before_it_was_read_is_read_again(tmp_path, monkeypa
     assert read == []
 
 
-def test_a_file_rewritten_with_the_same_size_and_modification_time_is_read_again(tmp_path, monkeypatch):
+def test_a_file_rewritten_with_the_same_size_and_modification_time_is_read_again(tmp_path, monkeypatch, watch):
     seeds = tmp_path / "seeds"
     shutil.copytree(SEEDS, seeds)
-    scanner = CorpusScanner(racy_ns=0)
+    scanner = CorpusScanner(racy_ns=0, watch=watch)
     before = scanner.load(seeds)
     target = sorted(seeds.glob("*.txt"))[0]
     text = target.read_text(encoding="utf-8")
@@ -81,3 +90,71 @@ def test_a_file_rewritten_with_the_same_size_and_modification_time_is_read_again
     read = _counting(monkeypatch)
     after = scanner.load(seeds)
     assert read == [target.name] and after[0].sha256 != before[0].sha256
+
+
+def test_with_a_watch_a_later_look_stats_only_the_names_that_changed(tmp_path, monkeypatch):
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS, seeds)
+    scanner = CorpusScanner(racy_ns=0)
+    scanner.load(seeds)
+    if scanner._watches is None:
+        pytest.skip("no inotify here")
+    looked: list[str] = []
+    real = scan._stat_file
+    monkeypatch.setattr(scan, "_stat_file", lambda path: (looked.append(path.name), real(path))[1])
+    (seeds / "zz_new.txt").write_text("A ferry sank off the coast on Monday. All passengers were rescued.\n")
+    (seeds / ".zz_new.0123.tmp").write_text("a temporary file")
+    articles = scanner.load(seeds)
+    assert looked == ["zz_new.txt", "zz_new.meta.json"]  # the text and its (absent) sidecar, no other file
+    monkeypatch.undo()
+    assert articles == load_articles(seeds)
+
+
+def test_a_watched_folder_through_many_changes_equals_a_full_read(tmp_path, watch):
+    """Adds, removes, rewrites in place, sidecars written and removed, renames: after each, what the scanner
+    keeps equals reading the folder anew."""
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS, seeds)
+    scanner = CorpusScanner(racy_ns=0, watch=watch)
+    rng = random.Random(7)
+    assert scanner.load(seeds) == load_articles(seeds)
+    for step in range(40):
+        names = sorted(p.name for p in seeds.glob("*.txt"))
+        action = rng.choice(["add", "add", "remove", "rewrite", "meta", "unmeta", "rename"])
+        target = seeds / rng.choice(names)
+        if action == "add":
+            (seeds / f"n{step:02d}.txt").write_text(f"Story {step} happened on day {step}. Nobody saw it coming.\n")
+        elif action == "remove" and len(names) > 1:
+            target.unlink()
+            target.with_name(target.stem + ".meta.json").unlink(missing_ok=True)
+        elif action == "rewrite":
+            target.write_text(target.read_text(encoding="utf-8") + f"One more line {step}.\n", encoding="utf-8")
+        elif action == "meta":
+            target.with_name(target.stem + ".meta.json").write_text(f'{{"outlet": "Outlet {step}"}}')
+        elif action == "unmeta":
+            target.with_name(target.stem + ".meta.json").unlink(missing_ok=True)
+        elif action == "rename":
+            target.rename(seeds / f"r{step:02d}.txt")
+            side = target.with_name(target.stem + ".meta.json")
+            if side.exists():
+                side.rename(seeds / f"r{step:02d}.meta.json")
+        assert scanner.load(seeds) == load_articles(seeds), (step, action)
+
+
+def test_a_forked_child_watches_with_a_queue_of_its_own(tmp_path):
+    """A child sharing its parent's inotify queue would take events the parent never sees."""
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS, seeds)
+    scanner = CorpusScanner(racy_ns=0)
+    scanner.load(seeds)
+    pid = os.fork()
+    if pid == 0:  # the child looks (and would drain a shared queue), then leaves at once
+        ok = False
+        try:
+            (seeds / "zz_child.txt").write_text("A ferry sank off the coast on Monday. All passengers were rescued.\n")
+            ok = scanner.load(seeds) == load_articles(seeds) and scanner._watches is not None
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert status == 0
+    assert scanner.load(seeds) == load_articles(seeds)  # the parent saw the child's file too

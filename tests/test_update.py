@@ -109,3 +109,68 @@ def test_other_chunking_means_a_full_build(tmp_path):
     reason = reusable(base, articles, "hashing-test-embedder", chunk_params(other), base.manifest["nlp"])
     assert reason.startswith("chunking changed")
     assert reusable(base, articles, "hashing-test-embedder", chunk_params(settings), base.manifest["nlp"]) is None
+
+
+def _story(n: int) -> str:
+    return (f"The ferry crews of harbour {n} voted on day {n} to strike over unpaid shifts. "
+            f"Their union said the strike would begin next month, the harbour master told reporters.\n")
+
+
+def test_a_chain_of_updates_carries_the_rows_and_reporting_verbs_a_fresh_index_has(tmp_path, monkeypatch):
+    """Adds that sort last, first and in between, a removal, a rename: each update's row bounds
+    (`Index.rows`) equal those counted from scratch, its index equals a full build, and the reporting verbs
+    carried through its lineage equal those of every Doc, walking only the Docs that came."""
+    from dataclasses import replace
+
+    from qa import segments, tables
+
+    settings = private_settings(tmp_path)
+    pipeline = nlp.load(settings.nlp_model)
+    seeds = settings.seeds_dir
+    live = ensure_index(settings, HashingEmbedder())
+    tables.REPORTING_VERBS.of(live.docs)
+    real = tables._reporting_lemmas
+    walked, by_rows = [], []
+    monkeypatch.setattr(tables, "_reporting_lemmas", lambda doc: (walked.append(doc), real(doc))[1])
+    changed = tables.REPORTING_VERBS._changed
+    monkeypatch.setattr(tables.REPORTING_VERBS, "_changed", lambda docs, lineage: (
+        lambda out: (by_rows.append(out is not None), out)[1])(changed(docs, lineage)))
+    steps = [("add", "zz_last"), ("add", "000_first"), ("remove", REMOVED), ("add", "003_between"),
+             ("rename", "zz_last"), ("remove", "000_first")]
+    for n, (action, name) in enumerate(steps):
+        if action == "add":
+            add_document(seeds, name, _story(n))
+        elif action == "remove":
+            remove_document(seeds, name)
+        else:
+            (seeds / f"{name}.txt").rename(seeds / "001_renamed.txt")
+        live = ensure_index(settings, HashingEmbedder(), live=live)
+        _same(live, build_index(load_articles(seeds), HashingEmbedder(), chunk_params(settings), nlp=pipeline))
+        counted = segments.rows_of(replace(live, rows=None))
+        assert live.rows.position == counted.position, action
+        for kind in ("sentences", "chunks", "clauses"):
+            assert np.array_equal(getattr(live.rows, kind), getattr(counted, kind)), (action, kind)
+        walked.clear()
+        found = tables.REPORTING_VERBS.of(live.docs, live.lineage)
+        came = [live.docs[j] for j in np.flatnonzero(live.lineage.sentence_rows < 0)]
+        assert walked == came, action  # an added article's Docs only; none for a removal or a rename
+        assert found == frozenset().union(*(real(d) for d in live.docs))
+    assert by_rows == [True] * len(steps)  # from the lineage's rows each time, not from id sets
+
+
+def test_a_copy_of_an_article_under_another_name_embeds_nothing_and_equals_a_full_build(tmp_path):
+    """The copy takes the original's rows too (one base row, two articles): its clauses included."""
+    settings = private_settings(tmp_path)
+    embedder = CountingEmbedder()
+    base = ensure_index(settings, embedder)
+    embedder.passages.clear()
+    original = settings.seeds_dir / f"{REMOVED}.txt"
+    (settings.seeds_dir / "zz_copy.txt").write_bytes(original.read_bytes())
+
+    updated = ensure_index(settings, embedder, live=base)
+
+    assert embedder.passages == []
+    pipeline = nlp.load(settings.nlp_model)
+    _same(updated, build_index(load_articles(settings.seeds_dir), HashingEmbedder(), chunk_params(settings),
+                               nlp=pipeline))
+    assert sum(updated.sentences[n].doc_id == "zz_copy" for n in updated.clause_table[:, 0]) > 0

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
@@ -94,10 +94,37 @@ class Reader:
         self._candidates: dict[int, tuple[Candidate, ...]] = {}
         self._parses: dict[int, parse.Parse] = {}
         self._layout: dict[int, tuple[bool, bool]] = {}
-        self.reporting = tables.REPORTING_VERBS.of(index.docs)
+        self.reporting = tables.REPORTING_VERBS.of(index.docs, index.lineage)
         # (sentence, verb token) -> row of index.clause_vectors
         table = index.clause_table if index.clause_table is not None else tables.clause_table(index.docs)
+        self._clause_table = table
         self._clause_rows = tables.ClauseRows(table)
+
+    def carry(self, previous: "Reader") -> int:
+        """Take over the candidates and parses `previous` read off the stored analysis, when this reader's
+        index is an update of `previous`'s (its lineage starts from the very same Docs): a sentence the update
+        kept has the same Doc, so the same candidates, and the same clauses, whose rows in the clause table
+        moved together (by the same amount). Returns how many sentences were carried."""
+        lineage = self.index.lineage
+        if lineage is None or previous.index.docs is not lineage.docs:
+            return 0
+        rows = np.asarray(lineage.sentence_rows)
+        new_of_old = np.full(len(lineage.docs), -1, dtype=np.int64)
+        kept = np.flatnonzero(rows >= 0)
+        new_of_old[rows[kept]] = kept
+        found, parses = dict(previous._candidates), dict(previous._parses)  # copies: it may be reading meanwhile
+        for old, c in found.items():
+            if new_of_old[old] >= 0:
+                self._candidates.setdefault(int(new_of_old[old]), c)
+        old_rows = np.fromiter(parses, dtype=np.int64, count=len(parses))
+        new_rows = new_of_old[old_rows]
+        shift = (np.searchsorted(self._clause_table[:, 0], new_rows)
+                 - np.searchsorted(previous._clause_table[:, 0], old_rows))
+        for old, new, d in zip(old_rows.tolist(), new_rows.tolist(), shift.tolist()):
+            if new >= 0:
+                p = parses[old]
+                self._parses.setdefault(new, p if d == 0 else replace(p, rows=p.rows + d))
+        return int((new_of_old[list(found)] >= 0).sum()) if found else 0
 
     # ------------------------------------------------------------ stages
     def question(self, text: str) -> Question:
@@ -173,12 +200,15 @@ class Reader:
         sentence that is not a heading), read off the article's text once, then looked up."""
         found = self._layout.get(sentence)
         if found is None:
-            s = self.index.sentences[sentence]
-            heading = is_heading(self.index.articles[s.doc_id].text, s.start, s.end)
-            before = self._before(sentence)
-            lead = not heading and (before is None or all(self.layout(i)[0] for i in self._all_before(sentence)))
+            heading = self._heading(sentence)
+            # all() stops at the first sentence before that is not a heading: one look, as a rule
+            lead = not heading and all(self._heading(i) for i in self._all_before(sentence))
             found = self._layout[sentence] = (heading, lead)
         return found
+
+    def _heading(self, sentence: int) -> bool:
+        s = self.index.sentences[sentence]
+        return is_heading(self.index.articles[s.doc_id].text, s.start, s.end)
 
     def _all_before(self, sentence: int):
         i = self._before(sentence)
