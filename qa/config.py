@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
 
     seeds_dir: Path = Path("seeds")
+    # A running service reads the corpus again after an add or remove by stat-ing only the names an inotify
+    # watch on the folder reported changed (qa/scan.py). false: stat every file each time, for a corpus on
+    # a network filesystem written by other hosts, or rewritten through links from outside the folder,
+    # which the watch does not see (~5 µs a file).
+    corpus_watch: bool = True
     index_dir: Path = Path("index")
     data_dir: Path = Path("data")  # feedback and other state the service writes
 

@@ -232,3 +232,9 @@ class _Watches:
 
 
 SCANNER = CorpusScanner()
+STAT_SCANNER = CorpusScanner(watch=False)  # QA_CORPUS_WATCH=false
+
+
+def scanner(watch: bool) -> CorpusScanner:
+    """The scanner for a service whose `corpus_watch` setting is `watch`."""
+    return SCANNER if watch else STAT_SCANNER

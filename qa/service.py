@@ -22,7 +22,7 @@ from qa.index import (MANIFEST, Index, build_index, build_lock, cleanup, load_in
 from qa.ingest import load_articles
 from qa.read import Reader, ReaderParams, Reranker, SpanModel
 from qa.retrieve import EmbeddedRetriever, Query, Retriever
-from qa.scan import SCANNER
+from qa.scan import scanner
 from qa.update import reusable, update_index
 from qa.vectors import HnswParams
 from qa.text import query_tokens, tokenize
@@ -76,7 +76,7 @@ def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
                 reason = str(exc)
         known = {a.sha256: a for a in base.articles.values()} if base is not None else None
         # inside the lock: the corpus as this build sees it (files unchanged since the last look are not read)
-        articles = SCANNER.load(settings.seeds_dir, known)
+        articles = scanner(settings.corpus_watch).load(settings.seeds_dir, known)
         if reason is None:
             fingerprint = nlp_fingerprint(pipeline)
             reason = stale_reason(base.manifest, articles, embedder.name, params, fingerprint)

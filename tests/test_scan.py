@@ -158,3 +158,22 @@ def test_a_forked_child_watches_with_a_queue_of_its_own(tmp_path):
     _, status = os.waitpid(pid, 0)
     assert status == 0
     assert scanner.load(seeds) == load_articles(seeds)  # the parent saw the child's file too
+
+
+def test_a_text_rewritten_through_a_link_outside_the_folder_is_seen_with_the_watch_off(tmp_path):
+    from qa.config import Settings
+    from qa.scan import SCANNER, STAT_SCANNER, scanner
+
+    assert scanner(Settings(_env_file=None).corpus_watch) is SCANNER
+    assert scanner(Settings(_env_file=None, corpus_watch=False).corpus_watch) is STAT_SCANNER
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "a_tide.txt").write_text("The spring tide flooded the harbour road on Sunday.\n", encoding="utf-8")
+    outside = tmp_path / "elsewhere.txt"
+    os.link(seeds / "a_tide.txt", outside)
+    watched, stat_every = CorpusScanner(racy_ns=0), CorpusScanner(racy_ns=0, watch=False)
+    watched.load(seeds), stat_every.load(seeds)
+    outside.write_text("The spring tide flooded the harbour road and two car parks on Sunday.\n", encoding="utf-8")
+    assert stat_every.load(seeds) == load_articles(seeds)
+    if watched._watches is not None:  # the watch sees the folder's entries only: this change is not among them
+        assert watched.load(seeds) != load_articles(seeds)
