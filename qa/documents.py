@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import re
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -106,12 +105,13 @@ def add_documents(seeds_dir: Path, docs: Iterable[NewDocument]) -> list[Article]
     if twice:
         raise InvalidDocument(f"name(s) given more than once: {', '.join(twice)}")
     with corpus_lock(seeds_dir):
-        _sweep(seeds_dir)
         taken = [f"{n}.txt" for n in names if (seeds_dir / f"{n}.txt").exists()]
         if taken:
             verb = "already exists" if len(taken) == 1 else "already exist"
             raise DocumentExists(f"{', '.join(map(repr, taken))} {verb}; documents are never replaced, "
                                  "choose another name or remove it first")
+        for n in names:  # what a crashed add of these names left (other names' leftovers: sweep_leftovers)
+            _sweep_name(seeds_dir, n)
         written: list[str] = []
         try:
             for p in prepared:
@@ -160,7 +160,8 @@ def corpus_lock(seeds_dir: Path):
 def _write(seeds_dir: Path, p: _Prepared) -> None:
     final = seeds_dir / p.article.source
     if p.meta:
-        _atomic(seeds_dir, final.stem, metadata.encode(p.meta), lambda tmp: os.replace(tmp, metadata.sidecar(final)))
+        _atomic(seeds_dir, final.stem, "meta", metadata.encode(p.meta),
+                lambda tmp: os.replace(tmp, metadata.sidecar(final)))
     else:
         metadata.sidecar(final).unlink(missing_ok=True)  # a leftover from a crashed add of this name
 
@@ -171,11 +172,19 @@ def _write(seeds_dir: Path, p: _Prepared) -> None:
             raise DocumentExists(f"{p.article.source!r} already exists; documents are never replaced, "
                                  "choose another name") from None
 
-    _atomic(seeds_dir, final.stem, p.raw, link)
+    _atomic(seeds_dir, final.stem, "text", p.raw, link)
 
 
-def _atomic(seeds_dir: Path, stem: str, data: bytes, commit) -> None:
-    tmp = seeds_dir / f".{stem}.{uuid.uuid4().hex}.tmp"  # not *.txt: ingestion never sees it
+def _temp(seeds_dir: Path, stem: str, part: str) -> Path:
+    """The temporary file an add of `stem` writes `part` ("text", "meta") to: hidden and not *.txt, so
+    ingestion never sees it; one name per article and part (adds hold the corpus lock), so a crash's
+    leftover is found by its name, not by listing the folder."""
+    return seeds_dir / f".{stem}.{part}.tmp"
+
+
+def _atomic(seeds_dir: Path, stem: str, part: str, data: bytes, commit) -> None:
+    tmp = _temp(seeds_dir, stem, part)
+    tmp.unlink(missing_ok=True)  # a crashed add's
     try:
         with open(tmp, "xb") as f:
             f.write(data)
@@ -189,6 +198,22 @@ def _atomic(seeds_dir: Path, stem: str, data: bytes, commit) -> None:
 def _unlink(seeds_dir: Path, name: str) -> None:
     (seeds_dir / f"{name}.txt").unlink(missing_ok=True)  # the commit point goes first
     metadata.sidecar(seeds_dir / f"{name}.txt").unlink(missing_ok=True)
+
+
+def _sweep_name(seeds_dir: Path, stem: str) -> None:
+    """What a crashed add of `stem` left: its temporary files, and its sidecar when its text is absent."""
+    for part in ("text", "meta"):
+        _temp(seeds_dir, stem, part).unlink(missing_ok=True)
+    if not (seeds_dir / f"{stem}.txt").exists():
+        metadata.sidecar(seeds_dir / f"{stem}.txt").unlink(missing_ok=True)
+
+
+def sweep_leftovers(seeds_dir: Path) -> None:
+    """What crashed changes left anywhere in the folder (one listing): done at a start (qa.service.ensure_index
+    without a live index) and by each removal; an add sweeps only its own names, at a cost that does not
+    grow with the corpus."""
+    with corpus_lock(seeds_dir):
+        _sweep(seeds_dir)
 
 
 def _sweep(seeds_dir: Path) -> None:

@@ -22,6 +22,7 @@ from qa.index import (MANIFEST, Index, build_index, build_lock, cleanup, load_in
 from qa.ingest import load_articles
 from qa.read import Reader, ReaderParams, Reranker, SpanModel
 from qa.retrieve import EmbeddedRetriever, Query, Retriever
+from qa.documents import sweep_leftovers
 from qa.scan import scanner
 from qa.update import reusable, update_index
 from qa.vectors import HnswParams
@@ -63,6 +64,8 @@ def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
             return _ensure_qdrant(settings, embedder, params, pipeline, rebuild, progress)
     with build_lock(settings.index_dir):
         cleanup(settings.index_dir)
+        if live is None and settings.seeds_dir.is_dir():  # a start: what crashed corpus changes left goes
+            sweep_leftovers(settings.seeds_dir)
         reason = "rebuild requested" if rebuild else None
         base = live
         if reason is None and base is None:

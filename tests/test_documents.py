@@ -96,3 +96,42 @@ def test_removal_deletes_text_and_metadata_and_sweeps_leftovers(seeds):
         remove_document(seeds, "keepers")
     with pytest.raises(DocumentNotFound, match=r"no document '\.\./etc/passwd' in the corpus"):
         remove_document(seeds, "../etc/passwd")
+
+
+def test_an_add_sweeps_its_own_names_leftovers_without_listing_the_folder(seeds, monkeypatch):
+    import os
+
+    from qa.documents import sweep_leftovers
+
+    # what crashed adds left: of "ferry" (its sidecar written, its text not yet), and of "ghost"
+    (seeds / "ferry.meta.json").write_text('{"outlet": "Old Outlet"}')
+    (seeds / ".ferry.text.tmp").write_text("half")
+    (seeds / ".ghost.text.tmp").write_text("half")
+    (seeds / "ghost.meta.json").write_text("{}")
+    listed = []
+    real_listdir, real_scandir = os.listdir, os.scandir
+    monkeypatch.setattr(os, "listdir", lambda path=".": (listed.append(path), real_listdir(path))[1])
+    monkeypatch.setattr(os, "scandir", lambda path=".": (listed.append(path), real_scandir(path))[1])
+    add_document(seeds, "ferry", "The night ferry to Vastholm was cancelled on Friday because of fog.\n")
+    assert listed == []  # the add's cost does not grow with the corpus
+    monkeypatch.undo()
+    assert not (seeds / ".ferry.text.tmp").exists()
+    assert not (seeds / "ferry.meta.json").exists()  # the crashed add's metadata is not the new article's
+    assert [a.outlet for a in load_articles(seeds) if a.doc_id == "ferry"] == [None]
+    assert (seeds / ".ghost.text.tmp").exists() and (seeds / "ghost.meta.json").exists()  # not its business
+    sweep_leftovers(seeds)  # at the next start or removal
+    assert not (seeds / ".ghost.text.tmp").exists() and not (seeds / "ghost.meta.json").exists()
+    assert (seeds / "ferry.txt").exists()
+
+
+def test_a_start_sweeps_what_crashed_changes_left_in_the_corpus(tmp_path):
+    from qa.embed import HashingEmbedder
+    from qa.service import ensure_index
+    from tests.apps import private_settings
+
+    settings = private_settings(tmp_path)
+    (settings.seeds_dir / ".harbour.text.tmp").write_text("half")
+    (settings.seeds_dir / "harbour.meta.json").write_text("{}")
+    ensure_index(settings, HashingEmbedder())
+    assert not (settings.seeds_dir / ".harbour.text.tmp").exists()
+    assert not (settings.seeds_dir / "harbour.meta.json").exists()

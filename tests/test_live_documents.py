@@ -159,7 +159,7 @@ def test_kill_9_mid_update_keeps_the_previous_index_and_the_files_whole_or_absen
     story.write_text(_story(1, 1))
 
     # Killed between the sidecar and the text (the commit point): the article is absent. Its sidecar and the
-    # text's hidden temporary file are left, never ingested, and swept by the next change to the corpus.
+    # text's hidden temporary file are left, never ingested, and swept by the next add of that name.
     _kill_paused_add(env, "document", story)
     seeds = settings.seeds_dir
     assert not (seeds / "keepers.txt").exists() and "keepers" not in {a.doc_id for a in load_articles(seeds)}
