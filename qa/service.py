@@ -257,7 +257,7 @@ class QAService:
         filters = filtering.check(filters, self.index.articles)
         if mode == "bm25":  # no encoder call: BM25 search keeps working when the model does not
             return self._search(Query(question, tuple(query_tokens(question)), None), k, mode, filters)
-        query, _ = self._query(question)
+        query = self._query(question)
         return self._search(query, k, mode, filters)
 
     def documents(self, offset: int = 0, limit: int = 20) -> tuple[int, list[Article]]:
@@ -292,10 +292,8 @@ class QAService:
             return self.retriever.search(query, k, mode)
         return self.retriever.search(query, k, mode, filters)
 
-    def _query(self, question: str) -> tuple[Query, float]:
-        t = time.perf_counter()
-        vector = self.embedder.embed_queries([question])[0]
-        return Query(question, tuple(query_tokens(question)), vector), (time.perf_counter() - t) * 1e3
+    def _query(self, question: str) -> Query:
+        return Query(question, tuple(query_tokens(question)), self.embedder.embed_queries([question])[0])
 
     def _validate(self, question: str, top_k: int | None, mode: str | None) -> tuple[str, int, str]:
         s = self.settings

@@ -49,7 +49,7 @@ class ScoredSentence:
     score: float
     dense: float
     lexical: float
-    context: float = 0.0  # what the sentence before it in its article adds to its word overlap
+    context: float  # what the sentence before it in its article adds to its word overlap
 
 
 @dataclass(frozen=True, slots=True)
