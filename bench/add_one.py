@@ -18,7 +18,8 @@ again at the end (untimed).
 Printed per corpus size and article length, in seconds: each phase, the kilobytes the save wrote, the work on the article alone
 (embed + analyse), the rest ("corpus-wide": whatever is not the article's own work, file writes included),
 of which "bm25" is the BM25 matrices brought up to date (every weight recomputed: the average length
-changes them all), "graph" the HNSW graph grown, written and hashed (above QA_DENSE_EXACT_BELOW chunks) and
+changes them all; the graph's rows mapped anew with them), "graph" the HNSW graph's file linked, or the graph
+grown or built, written and hashed (above QA_DENSE_EXACT_BELOW chunks; qa/derived.py) and
 "other" the remainder, the total (the fastest of --repeats runs), and the first run's
 total (the first add after a start, which also fills what later adds find remembered: each JSON line
 written, each sentence's reporting verbs). `--place first` names the added articles so that they sort before
@@ -144,11 +145,11 @@ def add_one(cfg: Settings, embedder, pipeline, live: Index, name: str, length: i
     real_updated, real_grown, real_write = derived.updated, derived._grown, derived.write
 
     def timed_updated(*args, **kwargs):
-        with timed.phase("bm25"):  # the graph's share is taken out below
+        with timed.phase("bm25"):  # with the graph's rows mapped anew (a numpy pass over its row numbers)
             return real_updated(*args, **kwargs)
 
-    def timed_grown(*args, **kwargs):
-        with timed.phase("graph"), timed.phase("graph in update"):
+    def timed_grown(*args, **kwargs):  # the graph taking its tail in, when the save completes the structures
+        with timed.phase("graph"):
             return real_grown(*args, **kwargs)
 
     def timed_write(*args, **kwargs):
@@ -189,7 +190,6 @@ def add_one(cfg: Settings, embedder, pipeline, live: Index, name: str, length: i
     s["assemble"] = s["update"] - s.get("embed", 0.0) - s.get("analyse", 0.0)
     s["article"] = s.get("embed", 0.0) + s.get("analyse", 0.0)
     s["corpus-wide"] = s["total"] - s["article"]
-    s["bm25"] = s.get("bm25", 0.0) - s.get("graph in update", 0.0)
     s["other"] = s["corpus-wide"] - s["bm25"] - s.get("graph", 0.0)
     s["sentences"], s["chunks"] = stats.sentences_computed, stats.chunks_computed
     s["written KB"] = sum(size for path, size in _files(cfg.index_dir).items() if path not in before) / 1024

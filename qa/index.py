@@ -216,11 +216,11 @@ def save_index(index: Index, index_dir: Path, retrieval: derived_.RetrievalParam
     manifest = {k: v for k, v in index.manifest.items() if k not in ("corpus", "files", "retrieval", "segments")}
     manifest.update(format_version=FORMAT_VERSION, segments=entries)
     structures = derived_.complete(index, retrieval) if retrieval is not None else index.derived
-    names = []
+    names: dict[str, str | None] = {}
     if structures is not None and structures.params is not None:
         names = derived_.write(structures, partial)
         manifest["retrieval"] = structures.params
-    manifest["files"] = {name: files.sha256_file(partial / name) for name in names}
+    manifest["files"] = {name: known or files.sha256_file(partial / name) for name, known in names.items()}
     files.write_json(partial / MANIFEST, manifest)
     files.fsync_dir(partial)
     final = builds / build_id
@@ -362,7 +362,7 @@ def load_index(index_dir: Path, vocab=None) -> Index:
         vocab = spacy.blank("en").vocab
     index = _assembled(stored, manifest, vocab)
     try:
-        graph = derived_.read(build, manifest)
+        graph = derived_.read(build, manifest)  # (graph, its rows, its file)
     except (ValueError, RuntimeError, KeyError) as exc:  # faiss reports a bad file as a RuntimeError
         raise IndexCorrupt("retrieval", "-", f"a saved retrieval structure is unreadable ({exc})") from None
     index = replace(index, path=build, derived=_bm25(stored, index, manifest, graph))
@@ -424,7 +424,7 @@ def _gathered(arrays: list[np.ndarray], rows: np.ndarray, manifest: dict):
     return stacked.gathered(whole, rows, np.zeros((0, dim), np.float32), dim)
 
 
-def _bm25(stored: list[segments.Stored], index: Index, manifest: dict, graph) -> derived_.Derived | None:
+def _bm25(stored: list[segments.Stored], index: Index, manifest: dict, graph: tuple) -> derived_.Derived | None:
     """The index's BM25 matrices from its segments' term counts (the corpus-wide statistics computed here),
     for the settings in the manifest's `retrieval`; None when the build saved none."""
     saved = manifest.get("retrieval")
@@ -453,7 +453,7 @@ def _bm25(stored: list[segments.Stored], index: Index, manifest: dict, graph) ->
     sentence_bm25 = None
     if len(index.chunks) < saved["exact_below"]:
         sentence_bm25 = BM25Matrix.combined(sentence_parts, params, len(index.sentences))
-    return derived_.Derived(bm25, sentence_bm25, graph, saved)
+    return derived_.Derived(bm25, sentence_bm25, graph[0], saved, graph[1], graph[2])
 
 
 def _read_manifest(build: Path) -> dict:
@@ -490,6 +490,10 @@ def _check_consistent(index: Index) -> None:
     for name, field, found, expected in checks:
         if found != expected:
             raise IndexCorrupt(name, field, f"found {found}, manifest says {expected}")
+    rows = index.derived.graph_rows if index.derived is not None else None
+    if rows is not None and len(rows) and int(rows.max()) >= counts["chunks"]:
+        raise IndexCorrupt(derived_.GRAPH_ROWS, "counts.chunks", f"maps a vector to row {int(rows.max())}, manifest "
+                           f"says {counts['chunks']} chunks")
 
 
 def stale_reason(manifest: dict, articles: list[Article], model_name: str, params: ChunkParams,

@@ -112,7 +112,7 @@ class EmbeddedRetriever:
         made = complete(index, RetrievalParams(BM25Params(variant, k1, b), exact_below, hnsw),
                         sentences=self.pooling and bm25_passage_share < 1.0 and bool(index.sentences))
         self.bm25, self.sentence_bm25 = made.bm25, made.sentence_bm25
-        self.vectors = VectorIndex(index.chunk_vectors, exact_below, hnsw, made.graph)
+        self.vectors = VectorIndex(index.chunk_vectors, exact_below, hnsw, made.graph, made.graph_rows)
         self.depth, self.exact_below = depth, exact_below
         self.fusion, self.rrf_k, self.alpha = fusion, rrf_k, alpha
         self.dense_passage_share, self.bm25_passage_share = dense_passage_share, bm25_passage_share

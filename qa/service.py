@@ -13,7 +13,7 @@ from qa.batching import submit_queries
 from qa.bm25 import BM25Params
 from qa.chunk import ChunkParams
 from qa.config import MODES, Settings
-from qa.derived import RetrievalParams, complete
+from qa.derived import GRAPH, RetrievalParams, complete
 from qa.embed import Embedder, make_embedder
 from qa.errors import ConfigError, DocumentNotFound, IndexError_, IndexMissing, InvalidQuestion, ModelError
 from qa import filters as filtering, nlp
@@ -40,7 +40,8 @@ def chunk_params(settings: Settings) -> ChunkParams:
 
 
 def hnsw_params(settings: Settings) -> HnswParams:
-    return HnswParams(settings.hnsw_m, ef_search=settings.hnsw_ef_search, storage=settings.hnsw_storage)
+    return HnswParams(settings.hnsw_m, ef_search=settings.hnsw_ef_search, storage=settings.hnsw_storage,
+                      tail=settings.hnsw_tail)
 
 
 def retrieval_params(settings: Settings) -> RetrievalParams:
@@ -107,7 +108,10 @@ def saved(index: Index, index_dir, retrieval: RetrievalParams | None = None) -> 
         index = replace(index, derived=complete(index, retrieval))
     path = save_index(index, index_dir, reuse=True)
     manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    return replace(index, path=path, manifest=dict(manifest, corpus=index.manifest["corpus"]))
+    derived = index.derived
+    if derived is not None and derived.graph is not None and GRAPH in manifest["files"]:
+        derived = replace(derived, graph_file=(path / GRAPH, manifest["files"][GRAPH]))  # the next update links it
+    return replace(index, path=path, manifest=dict(manifest, corpus=index.manifest["corpus"]), derived=derived)
 
 
 def _ensure_qdrant(settings: Settings, embedder: Embedder, params: ChunkParams, pipeline,

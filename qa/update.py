@@ -69,7 +69,7 @@ def update_index(base: Index, articles: list[Article], embedder: Embedder, param
     fresh = iter(new_parts)
     parts = tuple(p if p is not None else next(fresh) for p in plan.parts)
     clause_table, clause_vectors = _clauses(base, docs, sent_from, new_sent, embedder, wrap)
-    structures = derived.updated(base.derived, chunk_from, plan.new_tokens, sent_from, texts, chunk_vectors)
+    structures = derived.updated(base.derived, chunk_from, plan.new_tokens, sent_from, texts)
 
     sentences, chunks = plan.sentences(), plan.chunks()
     manifest = _manifest(articles, embedder, params, len(sentences), len(chunks), nlp_fingerprint(nlp))

@@ -11,6 +11,12 @@ at load 7-9; ~30 % less than the float graph at equal recall (at 200k, same load
 the figures and what else was tried.
 The vectors may be a memory-mapped `.npy`; the graph is saved beside them with `save` and read back
 with `load`.
+
+A graph need not hold every row, nor only live ones (`graph_rows`: for each of its vectors, the row it
+stands for now, -1 for a removed one): the rows it does not hold (an index update's new chunks, up to
+`HnswParams.tail` of them, qa/derived.py) are searched exactly beside it, and its removed vectors are
+skipped by a selector. An update then leaves the graph as it is, file and all, instead of copying and
+writing it; the results are the graph's and the tail's candidates scored on the float vectors.
 """
 
 from __future__ import annotations
@@ -38,12 +44,17 @@ class HnswParams:
     # (4x less to read per step), its top k + `rescore` then scored again on the float vectors.
     storage: str = "sq8"
     rescore: int = 10
+    # Chunks an update added that the graph does not hold yet, searched exactly beside it, before the graph
+    # takes them in (qa/derived.py): 10,000 x 384 floats is ~0.4 ms of matrix product a query.
+    tail: int = 10_000
 
     def __post_init__(self):
         if self.storage not in STORAGES:
             raise ValueError(f"HNSW storage {self.storage!r} is not one of {', '.join(STORAGES)}")
         if self.rescore < 0:
             raise ValueError(f"rescore must be >= 0, not {self.rescore}")
+        if self.tail < 0:
+            raise ValueError(f"tail must be >= 0, not {self.tail}")
 
 
 class VectorIndex:
@@ -51,15 +62,33 @@ class VectorIndex:
     when a quantized graph's candidates are scored again."""
 
     def __init__(self, vectors: np.ndarray, exact_below: int = 100_000, hnsw: HnswParams = HnswParams(),
-                 graph=None):
+                 graph=None, graph_rows: np.ndarray | None = None):
+        """`graph_rows`: the row each of the graph's vectors stands for (-1: removed); None: vector i is row
+        i, for every row."""
         if vectors.ndim != 2:
             raise ValueError(f"vectors must be a 2-D array, not {vectors.ndim}-D")
         self.vectors, self.exact_below, self.hnsw = vectors, exact_below, hnsw
-        self.graph = graph
+        self.graph, self.graph_rows = graph, graph_rows
         if graph is None and not self.exact:
-            self.graph = build_hnsw(vectors, hnsw)
+            self.graph, self.graph_rows = build_hnsw(vectors, hnsw), None
+        self._tail = np.zeros(0, dtype=np.int64)  # rows the graph does not hold
+        self._alive = None  # the graph's live vectors as a bitmap, when some are removed
         if self.graph is not None:
             self.graph.hnsw.efSearch = hnsw.ef_search
+            n = len(vectors)
+            if self.graph_rows is None:
+                if self.graph.ntotal != n:
+                    raise ValueError(f"the HNSW graph holds {self.graph.ntotal} vectors, not {n}")
+            else:
+                rows = self.graph_rows = np.asarray(self.graph_rows, dtype=np.int64)
+                if len(rows) != self.graph.ntotal or (len(rows) and rows.max() >= n):
+                    raise ValueError(f"the graph's {self.graph.ntotal} vectors do not map into {n} rows")
+                live = rows >= 0
+                held = np.zeros(n, dtype=bool)
+                held[rows[live]] = True
+                self._tail = np.flatnonzero(~held)
+                if not live.all():
+                    self._alive = np.packbits(live, bitorder="little")
         # A quantized graph's scores are approximate: its candidates are scored again on the float vectors.
         self.exact_scores = self.graph is None or _stores_floats(self.graph)
 
@@ -70,27 +99,40 @@ class VectorIndex:
     def top_k(self, vector: np.ndarray, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """`mask`: the rows that may be returned (None: all). A filtered search looks among those rows
         only: exactly when they are fewer than `exact_below`, else in the graph with a selector."""
+        vector = np.asarray(vector, dtype=np.float32)
         if mask is not None:
             allowed = np.flatnonzero(mask)
             if len(allowed) < self.exact_below or self.graph is None:
-                ids, scores = top_k_of(self.vectors[allowed] @ np.asarray(vector, dtype=np.float32), k)
+                ids, scores = top_k_of(self.vectors[allowed] @ vector, k)
                 return allowed[ids], scores
         if self.exact or self.graph is None:
             return self.exact_top_k(vector, k)
-        vector = np.asarray(vector, dtype=np.float32)
         k = min(k, len(self.vectors))
-        wanted = k if self.exact_scores else min(k + self.hnsw.rescore, len(self.vectors))
-        params = None
-        if mask is not None:
-            import faiss
+        mapped = self.graph_rows is not None
+        wanted = k if self.exact_scores and not mapped else k + self.hnsw.rescore
+        wanted = min(wanted, self.graph.ntotal)
+        import faiss
 
-            params = faiss.SearchParametersHNSW(sel=faiss.IDSelectorBatch(allowed), efSearch=self.hnsw.ef_search)
+        selector, keep = None, None
+        if mask is not None:
+            held = self.graph_rows if mapped else np.arange(self.graph.ntotal)
+            keep = np.flatnonzero((held >= 0) & mask[np.maximum(held, 0)])
+            selector = faiss.IDSelectorBatch(keep)
+        elif self._alive is not None:
+            keep = self._alive
+            selector = faiss.IDSelectorBitmap(self.graph.ntotal, faiss.swig_ptr(keep))
+        params = faiss.SearchParametersHNSW(sel=selector, efSearch=self.hnsw.ef_search) if selector else None
         scores, ids = self.graph.search(vector.reshape(1, -1), wanted, params=params)
         found = ids[0] >= 0  # faiss pads with -1 when it finds fewer than asked
         ids, scores = ids[0][found].astype(np.int64), scores[0][found].astype(np.float32)
-        if self.exact_scores:
+        if mapped:
+            ids = self.graph_rows[ids]
+            ids = ids[ids >= 0]
+        elif self.exact_scores:
             return ids, scores
-        ids = np.sort(ids)  # the rows read in file order; ties then go to the lower id, as on the exact path
+        tail = self._tail if mask is None else self._tail[mask[self._tail]]
+        # the rows read in file order; ties then go to the lower id, as on the exact path
+        ids = np.union1d(ids, tail) if len(tail) else np.sort(ids)
         best, scores = top_k_of(self.vectors[ids] @ vector, k)
         return ids[best], scores
 

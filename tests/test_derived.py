@@ -120,21 +120,128 @@ def test_retrieval_params_record_what_the_structures_depend_on():
         "exact_below": 100_000, "hnsw": {"m": 32, "ef_construction": 80, "storage": "sq8"}}
 
 
-def test_an_article_added_last_grows_the_saved_graph_instead_of_building_it_again(tmp_path, monkeypatch):
+KEEPERS = ("The lighthouse keepers of Skerry Point voted on Sunday to strike. "
+           "Their union said the strike would begin in July.\n")
+
+
+def _graph_untouched(monkeypatch):
     from qa import derived
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the graph was built or copied again")
+
+    monkeypatch.setattr(derived, "build_hnsw", refuse)
+    monkeypatch.setattr(derived, "_grown", refuse)
+
+
+def _same_as_exact(service, index) -> None:
+    """Every chunk's vector, asked of the service's dense search: the exact top 5 (42 vectors, efSearch 192:
+    the graph finds them all), never a removed article's chunk."""
+    vectors = service.retriever.vectors
+    for row in range(len(index.chunks)):
+        ids, scores = vectors.top_k(index.chunk_vectors[row], 5)
+        exact_ids, exact_scores = vectors.exact_top_k(index.chunk_vectors[row], 5)
+        assert ids.tolist() == exact_ids.tolist() and np.allclose(scores, exact_scores)
+        assert ids[0] == row
+
+
+def test_an_article_added_above_the_threshold_leaves_the_saved_graph_as_it_is(tmp_path, monkeypatch):
+    """Sorting first (every row after it moves), the new article's chunks are searched exactly beside the
+    graph; the new build links the graph's file (the same inode, its checksum carried over), with its rows."""
+    import os
+
     from qa.documents import add_document
 
     settings = private_settings(tmp_path, dense_exact_below=10)
     base = ensure_index(settings, HashingEmbedder())
-    add_document(settings.seeds_dir, "zz_keepers", "The lighthouse keepers of Skerry Point voted on Sunday to strike. "
-                 "Their union said the strike would begin in July.\n")
+    add_document(settings.seeds_dir, "000_000_keepers", KEEPERS)
+    _graph_untouched(monkeypatch)
+    ensure_index(settings, HashingEmbedder(), live=base)
+    loaded = load_index(settings.index_dir)
+    assert loaded.path != base.path
+    assert os.stat(loaded.path / "dense.hnsw").st_ino == os.stat(base.path / "dense.hnsw").st_ino
+    assert loaded.manifest["files"]["dense.hnsw"] == base.manifest["files"]["dense.hnsw"]
+    assert loaded.derived.graph.ntotal == len(base.chunks) == len(loaded.chunks) - 1
+    assert loaded.chunks[0].doc_id == "000_000_keepers" and 0 not in loaded.derived.graph_rows
+    assert sorted(loaded.derived.graph_rows.tolist()) == list(range(1, len(loaded.chunks)))
+    _same_as_exact(QAService(settings, loaded, HashingEmbedder()), loaded)
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("the graph was built again")
+    from qa.errors import IndexCorrupt
 
-    monkeypatch.setattr(derived, "build_hnsw", refuse)
-    updated = ensure_index(settings, HashingEmbedder(), live=base)
-    graph = load_index(settings.index_dir).derived.graph
-    assert graph.ntotal == len(updated.chunks) == len(base.chunks) + 1
-    service = QAService(settings, updated, HashingEmbedder())
-    assert service.retriever.vectors.top_k(updated.chunk_vectors[-1], 3)[0][0] == len(updated.chunks) - 1
+    rows_file = loaded.path / "dense_rows.npy"
+    data = bytearray(rows_file.read_bytes())
+    data[-1] ^= 1
+    rows_file.write_bytes(bytes(data))
+    with pytest.raises(IndexCorrupt, match="'dense_rows.npy'"):
+        load_index(settings.index_dir)
+
+
+def test_a_removed_article_is_skipped_in_the_graph_until_a_quarter_of_it_is_removed(tmp_path, monkeypatch):
+    from qa import derived
+    from qa.documents import remove_document
+
+    settings = private_settings(tmp_path, dense_exact_below=10)
+    base = ensure_index(settings, HashingEmbedder())
+    by_doc = {}
+    for c in base.chunks:
+        by_doc[c.doc_id] = by_doc.get(c.doc_id, 0) + 1
+    smallest = min(by_doc, key=by_doc.get)
+    assert by_doc[smallest] <= 0.25 * len(base.chunks)
+    remove_document(settings.seeds_dir, smallest)
+    with monkeypatch.context() as patch:
+        _graph_untouched(patch)
+        removed = ensure_index(settings, HashingEmbedder(), live=base)
+    loaded = load_index(settings.index_dir)
+    assert loaded.derived.graph.ntotal == len(base.chunks)
+    assert (loaded.derived.graph_rows < 0).sum() == by_doc[smallest]
+    service = QAService(settings, loaded, HashingEmbedder())
+    _same_as_exact(service, loaded)
+    for row, chunk in enumerate(base.chunks):  # the removed chunks' own vectors find none of them
+        if chunk.doc_id == smallest:
+            ids, _ = service.retriever.vectors.top_k(base.chunk_vectors[row], 5)
+            assert all(loaded.chunks[i].doc_id != smallest for i in ids)
+
+    built = []
+    monkeypatch.setattr(derived, "build_hnsw", lambda *a, **k: built.append(1) or derived_build(*a, **k))
+    others = sorted(by_doc, key=by_doc.get)[1:]
+    gone = by_doc[smallest]
+    for doc_id in others:
+        remove_document(settings.seeds_dir, doc_id)
+        gone += by_doc[doc_id]
+        if gone > 0.25 * len(base.chunks):
+            break
+    ensure_index(settings, HashingEmbedder(), live=removed)
+    loaded = load_index(settings.index_dir)
+    assert built == [1] and loaded.derived.graph_rows is None and loaded.derived.graph.ntotal == len(loaded.chunks)
+
+
+def derived_build(*args, **kwargs):
+    from qa.vectors import build_hnsw
+
+    return build_hnsw(*args, **kwargs)
+
+
+def test_past_the_tail_the_graph_takes_the_new_chunks_in(tmp_path, monkeypatch):
+    from qa import derived
+    from qa.documents import add_document
+
+    settings = private_settings(tmp_path, dense_exact_below=10, hnsw_tail=0)
+    base = ensure_index(settings, HashingEmbedder())
+    add_document(settings.seeds_dir, "000_000_keepers", KEEPERS)
+    monkeypatch.setattr(derived, "build_hnsw", lambda *a, **k: pytest.fail("the graph was built again"))
+    ensure_index(settings, HashingEmbedder(), live=base)
+    loaded = load_index(settings.index_dir)
+    assert loaded.derived.graph.ntotal == len(loaded.chunks) == len(base.chunks) + 1
+    assert loaded.derived.graph_rows.tolist() == list(range(1, len(loaded.chunks))) + [0]
+    assert loaded.manifest["files"]["dense.hnsw"] != base.manifest["files"]["dense.hnsw"]
+    _same_as_exact(QAService(settings, loaded, HashingEmbedder()), loaded)
+
+
+def test_graph_rows_are_saved_as_runs():
+    from qa.derived import _from_runs, _runs
+
+    rows = np.array([5, 6, 7, -1, -1, 0, 1, 9, 8, -1, 3])
+    runs = _runs(rows)
+    assert runs.tolist() == [[5, 3], [-1, 2], [0, 2], [9, 1], [8, 1], [-1, 1], [3, 1]]
+    assert _from_runs(runs).tolist() == rows.tolist()
+    assert _from_runs(_runs(np.zeros(0, np.int64))).tolist() == []
