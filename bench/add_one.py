@@ -192,14 +192,20 @@ def add_one(cfg: Settings, embedder, pipeline, live: Index, name: str, length: i
     s["corpus-wide"] = s["total"] - s["article"]
     s["other"] = s["corpus-wide"] - s["bm25"] - s.get("graph", 0.0)
     s["sentences"], s["chunks"] = stats.sentences_computed, stats.chunks_computed
-    s["written KB"] = sum(size for path, size in _files(cfg.index_dir).items() if path not in before) / 1024
+    s["written KB"] = sum(size for inode, size in _files(cfg.index_dir).items() if inode not in before) / 1024
     cleanup(cfg.index_dir)  # the builds this run replaced
     return s, index
 
 
-def _files(index_dir: Path) -> dict[Path, int]:
-    """Every file under the index folder and its size (what a save wrote is what was not there before)."""
-    return {p: p.stat().st_size for p in index_dir.rglob("*") if p.is_file()}
+def _files(index_dir: Path) -> dict[tuple[int, int], int]:
+    """Every file under the index folder, by inode, and its size (what a save wrote is what was not there
+    before; a file linked into a new build, as the HNSW graph is, was not written)."""
+    out = {}
+    for p in index_dir.rglob("*"):
+        if p.is_file():
+            st = p.stat()
+            out[(st.st_dev, st.st_ino)] = st.st_size
+    return out
 
 
 def main() -> int:

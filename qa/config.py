@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     hnsw_storage: Literal["sq8", "flat"] = "sq8"
     # Chunks added since the graph was made that it does not hold yet, searched exactly beside it; past this
     # many, a copy of the graph takes them in (written once per so many chunks, not at each add).
-    hnsw_tail: int = Field(10_000, ge=0)
+    hnsw_tail: int = Field(2_000, ge=0)
     # A passage's score in each leg = (1 - share) * its best sentence's + share * its own (1: the passage's
     # alone). Sentences are scored below dense_exact_below chunks; above it each leg ranks whole passages.
     dense_passage_share: float = Field(0.2, ge=0, le=1)  # cosines

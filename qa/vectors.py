@@ -45,8 +45,8 @@ class HnswParams:
     storage: str = "sq8"
     rescore: int = 10
     # Chunks an update added that the graph does not hold yet, searched exactly beside it, before the graph
-    # takes them in (qa/derived.py): 10,000 x 384 floats is ~0.4 ms of matrix product a query.
-    tail: int = 10_000
+    # takes them in (qa/derived.py). Each query reads them all: 2,000 x 384 floats, 3 MB (bench/graph_tail.py).
+    tail: int = 2_000
 
     def __post_init__(self):
         if self.storage not in STORAGES:
@@ -72,6 +72,7 @@ class VectorIndex:
         if graph is None and not self.exact:
             self.graph, self.graph_rows = build_hnsw(vectors, hnsw), None
         self._tail = np.zeros(0, dtype=np.int64)  # rows the graph does not hold
+        self._tail_vectors: np.ndarray | None = None
         self._alive = None  # the graph's live vectors as a bitmap, when some are removed
         if self.graph is not None:
             self.graph.hnsw.efSearch = hnsw.ef_search
@@ -87,6 +88,8 @@ class VectorIndex:
                 held = np.zeros(n, dtype=bool)
                 held[rows[live]] = True
                 self._tail = np.flatnonzero(~held)
+                # one contiguous block: a query reads it once, no gather of scattered rows
+                self._tail_vectors = np.ascontiguousarray(vectors[self._tail], dtype=np.float32)
                 if not live.all():
                     self._alive = np.packbits(live, bitorder="little")
         # A quantized graph's scores are approximate: its candidates are scored again on the float vectors.
@@ -130,10 +133,17 @@ class VectorIndex:
             ids = ids[ids >= 0]
         elif self.exact_scores:
             return ids, scores
-        tail = self._tail if mask is None else self._tail[mask[self._tail]]
-        # the rows read in file order; ties then go to the lower id, as on the exact path
-        ids = np.union1d(ids, tail) if len(tail) else np.sort(ids)
-        best, scores = top_k_of(self.vectors[ids] @ vector, k)
+        ids = np.sort(ids)  # the rows read in file order; ties then go to the lower id, as on the exact path
+        scores = self.vectors[ids] @ vector
+        if len(self._tail):  # the rows the graph does not hold: scored exactly, their best k join
+            allowed = slice(None) if mask is None else mask[self._tail]
+            tail_ids, tail_scores = top_k_of(self._tail_vectors[allowed] @ vector, k)
+            tail_ids = self._tail[allowed][tail_ids]
+            ids = np.concatenate([ids, tail_ids])
+            scores = np.concatenate([scores, tail_scores])
+            order = np.argsort(ids, kind="stable")
+            ids, scores = ids[order], scores[order]
+        best, scores = top_k_of(scores, k)
         return ids[best], scores
 
     def exact_top_k(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

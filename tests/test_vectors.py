@@ -107,3 +107,33 @@ def test_the_graph_storage_and_rescore_are_validated():
         Settings(_env_file=None, hnsw_storage="pq")
     assert hnsw_params(Settings(_env_file=None, hnsw_storage="flat")).storage == "flat"
     assert hnsw_params(Settings(_env_file=None)) == HnswParams()
+
+
+@pytest.mark.parametrize("storage", ["sq8", "flat"])
+def test_a_graph_mapped_onto_moved_removed_and_new_rows_searches_as_exact_search_does(storage):
+    """A graph built over 800 vectors, then its index changed as updates change it: the first 100 rows
+    removed (their vectors stay in the graph), 50 new rows placed first and 50 last (the graph does not
+    hold them: the tail). Every query's top 10 is the exact top 10 of the live rows, with or without a mask,
+    and never a removed vector."""
+    from qa.vectors import build_hnsw
+
+    params = HnswParams(m=16, ef_search=200, storage=storage)
+    old = unit_rows(800, 24, seed=11)
+    graph = build_hnsw(old, params)
+    first, last = unit_rows(50, 24, seed=12), unit_rows(50, 24, seed=13)
+    vectors = np.concatenate([first, old[100:], last])  # rows: 50 new, 700 kept, 50 new
+    rows = np.concatenate([np.full(100, -1), np.arange(50, 750)])
+    index = VectorIndex(vectors, exact_below=10, hnsw=params, graph=graph, graph_rows=rows)
+    assert index._tail.tolist() == list(range(50)) + list(range(750, 800))
+    mask = np.zeros(len(vectors), dtype=bool)
+    mask[::3] = True  # 267 rows allowed: more than exact_below, so the graph is searched with a selector
+    queries = np.concatenate([unit_rows(20, 24, seed=14), old[:5], first[:5], last[:5]])
+    for q in queries:
+        ids, scores = index.top_k(q, 10)
+        exact_ids, exact_scores = top_k_of(vectors @ q, 10)
+        assert recall_at_k(ids, exact_ids) == 1.0 and np.allclose(scores, exact_scores, atol=1e-6)
+        masked, _ = index.top_k(q, 10, mask)
+        allowed = np.flatnonzero(mask)
+        assert set(masked.tolist()) == set(allowed[top_k_of(vectors[allowed] @ q, 10)[0]].tolist())
+    with pytest.raises(ValueError, match="do not map"):
+        VectorIndex(vectors[:700], exact_below=10, hnsw=params, graph=graph, graph_rows=rows)
