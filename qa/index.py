@@ -5,7 +5,9 @@ Layout of `index_dir`:
     builds/<build-id>/manifest.json     format, versions, model, tokenizer, chunking, the code that shaped it,
                                         counts, build time, the segments it is made of (each with the SHA-256
                                         of its files and its tombstones) and the SHA-256 of its other files
-    builds/<build-id>/dense.hnsw        the chunks' HNSW graph, from `exact_below` chunks on (qa/derived.py)
+    builds/<build-id>/dense.hnsw        the chunks' HNSW graph, from `exact_below` chunks on (qa/derived.py); an
+                                        update links the previous build's file
+    builds/<build-id>/dense_rows.npy    the row each of the graph's vectors stands for (-1: removed), as runs
     segments/<segment-id>/...           the articles, sentences, chunks and tokens, vectors, spaCy analysis and
                                         BM25 term counts of some articles: written once, never changed
                                         (qa/segments.py)
