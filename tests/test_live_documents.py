@@ -11,6 +11,8 @@ import sys
 import threading
 
 import httpx
+import numpy as np
+import pytest
 
 from qa.embed import HashingEmbedder
 from qa.index import cleanup, load_index
@@ -36,8 +38,13 @@ def _env(tmp) -> dict[str, str]:
             "QA_MAX_IN_FLIGHT": "32"}
 
 
-def test_concurrent_adds_and_removes_while_questions_stream_lose_nothing(tmp_path):
+@pytest.mark.parametrize("graph", [False, True], ids=["exact", "hnsw"])
+def test_concurrent_adds_and_removes_while_questions_stream_lose_nothing(tmp_path, graph):
+    """`hnsw`: dense search through the HNSW graph from 10 chunks on, taking in the new chunks past 3: the
+    graph is left in place, takes its tail in and is built again (a quarter removed) as the updates come."""
     env = _env(tmp_path)
+    if graph:
+        env.update(QA_DENSE_EXACT_BELOW="10", QA_HNSW_TAIL="3")
     seeds = tmp_path / "seeds"
     originals = {p.stem for p in seeds.glob("*.txt")}
     kept, removed, statuses, lock, stop = set(), set(), [], threading.Lock(), threading.Event()
@@ -93,6 +100,17 @@ def test_concurrent_adds_and_removes_while_questions_stream_lose_nothing(tmp_pat
     assert {a.doc_id: a.sha256 for a in index.articles.values()} == {a.doc_id: a.sha256 for a in load_articles(seeds)}
     assert sorted(p.name for p in seeds.iterdir() if not p.name.endswith(".txt")) == sorted(
         f"{n}.meta.json" for n in kept)  # a sidecar for each kept add with an outlet, nothing else
+    if graph:  # the saved graph maps onto the served chunks: each one's own vector finds what exact search finds
+        from qa.vectors import HnswParams, VectorIndex
+
+        dense = VectorIndex(index.chunk_vectors, 10, HnswParams(tail=3), index.derived.graph, index.derived.graph_rows)
+        assert dense.graph is not None and len(dense._tail) <= 3
+        for row in range(len(index.chunks)):  # the same scores (ties may come in another order)
+            ids, scores = dense.top_k(index.chunk_vectors[row], 5)
+            exact_ids, exact_scores = dense.exact_top_k(index.chunk_vectors[row], 5)
+            assert np.allclose(scores, exact_scores, atol=1e-6)
+        log = (tmp_path / "server.log").read_text(encoding="utf-8")
+        assert "the HNSW graph takes in" in log  # its tail taken in at least once, as updates came
 
 
 # `qa add` stopped at a chosen point (a real add and index update with the hashing embedder), to be killed.
