@@ -12,10 +12,10 @@ They depend on the index and on retrieval settings (BM25 variant and parameters,
 the graph's M, efConstruction and storage), which the manifest records under `retrieval`. A service whose settings
 differ makes what differs in memory (BM25 reweighted from the stored term frequencies, a graph built
 again) rather than use a file made for other settings. An incremental update (qa/update.py) moves the
-unchanged documents' postings and counts only the new ones (`BM25Matrix.updated`). The graph is left as it is, the same file (a hard link in the new
-build, its checksum carried over): its vectors are mapped to their new rows, a removed article's marked
-removed (skipped when searching), and the chunks it does not hold are searched exactly beside it
-(qa/vectors.py). Once they pass `HnswParams.tail`, a copy of the graph takes them in (written once, not at
+unchanged documents' postings and counts only the new ones (`BM25Matrix.updated`). The graph is left as
+it is, the same file (a hard link in the new build, its checksum carried over): its vectors are mapped to
+their new rows, a removed article's marked removed (skipped when searching), and the chunks it does not
+hold are searched exactly beside it (qa/vectors.py). Once they pass `HnswParams.tail`, a copy of the graph takes them in (written once, not at
 each add); once a quarter of its vectors are removed ones, the graph is built again. So an add or a removal
 above the threshold costs its own chunks, and the graph's copy and write are paid once per `tail` chunks.
 A graph grown this way is not the one a full build makes (HNSW's links depend on the order vectors
@@ -35,7 +35,7 @@ import numpy as np
 
 from qa.bm25 import BM25Matrix, BM25Params
 from qa.text import tokenize
-from qa.vectors import HnswParams, build_hnsw
+from qa.vectors import HnswParams, build_hnsw, unheld
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +121,9 @@ def updated(base: Derived | None, chunk_rows: np.ndarray, new_chunk_tokens: Sequ
         held = np.arange(base.graph.ntotal) if base.graph_rows is None else base.graph_rows
         chunk_rows = np.asarray(chunk_rows, dtype=np.int64)
         kept = np.flatnonzero(chunk_rows >= 0)
-        new_of_old = np.full(max(int(held.max(initial=-1)), int(chunk_rows.max(initial=-1))) + 2, -1, dtype=np.int64)
+        new_of_old = np.full(max(int(held.max(initial=-1)), int(chunk_rows.max(initial=-1))) + 1, -1, dtype=np.int64)
         new_of_old[chunk_rows[kept]] = kept
-        rows = new_of_old[held]  # held -1 reads the last entry, which is -1
+        rows = np.where(held >= 0, new_of_old[np.maximum(held, 0)], -1)
     return Derived(bm25, sentence_bm25, base.graph, base.params, rows, base.graph_file)
 
 
@@ -131,9 +131,7 @@ def _grown(graph, held: np.ndarray, vectors: np.ndarray):
     """A copy of `graph` that holds the rows it did not (added in row order), and its rows."""
     import faiss
 
-    covered = np.zeros(len(vectors), dtype=bool)
-    covered[held[held >= 0]] = True
-    tail = np.flatnonzero(~covered)
+    tail = unheld(held, len(vectors))
     log.info("the HNSW graph takes in %d chunks searched exactly until now", len(tail))
     grown = faiss.clone_index(graph)  # the loaded graph is a read-only memory map
     for start in range(0, len(tail), 50_000):

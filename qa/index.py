@@ -364,10 +364,10 @@ def load_index(index_dir: Path, vocab=None) -> Index:
         vocab = spacy.blank("en").vocab
     index = _assembled(stored, manifest, vocab)
     try:
-        graph = derived_.read(build, manifest)  # (graph, its rows, its file)
+        graph, graph_rows, graph_file = derived_.read(build, manifest)
     except (ValueError, RuntimeError, KeyError) as exc:  # faiss reports a bad file as a RuntimeError
         raise IndexCorrupt("retrieval", "-", f"a saved retrieval structure is unreadable ({exc})") from None
-    index = replace(index, path=build, derived=_bm25(stored, index, manifest, graph))
+    index = replace(index, path=build, derived=_derived(stored, index, manifest, graph, graph_rows, graph_file))
     _check_consistent(index)
     return index
 
@@ -426,9 +426,11 @@ def _gathered(arrays: list[np.ndarray], rows: np.ndarray, manifest: dict):
     return stacked.gathered(whole, rows, np.zeros((0, dim), np.float32), dim)
 
 
-def _bm25(stored: list[segments.Stored], index: Index, manifest: dict, graph: tuple) -> derived_.Derived | None:
+def _derived(stored: list[segments.Stored], index: Index, manifest: dict, graph, graph_rows: np.ndarray | None,
+             graph_file: tuple[Path, str] | None) -> derived_.Derived | None:
     """The index's BM25 matrices from its segments' term counts (the corpus-wide statistics computed here),
-    for the settings in the manifest's `retrieval`; None when the build saved none."""
+    for the settings in the manifest's `retrieval`, with the build's saved graph (qa/derived.py: read); None
+    when the build saved none."""
     saved = manifest.get("retrieval")
     if saved is None:
         return None
@@ -455,7 +457,7 @@ def _bm25(stored: list[segments.Stored], index: Index, manifest: dict, graph: tu
     sentence_bm25 = None
     if len(index.chunks) < saved["exact_below"]:
         sentence_bm25 = BM25Matrix.combined(sentence_parts, params, len(index.sentences))
-    return derived_.Derived(bm25, sentence_bm25, graph[0], saved, graph[1], graph[2])
+    return derived_.Derived(bm25, sentence_bm25, graph, saved, graph_rows, graph_file)
 
 
 def _read_manifest(build: Path) -> dict:

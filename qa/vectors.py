@@ -85,9 +85,7 @@ class VectorIndex:
                 if len(rows) != self.graph.ntotal or (len(rows) and rows.max() >= n):
                     raise ValueError(f"the graph's {self.graph.ntotal} vectors do not map into {n} rows")
                 live = rows >= 0
-                held = np.zeros(n, dtype=bool)
-                held[rows[live]] = True
-                self._tail = np.flatnonzero(~held)
+                self._tail = unheld(rows, n)
                 # one contiguous block: a query reads it once, no gather of scattered rows
                 self._tail_vectors = np.ascontiguousarray(vectors[self._tail], dtype=np.float32)
                 if not live.all():
@@ -168,6 +166,13 @@ class VectorIndex:
             if graph.ntotal != len(vectors):
                 raise ValueError(f"HNSW graph {str(path)!r} holds {graph.ntotal} vectors, not {len(vectors)}")
         return cls(vectors, exact_below, hnsw, graph)
+
+
+def unheld(graph_rows: np.ndarray, n: int) -> np.ndarray:
+    """The rows of an index of `n` rows that no vector of a graph mapped by `graph_rows` stands for."""
+    held = np.zeros(n, dtype=bool)
+    held[graph_rows[graph_rows >= 0]] = True
+    return np.flatnonzero(~held)
 
 
 def build_hnsw(vectors: np.ndarray, params: HnswParams, batch: int = 50_000, progress=None, train_rows: int = 100_000):

@@ -201,8 +201,8 @@ def test_a_removed_article_is_skipped_in_the_graph_until_a_quarter_of_it_is_remo
             ids, _ = service.retriever.vectors.top_k(base.chunk_vectors[row], 5)
             assert all(loaded.chunks[i].doc_id != smallest for i in ids)
 
-    built = []
-    monkeypatch.setattr(derived, "build_hnsw", lambda *a, **k: built.append(1) or derived_build(*a, **k))
+    built, build = [], derived.build_hnsw
+    monkeypatch.setattr(derived, "build_hnsw", lambda *a, **k: built.append(1) or build(*a, **k))
     others = sorted(by_doc, key=by_doc.get)[1:]
     gone = by_doc[smallest]
     for doc_id in others:
@@ -213,12 +213,6 @@ def test_a_removed_article_is_skipped_in_the_graph_until_a_quarter_of_it_is_remo
     ensure_index(settings, HashingEmbedder(), live=removed)
     loaded = load_index(settings.index_dir)
     assert built == [1] and loaded.derived.graph_rows is None and loaded.derived.graph.ntotal == len(loaded.chunks)
-
-
-def derived_build(*args, **kwargs):
-    from qa.vectors import build_hnsw
-
-    return build_hnsw(*args, **kwargs)
 
 
 def test_past_the_tail_the_graph_takes_the_new_chunks_in(tmp_path, monkeypatch):
