@@ -1,7 +1,10 @@
 """Filters: which articles retrieval may return passages from.
 
 `check` validates a Filters against the served articles (a bad date or a source naming nothing is a
-clear InvalidQuestion); `article_mask` says, per article of the index, whether it passes. Retrieval
+clear InvalidQuestion); `article_mask` says, per article of the index, whether it passes. Both read the
+articles' filterable fields from a `Catalog`, laid out as arrays once per served index (the service and the
+embedded retriever each keep one), so a filtered question costs numpy passes, not a Python pass over every article (`matches` defines one article's
+answer; the catalog is held to it by the tests). Retrieval
 applies the mask inside each leg before taking its top k (qa/retrieve.py), so the passages returned
 are the best of the filtered set, not what is left of the unfiltered top.
 """
@@ -28,9 +31,10 @@ def make(sources: Iterable[str] | None = None, published_from: str | None = None
     return None if filters.empty else filters
 
 
-def check(filters: Filters | None, articles: Mapping[str, Article]) -> Filters | None:
+def check(filters: Filters | None, articles: Mapping[str, Article], known: "Catalog | None" = None) -> Filters | None:
     """The filters, validated; None when they filter nothing. Dates must be YYYY-MM-DD with from <= to;
-    each source must be a doc id or an outlet of the served articles."""
+    each source must be a doc id or an outlet of the served articles (`known`: their catalog, when the caller
+    keeps one; else made here)."""
     if filters is None or filters.empty:
         return None
     for name in ("published_from", "published_to"):
@@ -46,7 +50,7 @@ def check(filters: Filters | None, articles: Mapping[str, Article]) -> Filters |
         raise InvalidQuestion(f"published_from {filters.published_from} is after published_to {filters.published_to}")
     if len(filters.sources) > MAX_SOURCES:
         raise InvalidQuestion(f"sources lists {len(filters.sources)} names; the limit is {MAX_SOURCES}")
-    outlets = {a.outlet.casefold() for a in articles.values() if a.outlet}
+    outlets = (known or Catalog(list(articles.values()))).outlet_code
     unknown = [s for s in filters.sources if s not in articles and s.casefold() not in outlets]
     if unknown:
         shown = ", ".join(repr(s[:60]) for s in unknown[:5])
@@ -71,5 +75,35 @@ def matches(article: Article, filters: Filters) -> bool:
 
 
 def article_mask(articles: Sequence[Article], filters: Filters) -> np.ndarray:
-    """Per article, in the order given: does it pass."""
-    return np.fromiter((matches(a, filters) for a in articles), dtype=bool, count=len(articles))
+    """Per article, in the order given: does it pass. (A retriever keeps the `Catalog` of its articles.)"""
+    return Catalog(articles).mask(filters)
+
+
+class Catalog:
+    """The filterable fields of a sequence of articles, as arrays: each one's position by doc id, its outlet
+    (casefolded) as a code, its publication day (YYYY-MM-DD; "" when undated)."""
+
+    def __init__(self, articles: Sequence[Article]):
+        self.n = len(articles)
+        self.position = {a.doc_id: i for i, a in enumerate(articles)}
+        self.outlet_code: dict[str, int] = {}
+        self.outlets = np.fromiter((self.outlet_code.setdefault(a.outlet.casefold(), len(self.outlet_code))
+                                    if a.outlet else -1 for a in articles), dtype=np.int64, count=self.n)
+        self.days = np.array([metadata.day(a.published) if a.published is not None else "" for a in articles],
+                             dtype="U10")
+
+    def mask(self, filters: Filters) -> np.ndarray:
+        keep = np.ones(self.n, dtype=bool)
+        if filters.sources:
+            chosen = np.zeros(self.n, dtype=bool)
+            chosen[[self.position[s] for s in filters.sources if s in self.position]] = True
+            codes = [self.outlet_code[o] for o in {s.casefold() for s in filters.sources} if o in self.outlet_code]
+            chosen |= np.isin(self.outlets, codes)
+            keep &= chosen
+        if filters.published_from or filters.published_to:
+            keep &= self.days != ""  # an undated article cannot be shown to fall inside the range
+            if filters.published_from:
+                keep &= self.days >= filters.published_from
+            if filters.published_to:
+                keep &= self.days <= filters.published_to
+        return keep

@@ -64,34 +64,62 @@ def rrf(rankings: Sequence[Sequence[int]], k: int = 60) -> list[tuple[int, float
 
 
 def weighted(legs: Sequence[dict[int, float]], weights: Sequence[float]) -> list[tuple[int, float]]:
-    """Weighted sum of min-max normalized scores; a document missing from a leg scores 0 there."""
-    fused: dict[int, float] = {}
-    for scores, weight in zip(legs, weights):
-        if not scores:
+    """Weighted sum of min-max normalized scores; a document missing from a leg scores 0 there. Worked out
+    over arrays (legs of a thousand passages each), the same additions in the same order as a loop would."""
+    arrays = [(np.fromiter(scores.keys(), np.int64, len(scores)), np.fromiter(scores.values(), np.float64, len(scores)))
+              for scores in legs]
+    docs = np.unique(np.concatenate([np.zeros(0, np.int64), *(ids for ids, _ in arrays)]))
+    fused = np.zeros(len(docs))
+    for (ids, scores), weight in zip(arrays, weights):
+        if not len(ids):
             continue
-        lo, hi = min(scores.values()), max(scores.values())
+        lo, hi = scores.min(), scores.max()
         span = hi - lo
-        for doc, score in scores.items():
-            norm = (score - lo) / span if span > 0 else 1.0
-            fused[doc] = fused.get(doc, 0.0) + weight * norm
-    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+        norm = (scores - lo) / span if span > 0 else np.ones(len(scores))
+        fused[np.searchsorted(docs, ids)] += weight * norm  # a leg names a passage once
+    order = np.lexsort((docs, -fused))
+    return list(zip(docs[order].tolist(), fused[order].tolist()))
 
 
-def pooled(sentence_scores: np.ndarray, passage_scores: np.ndarray, spans: Sequence[tuple[int, int]],
+class Spans:
+    """Each passage's [first, last) rows of the sentence scores, laid out once so that every passage's best
+    sentence is one numpy gather and one `maximum.reduceat` (a Python pass over 30,000 passages took 20 ms)."""
+
+    def __init__(self, spans: Sequence[tuple[int, int]]):
+        bounds = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+        lengths = bounds[:, 1] - bounds[:, 0]
+        self.n = len(bounds)
+        self.held = np.flatnonzero(lengths > 0)  # passages with sentences (the others keep their own score)
+        held = lengths[self.held]
+        self.offsets = np.concatenate([[0], np.cumsum(held)[:-1]]).astype(np.int64) if len(held) else held
+        self.rows = (np.repeat(bounds[self.held, 0] - self.offsets, held) + np.arange(int(held.sum()))
+                     if len(held) else np.zeros(0, np.int64))
+
+    def best(self, sentence_scores: np.ndarray, passage_scores: np.ndarray) -> np.ndarray:
+        """Per passage: its best sentence's score, or its own where it has no sentence (float64)."""
+        out = np.asarray(passage_scores).astype(np.float64)
+        if len(self.held):
+            out[self.held] = np.maximum.reduceat(np.asarray(sentence_scores)[self.rows], self.offsets)
+        return out
+
+
+def pooled(sentence_scores: np.ndarray, passage_scores: np.ndarray, spans: Spans | Sequence[tuple[int, int]],
            passage_share: float) -> np.ndarray:
     """A passage's score from its sentences: (1 - share) * its best sentence's score + share * the whole
-    passage's score. `spans[i]` is passage i's [first, last) range of rows in `sentence_scores`.
+    passage's score. `spans[i]` is passage i's [first, last) range of rows in `sentence_scores` (or those
+    ranges laid out as `Spans`, as the retriever keeps them).
     For the dense leg: MiniLM was trained on texts up to 128 word pieces; most passages are longer, most
     sentences are not, so a sentence's vector says what it is about and the passage's what is around it."""
-    best = np.array([sentence_scores[a:b].max() if b > a else passage_scores[i] for i, (a, b) in enumerate(spans)],
-                    dtype=np.float64)
+    best = (spans if isinstance(spans, Spans) else Spans(spans)).best(sentence_scores, passage_scores)
     return (1.0 - passage_share) * best + passage_share * passage_scores.astype(np.float64)
 
 
 def ranked(scores: np.ndarray, positive_only: bool = False) -> list[tuple[int, float]]:
     """(id, score) by descending score, ties by id."""
-    order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
-    return [(i, float(scores[i])) for i in order if not positive_only or scores[i] > 0]
+    scores = np.asarray(scores)
+    ids = np.flatnonzero(scores > 0) if positive_only else np.arange(len(scores))
+    order = ids[np.lexsort((ids, -scores[ids]))]
+    return list(zip(order.tolist(), scores[order].astype(np.float64).tolist()))
 
 
 # ---------------------------------------------------------------- the embedded retriever
@@ -116,13 +144,14 @@ class EmbeddedRetriever:
         self.depth, self.exact_below = depth, exact_below
         self.fusion, self.rrf_k, self.alpha = fusion, rrf_k, alpha
         self.dense_passage_share, self.bm25_passage_share = dense_passage_share, bm25_passage_share
-        self._spans = list(map(attrgetter("sentences"), index.chunks))
+        self._spans = Spans(list(map(attrgetter("sentences"), index.chunks)))
         n = len(index.chunk_tokens)
         # Reader-side idf (always positive, unlike Okapi's): log((N + 1) / (n_t + 0.5)); document
         # frequencies are the matrix's row lengths, read when asked for (no table of the vocabulary).
         self._unseen_idf = math.log((n + 1) / 0.5)
         self._n = n
         self._articles = list(index.articles.values())
+        self._catalog: filtering.Catalog | None = None
         if index.rows is not None:  # an update says how many chunks each article has
             self._chunk_article = np.repeat(np.arange(len(self._articles), dtype=np.int64), np.diff(index.rows.chunks))
         else:
@@ -134,7 +163,9 @@ class EmbeddedRetriever:
         """Per chunk: may it be returned; None when nothing is filtered."""
         if filters is None or filters.empty:
             return None
-        return filtering.article_mask(self._articles, filters)[self._chunk_article]
+        if self._catalog is None:
+            self._catalog = filtering.Catalog(self._articles)  # at the first filtered question
+        return self._catalog.mask(filters)[self._chunk_article]
 
     def idf(self, token: str) -> float:
         term = self.bm25.term_ids.get(token)
@@ -170,7 +201,8 @@ class EmbeddedRetriever:
         passages = self.index.chunk_vectors @ vector
         scores = pooled(self.index.sentence_vectors @ vector, passages, self._spans, self.dense_passage_share)
         if mask is None:
-            return ranked(scores)[: self.depth]
+            ids, best = top_k_of(scores, self.depth)
+            return list(zip(ids.tolist(), best.tolist()))
         allowed = np.flatnonzero(mask)
         ids, best = top_k_of(scores[allowed], self.depth)
         return list(zip(allowed[ids].tolist(), best.tolist()))

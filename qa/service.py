@@ -196,6 +196,7 @@ class QAService:
         over what it already read off the unchanged sentences (Reader.carry)."""
         self.settings, self.index, self.embedder = settings, index, embedder
         self.retriever = retriever or make_retriever(settings, index)
+        self._catalog: filtering.Catalog | None = None
         self.reader = Reader(index, self.retriever.idf, reader_params(settings), sentence_tokens,
                              nlp.question_parser(settings.nlp_model, settings.question_cache_size,
                                                  settings.question_batch),
@@ -229,7 +230,7 @@ class QAService:
         """`filters`: answer from these articles only (sources, publication dates); None: from all."""
         t0 = time.perf_counter()
         question, top_k, mode = self._validate(question, top_k, mode)
-        filters = filtering.check(filters, self.index.articles)
+        filters = self.valid_filters(filters)
         t_asked = time.perf_counter()
         pending = submit_queries(self.embedder, [question])
         parsed = self.reader.question(question)  # while the encoder runs on its own thread, when it has one
@@ -258,7 +259,7 @@ class QAService:
     def search(self, question: str, k: int | None = None, mode: str | None = None,
                filters: Filters | None = None) -> list[Hit]:
         question, k, mode = self._validate(question, k, mode)
-        filters = filtering.check(filters, self.index.articles)
+        filters = self.valid_filters(filters)
         if mode == "bm25":  # no encoder call: BM25 search keeps working when the model does not
             return self._search(Query(question, tuple(query_tokens(question)), None), k, mode, filters)
         query = self._query(question)
@@ -295,6 +296,14 @@ class QAService:
         if filters is None:
             return self.retriever.search(query, k, mode)
         return self.retriever.search(query, k, mode, filters)
+
+    def valid_filters(self, filters: Filters | None) -> Filters | None:
+        """`filters` validated against the served articles (their catalog made at the first filtered question)."""
+        if filters is None or filters.empty:
+            return None
+        if self._catalog is None:
+            self._catalog = filtering.Catalog(list(self.index.articles.values()))
+        return filtering.check(filters, self.index.articles, self._catalog)
 
     def _query(self, question: str) -> Query:
         return Query(question, tuple(query_tokens(question)), self.embedder.embed_queries([question])[0])

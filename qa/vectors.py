@@ -57,6 +57,9 @@ class HnswParams:
             raise ValueError(f"tail must be >= 0, not {self.tail}")
 
 
+GATHER_BELOW = 4  # a filtered exact search gathers the allowed rows when they are under 1/4 of all
+
+
 class VectorIndex:
     """`top_k(vector, k) -> (ids, scores)`: by descending score, ties by ascending id on the exact path and
     when a quantized graph's candidates are scored again."""
@@ -104,7 +107,10 @@ class VectorIndex:
         if mask is not None:
             allowed = np.flatnonzero(mask)
             if len(allowed) < self.exact_below or self.graph is None:
-                ids, scores = top_k_of(self.vectors[allowed] @ vector, k)
+                # Most rows allowed: one product over all of them reads the vectors once, where gathering
+                # the allowed rows first copies them (at 60,000 of 120,000 rows: 25 ms against 7).
+                every = len(allowed) * GATHER_BELOW >= len(self.vectors)
+                ids, scores = top_k_of((self.vectors @ vector)[allowed] if every else self.vectors[allowed] @ vector, k)
                 return allowed[ids], scores
         if self.exact or self.graph is None:
             return self.exact_top_k(vector, k)

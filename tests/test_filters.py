@@ -34,6 +34,27 @@ def test_article_mask(given, expected):
     assert filters.article_mask(list(ARTICLES.values()), given).tolist() == expected
 
 
+def test_catalog_answers_as_the_article_by_article_definition():
+    """The arrays a retriever keeps give, for every article, what `matches` says of it: outlets in any case,
+    ids exactly, dated and undated articles, days at the range's ends, zones kept as written."""
+    import random
+
+    rng = random.Random(5)
+    outlets = ["Lakeside Courier", "LAKESIDE COURIER", "Mountain Wire", None]
+    days = ["2024-12-31", "2025-01-01", "2025-01-01T23:10:00+09:00", "2025-02-14", None]
+    articles = [_article(f"n{i}", rng.choice(outlets), rng.choice(days)) for i in range(60)]
+    known = filters.Catalog(articles)
+    wanted = [(), ("lakeside courier",), ("Mountain Wire", "n3", "n7"), ("n0",), ("nobody", "Unknown Outlet")]
+    ranges = [(None, None), ("2025-01-01", None), (None, "2025-01-01"), ("2025-01-01", "2025-02-14"),
+              ("2026-01-01", None)]
+    for sources in wanted:
+        for lo, hi in ranges:
+            given = Filters(sources, lo, hi)
+            if given.empty:
+                continue
+            assert known.mask(given).tolist() == [filters.matches(a, given) for a in articles], given
+
+
 @pytest.mark.parametrize("given,message", [
     (Filters((), "2025-6-1"), "published_from '2025-6-1' is not a date; use YYYY-MM-DD (inclusive)"),
     (Filters((), None, "2025-02-30"), "published_to '2025-02-30' is not a date; use YYYY-MM-DD (inclusive)"),

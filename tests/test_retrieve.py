@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from qa.retrieve import EmbeddedRetriever, Query, pooled, ranked, rrf, weighted
+from qa.retrieve import EmbeddedRetriever, Query, Spans, pooled, ranked, rrf, weighted
 from qa.text import tokenize
 
 
@@ -26,6 +26,29 @@ def test_weighted_fusion_normalizes_each_leg():
     assert fused == [(1, pytest.approx(0.75)), (0, 0.5), (2, 0.0), (3, 0.0)]  # ties by id
 
 
+def test_weighted_fusion_equals_the_loop_that_defines_it():
+    """Over arrays, bit for bit what a dictionary loop gives, on legs that overlap in part, a flat leg and
+    an empty one."""
+    def by_loop(legs, weights):
+        fused = {}
+        for scores, weight in zip(legs, weights):
+            if scores:
+                lo, hi = min(scores.values()), max(scores.values())
+                for doc, score in scores.items():
+                    norm = (score - lo) / (hi - lo) if hi > lo else 1.0
+                    fused[doc] = fused.get(doc, 0.0) + weight * norm
+        return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+    rng = np.random.default_rng(11)
+    for trial in range(20):
+        legs = [{int(d): float(v) for d, v in zip(rng.choice(300, 120, replace=False), rng.random(120) * 9)}
+                for _ in range(2)]
+        legs[trial % 2] = {5: 0.3, 9: 0.3} if trial % 5 == 0 else legs[trial % 2]
+        legs[1] = {} if trial % 7 == 0 else legs[1]
+        weights = [1 - trial / 20, trial / 20]
+        assert weighted(legs, weights) == by_loop(legs, weights)
+
+
 def test_pooled_blends_the_best_sentence_with_the_passage():
     sentences = np.array([0.1, 0.9, 0.3, 0.5, 0.7])
     passages = np.array([0.4, 0.2, 0.6])
@@ -33,6 +56,21 @@ def test_pooled_blends_the_best_sentence_with_the_passage():
     assert pooled(sentences, passages, spans, 0.25).tolist() == pytest.approx([0.775, 0.425, 0.6])
     assert pooled(sentences, passages, spans, 0.0).tolist() == pytest.approx([0.9, 0.5, 0.6])
     assert pooled(sentences, passages, spans, 1.0).tolist() == pytest.approx([0.4, 0.2, 0.6])
+
+
+def test_spans_pool_every_passage_as_a_loop_over_its_sentences_would():
+    """Laid out once (overlapping windows, passages without sentences, float32 vectors' scores), the best
+    sentence per passage equals a passage-by-passage max, bit for bit."""
+    rng = np.random.default_rng(7)
+    sentences = rng.random(500).astype(np.float32)
+    passages = rng.random(200).astype(np.float32)
+    starts = rng.integers(0, 500, 200)
+    spans = [(int(a), int(min(500, a + n))) for a, n in zip(starts, rng.integers(0, 9, 200))]
+    laid_out = Spans(spans)
+    by_loop = np.array([sentences[a:b].max() if b > a else passages[i] for i, (a, b) in enumerate(spans)],
+                       dtype=np.float64)
+    assert laid_out.best(sentences, passages).tobytes() == by_loop.tobytes()
+    assert Spans([]).best(np.zeros(0), np.zeros(0)).shape == (0,)
 
 
 def test_ranked_is_strict_and_can_drop_zeros():

@@ -53,14 +53,17 @@ def test_recall_at_k():
     assert recall_at_k(np.array([1, 2, 3]), np.array([3, 4, 1])) == pytest.approx(2 / 3)
 
 
-def test_a_filtered_search_looks_among_the_allowed_rows_only():
+@pytest.mark.parametrize("allowed_rows", [slice(100, None), slice(1, None, 7)])
+def test_a_filtered_search_looks_among_the_allowed_rows_only(allowed_rows):
+    """Most rows allowed (one product over all, then the allowed ones) or few (the allowed rows gathered first):
+    the same top 5 as a search of the allowed rows alone."""
     vectors = unit_rows(300, 16, seed=7)
     query = vectors[0] + 0.1 * vectors[1]
     mask = np.zeros(300, dtype=bool)
-    mask[100:] = True  # row 0, the best match overall, is not allowed
+    mask[allowed_rows] = True  # row 0, the best match overall, is not allowed
     allowed = np.flatnonzero(mask)
     exact_ids, exact_scores = top_k_of(vectors[allowed] @ query, 5)
-    for exact_below in (1_000, 50):  # below: exact over the allowed rows; above: the graph with a selector
+    for exact_below in (1_000, 30):  # below: exact over the allowed rows; above: the graph with a selector
         index = VectorIndex(vectors, exact_below=exact_below)
         assert (index.graph is None) == (exact_below == 1_000)
         ids, scores = index.top_k(query, 5, mask)
