@@ -3,10 +3,10 @@
 `check` validates a Filters against the served articles (a bad date or a source naming nothing is a
 clear InvalidQuestion); `article_mask` says, per article of the index, whether it passes. Both read the
 articles' filterable fields from a `Catalog`, laid out as arrays once per served index (the service and the
-embedded retriever each keep one), so a filtered question costs numpy passes, not a Python pass over every article (`matches` defines one article's
-answer; the catalog is held to it by the tests). Retrieval
-applies the mask inside each leg before taking its top k (qa/retrieve.py), so the passages returned
-are the best of the filtered set, not what is left of the unfiltered top.
+embedded retriever each keep one), so a filtered question costs numpy passes, not a Python pass over every
+article (`matches` defines one article's answer; the catalog is held to it by the tests). Retrieval applies
+the mask inside each leg before taking its top k (qa/retrieve.py), so the passages returned are the best of
+the filtered set, not what is left of the unfiltered top.
 """
 
 from __future__ import annotations

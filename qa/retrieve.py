@@ -88,7 +88,6 @@ class Spans:
     def __init__(self, spans: Sequence[tuple[int, int]]):
         bounds = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
         lengths = bounds[:, 1] - bounds[:, 0]
-        self.n = len(bounds)
         self.held = np.flatnonzero(lengths > 0)  # passages with sentences (the others keep their own score)
         held = lengths[self.held]
         self.offsets = np.concatenate([[0], np.cumsum(held)[:-1]]).astype(np.int64) if len(held) else held
