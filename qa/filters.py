@@ -1,9 +1,9 @@
 """Filters: which articles retrieval may return passages from.
 
 `check` validates a Filters against the served articles (a bad date or a source naming nothing is a
-clear InvalidQuestion); `article_mask` says, per article of the index, whether it passes. Both read the
-articles' filterable fields from a `Catalog`, laid out as arrays once per served index (the service and the
-embedded retriever each keep one), so a filtered question costs numpy passes, not a Python pass over every
+clear InvalidQuestion); `Catalog.mask` says, per article of the index, whether it passes. Both read the
+articles' filterable fields from a `Catalog`, laid out as arrays once per served index (the embedded
+retriever keeps it), so a filtered question costs numpy passes, not a Python pass over every
 article (`matches` defines one article's answer; the catalog is held to it by the tests). Retrieval applies
 the mask inside each leg before taking its top k (qa/retrieve.py), so the passages returned are the best of
 the filtered set, not what is left of the unfiltered top.
@@ -50,7 +50,7 @@ def check(filters: Filters | None, articles: Mapping[str, Article], known: "Cata
         raise InvalidQuestion(f"published_from {filters.published_from} is after published_to {filters.published_to}")
     if len(filters.sources) > MAX_SOURCES:
         raise InvalidQuestion(f"sources lists {len(filters.sources)} names; the limit is {MAX_SOURCES}")
-    outlets = (known or Catalog(list(articles.values()))).outlet_code
+    outlets = (known if known is not None else Catalog(list(articles.values()))).outlet_code
     unknown = [s for s in filters.sources if s not in articles and s.casefold() not in outlets]
     if unknown:
         shown = ", ".join(repr(s[:60]) for s in unknown[:5])
@@ -72,11 +72,6 @@ def matches(article: Article, filters: Filters) -> bool:
         if filters.published_to and day > filters.published_to:
             return False
     return True
-
-
-def article_mask(articles: Sequence[Article], filters: Filters) -> np.ndarray:
-    """Per article, in the order given: does it pass. (A retriever keeps the `Catalog` of its articles.)"""
-    return Catalog(articles).mask(filters)
 
 
 class Catalog:

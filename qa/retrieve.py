@@ -95,8 +95,8 @@ class Spans:
                      if len(held) else np.zeros(0, np.int64))
 
     def best(self, sentence_scores: np.ndarray, passage_scores: np.ndarray) -> np.ndarray:
-        """Per passage: its best sentence's score, or its own where it has no sentence (float64)."""
-        out = np.asarray(passage_scores).astype(np.float64)
+        """Per passage: its best sentence's score, or its own where it has no sentence (float64, a new array)."""
+        out = np.array(passage_scores, dtype=np.float64)
         if len(self.held):
             out[self.held] = np.maximum.reduceat(np.asarray(sentence_scores)[self.rows], self.offsets)
         return out
@@ -109,16 +109,15 @@ def pooled(sentence_scores: np.ndarray, passage_scores: np.ndarray, spans: Spans
     ranges laid out as `Spans`, as the retriever keeps them).
     For the dense leg: MiniLM was trained on texts up to 128 word pieces; most passages are longer, most
     sentences are not, so a sentence's vector says what it is about and the passage's what is around it."""
-    best = (spans if isinstance(spans, Spans) else Spans(spans)).best(sentence_scores, passage_scores)
-    return (1.0 - passage_share) * best + passage_share * passage_scores.astype(np.float64)
+    passages = np.asarray(passage_scores, dtype=np.float64)
+    best = (spans if isinstance(spans, Spans) else Spans(spans)).best(sentence_scores, passages)
+    return (1.0 - passage_share) * best + passage_share * passages
 
 
 def ranked(scores: np.ndarray, positive_only: bool = False) -> list[tuple[int, float]]:
     """(id, score) by descending score, ties by id."""
-    scores = np.asarray(scores)
-    ids = np.flatnonzero(scores > 0) if positive_only else np.arange(len(scores))
-    order = ids[np.lexsort((ids, -scores[ids]))]
-    return list(zip(order.tolist(), scores[order].astype(np.float64).tolist()))
+    order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
+    return [(i, float(scores[i])) for i in order if not positive_only or scores[i] > 0]
 
 
 # ---------------------------------------------------------------- the embedded retriever
@@ -162,9 +161,13 @@ class EmbeddedRetriever:
         """Per chunk: may it be returned; None when nothing is filtered."""
         if filters is None or filters.empty:
             return None
+        return self.catalog().mask(filters)[self._chunk_article]
+
+    def catalog(self) -> filtering.Catalog:
+        """The served articles' filterable fields, laid out at the first filtered question."""
         if self._catalog is None:
-            self._catalog = filtering.Catalog(self._articles)  # at the first filtered question
-        return self._catalog.mask(filters)[self._chunk_article]
+            self._catalog = filtering.Catalog(self._articles)
+        return self._catalog
 
     def idf(self, token: str) -> float:
         term = self.bm25.term_ids.get(token)

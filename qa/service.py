@@ -298,9 +298,13 @@ class QAService:
         return self.retriever.search(query, k, mode, filters)
 
     def valid_filters(self, filters: Filters | None) -> Filters | None:
-        """`filters` validated against the served articles (their catalog made at the first filtered question)."""
+        """`filters` validated against the served articles: with the embedded retriever's catalog of them, or
+        one of the service's own for a retriever that keeps none (made at the first filtered question)."""
         if filters is None or filters.empty:
             return None
+        catalog = getattr(self.retriever, "catalog", None)
+        if catalog is not None:
+            return filtering.check(filters, self.index.articles, catalog())
         if self._catalog is None:
             self._catalog = filtering.Catalog(list(self.index.articles.values()))
         return filtering.check(filters, self.index.articles, self._catalog)

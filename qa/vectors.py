@@ -57,7 +57,10 @@ class HnswParams:
             raise ValueError(f"tail must be >= 0, not {self.tail}")
 
 
-GATHER_BELOW = 4  # a filtered exact search gathers the allowed rows when they are under 1/4 of all
+# A filtered exact search copies the allowed rows out when they are fewer than this share of all rows, else it
+# takes one product over all rows and keeps the allowed scores. Measured at 120,000 x 384 (memory-mapped, one
+# thread): the two cost the same near 0.2 of the rows allowed at random and near 0.3 allowed in one block.
+GATHER_SHARE = 0.25
 
 
 class VectorIndex:
@@ -107,9 +110,7 @@ class VectorIndex:
         if mask is not None:
             allowed = np.flatnonzero(mask)
             if len(allowed) < self.exact_below or self.graph is None:
-                # Most rows allowed: one product over all of them reads the vectors once, where gathering
-                # the allowed rows first copies them (at 60,000 of 120,000 rows: 25 ms against 7).
-                every = len(allowed) * GATHER_BELOW >= len(self.vectors)
+                every = len(allowed) >= GATHER_SHARE * len(self.vectors)  # then one product over all rows
                 ids, scores = top_k_of((self.vectors @ vector)[allowed] if every else self.vectors[allowed] @ vector, k)
                 return allowed[ids], scores
         if self.exact or self.graph is None:

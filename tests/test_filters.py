@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from qa import filters
@@ -31,14 +33,12 @@ ARTICLES = {a.doc_id: a for a in [
 ])
 def test_article_mask(given, expected):
     assert filters.check(given, ARTICLES) == given
-    assert filters.article_mask(list(ARTICLES.values()), given).tolist() == expected
+    assert filters.Catalog(list(ARTICLES.values())).mask(given).tolist() == expected
 
 
 def test_catalog_answers_as_the_article_by_article_definition():
     """The arrays a retriever keeps give, for every article, what `matches` says of it: outlets in any case,
     ids exactly, dated and undated articles, days at the range's ends, zones kept as written."""
-    import random
-
     rng = random.Random(5)
     outlets = ["Lakeside Courier", "LAKESIDE COURIER", "Mountain Wire", None]
     days = ["2024-12-31", "2025-01-01", "2025-01-01T23:10:00+09:00", "2025-02-14", None]
