@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 from operator import attrgetter
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -69,8 +69,8 @@ class Index:
     a `qa.stacked.Stacked` of views of row blocks (which behaves as the array)."""
 
     articles: dict[str, Article]
-    sentences: tuple[Sentence, ...]
-    chunks: tuple[Chunk, ...]
+    sentences: Sequence[Sentence]  # a tuple, or after an update a qa.renumbered.Renumbered of moved runs
+    chunks: Sequence[Chunk]
     chunk_tokens: tuple[tuple[str, ...], ...]
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -18,6 +17,7 @@ from qa import filters as filtering
 from qa.bm25 import VARIANTS as BM25_VARIANTS, BM25Params, top_k_of
 from qa.derived import RetrievalParams, complete
 from qa.index import Index
+from qa.renumbered import sentence_spans
 from qa.types import Filters, Hit
 from qa.vectors import HnswParams, VectorIndex
 
@@ -142,7 +142,7 @@ class EmbeddedRetriever:
         self.depth, self.exact_below = depth, exact_below
         self.fusion, self.rrf_k, self.alpha = fusion, rrf_k, alpha
         self.dense_passage_share, self.bm25_passage_share = dense_passage_share, bm25_passage_share
-        self._spans = Spans(list(map(attrgetter("sentences"), index.chunks)))
+        self._spans = Spans(sentence_spans(index.chunks))
         n = len(index.chunk_tokens)
         # Reader-side idf (always positive, unlike Okapi's): log((N + 1) / (n_t + 0.5)); document
         # frequencies are the matrix's row lengths, read when asked for (no table of the vocabulary).

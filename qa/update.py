@@ -5,8 +5,9 @@ every article, its chunks and their BM25 tokens, its chunk and sentence vectors 
 spaCy analysis. These depend on the article's text alone, so they are reused for any article whose
 text has the same SHA-256 (whatever its name or metadata now); the rest are computed as a build
 would. The article list is walked once, a dictionary lookup an article: runs of unchanged articles are
-taken as slices of the live index's sentences, chunks, tokens, Docs and analysis (`_Plan`); only where an
-article sorting before them moved their rows are they copied with new numbers. The BM25 matrices move the
+taken as runs of the live index's sentences, chunks, tokens, Docs and analysis (`_Plan`); where an article
+added or removed before them moved their rows, a run carries the shift its numbers take and its rows are
+numbered when read (qa/renumbered.py), not copied. The BM25 matrices move the
 reused rows' postings and count only the new rows' tokens, the clause table moves the reused rows
 (qa/derived.py, qa/tables.py). The new index carries its row bounds (`Index.rows`) and its lineage
 (`Index.lineage`: the live index's Docs, and where each sentence came from), so what a service made over
@@ -26,7 +27,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from qa import analysis, derived, segments, stacked, tables
+from qa import analysis, derived, renumbered, segments, stacked, tables
 from qa.chunk import ChunkParams, chunk_article
 from qa.embed import Embedder
 from qa.index import Index, Lineage, _embed, _manifest, by_id, nlp_fingerprint, settings_reason
@@ -84,16 +85,16 @@ def update_index(base: Index, articles: list[Article], embedder: Embedder, param
 
 
 class _Plan:
-    """The rows of an updated index, as pieces: runs of the base's rows taken as they are (slices, no Python
-    pass over them), articles whose rows are copied with new numbers or a new name, and new articles (chunked
-    here; embedded and analysed by the caller). Unchanged articles cost a dictionary lookup each; their
-    sentences, chunks and Docs are sliced, not walked."""
+    """The rows of an updated index, as pieces: runs of the base's rows taken as they are, moved or not (no
+    Python pass over them: a moved run's rows are numbered when read, qa/renumbered.py), articles whose rows
+    are copied under a new name, and new articles (chunked here; embedded and analysed by the caller).
+    Unchanged articles cost a dictionary lookup each; their sentences, chunks and Docs are not walked."""
 
     def __init__(self, base: Index):
         self.base = base
         self.bounds = segments.rows_of(base)
-        self.sentence_pieces: list[Sequence[Sentence]] = []
-        self.chunk_pieces: list[Sequence[Chunk]] = []
+        self.sentence_pieces: list[tuple[Sequence[Sentence], int, int, int]] = []  # (table, first, last, shift)
+        self.chunk_pieces: list[tuple[Sequence[Chunk], int, int, int]] = []
         self.token_pieces: list[Sequence[tuple[str, ...]]] = []
         self.sentence_from: list[np.ndarray] = []  # per piece: base rows, or -1 for each new sentence
         self.chunk_from: list[np.ndarray] = []
@@ -112,16 +113,9 @@ class _Plan:
         themselves; moved by articles added or removed before them, copies numbered from here."""
         b, base = self.bounds, self.base
         s0, s1, c0, c1 = int(b.sentences[first]), int(b.sentences[last]), int(b.chunks[first]), int(b.chunks[last])
-        shift = self.n_sentences - s0
-        if shift == 0:
-            self.sentence_pieces.append(base.sentences[s0:s1])
-            self.chunk_pieces.append(base.chunks[c0:c1])
-        else:
-            self.sentence_pieces.append([Sentence(s.index + shift, s.doc_id, s.start, s.end, s.text)
-                                         for s in base.sentences[s0:s1]])
-            self.chunk_pieces.append([Chunk(c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, c.text,
-                                            (c.sentences[0] + shift, c.sentences[1] + shift))
-                                      for c in base.chunks[c0:c1]])  # the constructor (replace(): 3x slower)
+        shift = self.n_sentences - s0  # moved by the articles added or removed before them: numbered when read
+        self.sentence_pieces.append((base.sentences, s0, s1, shift))
+        self.chunk_pieces.append((base.chunks, c0, c1, shift))
         self.token_pieces.append(base.chunk_tokens[c0:c1])
         self._rows(np.arange(s0, s1), np.arange(c0, c1), (s0, s1))
         self.counts.append(np.stack([np.diff(b.sentences[first : last + 1]), np.diff(b.chunks[first : last + 1])], 1))
@@ -136,11 +130,12 @@ class _Plan:
         b, base, first = self.bounds, self.base, self.n_sentences
         s0, s1, c0, c1 = int(b.sentences[p]), int(b.sentences[p + 1]), int(b.chunks[p]), int(b.chunks[p + 1])
         shift = first - s0
-        self.sentence_pieces.append([Sentence(first + i, a.doc_id, s.start, s.end, s.text)
-                                     for i, s in enumerate(base.sentences[s0:s1])])
-        self.chunk_pieces.append([Chunk(f"{a.doc_id}#{c.ordinal}", a.doc_id, c.ordinal, c.start, c.end, c.text,
-                                        (c.sentences[0] + shift, c.sentences[1] + shift))
-                                  for c in base.chunks[c0:c1]])  # the constructor (dataclasses.replace: 3x slower)
+        sentences = tuple(Sentence(first + i, a.doc_id, s.start, s.end, s.text) for i, s in enumerate(base.sentences[s0:s1]))
+        chunks = tuple(Chunk(f"{a.doc_id}#{c.ordinal}", a.doc_id, c.ordinal, c.start, c.end, c.text,
+                             (c.sentences[0] + shift, c.sentences[1] + shift))
+                       for c in base.chunks[c0:c1])  # the constructor (dataclasses.replace: 3x slower)
+        self.sentence_pieces.append((sentences, 0, len(sentences), 0))
+        self.chunk_pieces.append((chunks, 0, len(chunks), 0))
         self.token_pieces.append(base.chunk_tokens[c0:c1])
         self._rows(np.arange(s0, s1), np.arange(c0, c1), (s0, s1))
         self.counts.append(np.array([[s1 - s0, c1 - c0]], dtype=np.int64))
@@ -150,12 +145,12 @@ class _Plan:
 
     def take_new(self, a: Article, params: ChunkParams) -> None:
         first = self.n_sentences
-        chunks = chunk_article(a, params, first_sentence=first)
-        sentences = [Sentence(first + i, a.doc_id, start, end, a.text[start:end])
-                     for i, (start, end) in enumerate(a.sentences)]
+        chunks = tuple(chunk_article(a, params, first_sentence=first))
+        sentences = tuple(Sentence(first + i, a.doc_id, start, end, a.text[start:end])
+                          for i, (start, end) in enumerate(a.sentences))
         tokens = [tuple(tokenize(c.text)) for c in chunks]
-        self.sentence_pieces.append(sentences)
-        self.chunk_pieces.append(chunks)
+        self.sentence_pieces.append((sentences, 0, len(sentences), 0))
+        self.chunk_pieces.append((chunks, 0, len(chunks), 0))
         self.token_pieces.append(tokens)
         self.new_chunks.extend(chunks)
         self.new_tokens.extend(tokens)
@@ -180,11 +175,11 @@ class _Plan:
     def chunk_rows(self) -> np.ndarray:
         return np.concatenate([np.zeros(0, np.int64), *self.chunk_from]).astype(np.int64, copy=False)
 
-    def sentences(self) -> tuple[Sentence, ...]:
-        return tuple(chain.from_iterable(self.sentence_pieces))
+    def sentences(self) -> Sequence[Sentence]:
+        return renumbered.joined(self.sentence_pieces, renumbered.moved_sentence)
 
-    def chunks(self) -> tuple[Chunk, ...]:
-        return tuple(chain.from_iterable(self.chunk_pieces))
+    def chunks(self) -> Sequence[Chunk]:
+        return renumbered.joined(self.chunk_pieces, renumbered.moved_chunk)
 
     def tokens(self) -> tuple[tuple[str, ...], ...]:
         return tuple(chain.from_iterable(self.token_pieces))

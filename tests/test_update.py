@@ -10,6 +10,7 @@ from qa.derived import RetrievalParams, complete
 from qa.embed import HashingEmbedder
 from qa.index import build_index, load_index
 from qa.ingest import load_articles
+from qa.renumbered import Renumbered
 from qa.service import chunk_params, ensure_index
 from qa.update import reusable
 from tests.apps import private_settings
@@ -130,7 +131,7 @@ def test_a_chain_of_updates_carries_the_rows_and_reporting_verbs_a_fresh_index_h
     live = ensure_index(settings, HashingEmbedder())
     tables.REPORTING_VERBS.of(live.docs)
     real = tables._reporting_lemmas
-    walked, by_rows = [], []
+    walked, by_rows, kept_as_runs = [], [], []
     monkeypatch.setattr(tables, "_reporting_lemmas", lambda doc: (walked.append(doc), real(doc))[1])
     changed = tables.REPORTING_VERBS._changed
     monkeypatch.setattr(tables.REPORTING_VERBS, "_changed", lambda docs, lineage: (
@@ -145,6 +146,8 @@ def test_a_chain_of_updates_carries_the_rows_and_reporting_verbs_a_fresh_index_h
         else:
             (seeds / f"{name}.txt").rename(seeds / "001_renamed.txt")
         live = ensure_index(settings, HashingEmbedder(), live=live)
+        kept_as_runs.append([any(shift for *_, shift in table.pieces) if isinstance(table, Renumbered) else None
+                             for table in (live.sentences, live.chunks)])
         _same(live, build_index(load_articles(seeds), HashingEmbedder(), chunk_params(settings), nlp=pipeline))
         counted = segments.rows_of(replace(live, rows=None))
         assert live.rows.position == counted.position, action
@@ -156,6 +159,9 @@ def test_a_chain_of_updates_carries_the_rows_and_reporting_verbs_a_fresh_index_h
         assert walked == came, action  # an added article's Docs only; none for a removal or a rename
         assert found == frozenset().union(*(real(d) for d in live.docs))
     assert by_rows == [True] * len(steps)  # from the lineage's rows each time, not from id sets
+    # the rows are runs of the base's rows, not copies: moved (shifted) ones after every change but an add
+    # that sorts last
+    assert kept_as_runs == [[False, False]] + [[True, True]] * 5, kept_as_runs
 
 
 def test_a_copy_of_an_article_under_another_name_embeds_nothing_and_equals_a_full_build(tmp_path):
