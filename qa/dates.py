@@ -68,6 +68,28 @@ def is_clock_time(expression: str) -> bool:
     return bool(_TIME_RE.search(expression))
 
 
+# The unit a resolved date is given in, by the length of its ISO form ("2022", "2022-02", "2022-02-24"); a
+# week ("2025-W20") and an interval ("2025-05-17/2025-05-18", a weekend: days) are told apart by their marks.
+_ISO_UNITS = {4: "year", 7: "month", 10: "day"}
+# The unit a question asks in, by the noun it asks with ("in which *year*", "at what *time*").
+UNIT_NOUNS = {"year": "year", "month": "month", "week": "week", "day": "day", "date": "day", "weekday": "day",
+              "time": "time", "hour": "time"}
+_ANY_DAY = "2000-06-15"  # units() resolves against a fixed day: the unit does not depend on which
+
+
+def units(text: str) -> frozenset[str]:
+    """The calendar units the date and time expressions in `text` are given in: "time" (a clock time),
+    "day", "week", "month", "year" ("early on Sunday" -> day; "in 1987" -> year; "6 a.m. on Monday" -> time
+    and day). What a "which year" or "what time" question asks in, and what a candidate answers in."""
+    found = {"time"} if is_clock_time(text) else set()
+    for start, end in find_dates(text):
+        iso = resolve(text[start:end], _ANY_DAY)
+        if iso is None:
+            continue
+        found.add("week" if "-W" in iso else "day" if "/" in iso else _ISO_UNITS.get(len(iso), "day"))
+    return frozenset(found)
+
+
 def resolve(expression: str, article_date: str | None) -> str | None:
     """The ISO 8601 date, week (YYYY-Www), month, year or interval an expression names, or None."""
     text = " ".join(expression.lower().replace(",", " ").split())

@@ -1,5 +1,6 @@
 import pytest
 
+from qa import dates
 from qa.dates import find_dates, resolve
 
 MONDAY = "2025-05-19"  # the date of two seed articles; a Monday
@@ -61,3 +62,25 @@ def test_without_an_article_date_only_absolute_expressions_resolve():
     assert resolve("May 19", None) is None
     assert resolve("February 2022", None) == "2022-02"
     assert resolve("Monday", "not a date") is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("shortly after 7.15 p.m.", {"time"}),
+    ("at 9 a.m. on Thursday", {"time", "day"}),
+    ("late on Saturday", {"day"}),
+    ("on 3 October", {"day"}),
+    ("the last weekend", {"day"}),
+    ("in 1964", {"year"}),
+    ("since March 2019", {"month"}),
+    ("in early November", {"month"}),
+    ("next week", {"week"}),
+    ("four decades", set()),
+    ("the opening season", set()),
+])
+def test_units_name_the_calendar_unit_each_expression_is_given_in(text, expected):
+    assert dates.units(text) == frozenset(expected)
+
+
+def test_a_question_noun_names_the_unit_it_asks_in():
+    assert {n: dates.UNIT_NOUNS.get(n) for n in ("year", "date", "hour", "season")} == {
+        "year": "year", "date": "day", "hour": "time", "season": None}

@@ -1,5 +1,5 @@
 """Checks on the development question sets over invented articles: eval/dev/news.jsonl over eval/dev/news/,
-eval/dev/news2.jsonl over eval/dev/news2/ and eval/dev/news3.jsonl over eval/dev/news3/.
+eval/dev/news2.jsonl over eval/dev/news2/, and so on to eval/dev/news5.jsonl over eval/dev/news5/.
 
 The same rules as eval/gold.jsonl (eval/README.md; shared checks in tests/qa_set_checks.py), plus the
 shape of each corpus: the articles' names and lengths, the wire-copy quirks eval/dev/README.md lists, and
@@ -48,6 +48,8 @@ SETS = [
     DevSet("news.jsonl", "news", "d", "2"),
     DevSet("news2.jsonl", "news2", "e", "3"),
     DevSet("news3.jsonl", "news3", "f", "4"),
+    DevSet("news4.jsonl", "news4", "g", "5"),
+    DevSet("news5.jsonl", "news5", "h", "6"),
 ]
 ROWS = {s.questions: s.rows for s in SETS}
 TEXTS = {s.questions: s.texts for s in SETS}

@@ -87,13 +87,15 @@ def test_parse_set():
     assert parse_set("x=g.jsonl:corp", Path("s")) == EvalSet("x", Path("g.jsonl"), Path("corp"))
 
 
-def test_the_default_sets_are_the_dev_sets_and_the_test_split():
+def test_the_default_sets_are_the_dev_sets_the_unfitted_sets_and_the_test_split():
     sets = load_sets(ROOT / cli.SETS_DEFAULT)
     assert [(s.name, s.role) for s in sets] == [("dev", "dev"), ("dev-seeds", "dev"), ("dev-news", "dev"),
-                                                ("dev-news2", "dev"), ("dev-news3", "dev"), ("test-seeds", "test"),
-                                                ("test-news", "test")]
+                                                ("dev-news2", "dev"), ("dev-news3", "dev"),
+                                                ("unfitted-news4", "test"), ("unfitted-news5", "test"),
+                                                ("test-seeds", "test"), ("test-news", "test")]
     assert [str(s.corpus) for s in sets] == ["seeds", "seeds", str(Path("eval", "dev", "news")),
                                              str(Path("eval", "dev", "news2")), str(Path("eval", "dev", "news3")),
+                                             str(Path("eval", "dev", "news4")), str(Path("eval", "dev", "news5")),
                                              "seeds", str(Path("eval", "test", "news"))]
     for s in sets:
         assert (ROOT / s.gold).is_file() and (ROOT / s.corpus).is_dir(), s

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from qa import nlp
+from qa import dates, nlp
 from qa.embed import HashingEmbedder
 from qa.read.candidates import candidates
 from qa.read import features, parse
@@ -20,7 +20,8 @@ QUESTIONS = ["Who said the ferry crews would return to work?", "When did the str
              "How many ferries sailed on Monday?", "Which ministry announced the pay deal?",
              "What did the union say about the harbour?", "How long did the dispute last?",
              "Where did the lighthouse keeper retire?", "What did he say?", "Which regions were flooded?",
-             "Which minister spoke for the government?", "How much did the strike cost the authority?"]
+             "Which minister spoke for the government?", "How much did the strike cost the authority?",
+             "On what day did the strike end?"]
 _COARSE = features._COARSE
 
 
@@ -47,7 +48,8 @@ def scalar(q, c, s, reporting, prior=None):
          "clause_dense": max(0.0, s.clauses.get(c.verb, s.dense) if c.verb is not None else s.dense),
          "duration_for_how_long": float(q.wh == "how long" and c.duration),
          "point_for_when": float(q.wh == "when" and labelled and c.label in ("DATE", "TIME") and not c.duration),
-         "modifies_asked": float(c.modifies is not None and c.modifies < len(s.distance) and s.distance[c.modifies] == 0)}
+         "modifies_asked": float(c.modifies is not None and c.modifies < len(s.distance) and s.distance[c.modifies] == 0),
+         "unit": float(q.focus is not None and dates.UNIT_NOUNS.get(q.focus) in c.units)}
     f["type_x_near"], f["type_x_rel"] = f["type"] * f["near"], f["type"] * f["rel"]
     f["arg_for_untyped"] = f["kind_arg"] * (1.0 - f["typed_question"])
     f["np_for_untyped"] = f["kind_np"] * (1.0 - f["typed_question"])
@@ -115,7 +117,7 @@ def test_the_matrix_equals_the_features_defined_one_candidate_at_a_time(service)
         seen |= got.any(axis=0)
     # the questions exercise the figures that need the parse, not only zeros
     for name in ("near", "window4", "window10", "in_question", "clause_dense", "type", "verb", "reported",
-                 "label_prior", "other_speaker", "context", "heading", "lead"):
+                 "label_prior", "other_speaker", "context", "heading", "lead", "unit"):
         assert seen[NAMES.index(name)], name
 
 

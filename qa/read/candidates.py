@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, replace
 
+from qa import dates
 from qa.text import strip_edges
 
 ARG_DEPS = frozenset({"dobj", "ccomp", "xcomp", "attr", "oprd", "acomp", "nsubj", "nsubjpass", "agent", "dative",
@@ -49,6 +50,7 @@ class Candidate:
     labels: frozenset[str] = frozenset()  # entity labels of the words inside it
     head_label: str = ""  # the entity label of its head word (of a preposition's object: "in *Rome*")
     duration: bool = False  # a date or time expression counting units ("two hours", "three years")
+    units: frozenset[str] = frozenset()  # the calendar units its dates and times are given in (qa/dates.py: units)
 
     def text(self, doc) -> str:
         return doc.text[self.start : self.end]
@@ -109,7 +111,11 @@ def _described(doc, c: Candidate, starts: list[int]) -> Candidate:
         labels=frozenset(doc[i].ent_type_ for i in (t.i for t in words) if doc[i].ent_type_),
         head_label=_head_label(doc[c.root]),
         duration=any(t.lemma_.lower() in TIME_UNITS for t in words) and any(t.like_num for t in words),
+        units=dates.units(doc.text[c.start : c.end]) if words and any(t.ent_type_ in _WHEN for t in words) else frozenset(),
     )
+
+
+_WHEN = frozenset({"DATE", "TIME"})
 
 
 TIME_UNITS = frozenset("second minute hour day week month year decade century".split())

@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from qa import dates
 from qa.read.candidates import Candidate
 from qa.read.question import Question
 
@@ -27,7 +28,7 @@ NAMES = ("bias", "rel", "dense", "lexical", "rank", "type", "loose", "untyped_fo
          "speaker_x_reported", "subject_x_verb", "ent_x_in_question", "rel_ratio", "modifies_asked",
          "window4", "window10", "window_x_type", "contains_type", "duration_for_how_long", "point_for_when",
          "clause_dense", "clause_x_type",
-         "coarse_role", "verb_x_coarse_role", "label_prior", "other_speaker", "context", "heading", "lead")
+         "coarse_role", "verb_x_coarse_role", "label_prior", "other_speaker", "context", "heading", "lead", "unit")
 SCORER_FILE = Path(__file__).with_name("scorer.json")
 _REPORTED = ("arg:ccomp", "quote")
 _COLUMN = {name: i for i, name in enumerate(NAMES)}
@@ -108,6 +109,9 @@ def matrix(q: Question, read: Sequence[tuple[SentenceView, Sequence[Candidate]]]
     col("duration_for_how_long")[:] = [q.wh == "how long" and c.duration for c in cands]
     col("point_for_when")[:] = (q.wh == "when") & labelled & np.array(
         [lab in ("DATE", "TIME") and not c.duration for lab, c in zip(labels, cands)])
+    # "in which year" is answered by a year, "at what time" by a clock time (qa/dates.py: units)
+    asked_unit = dates.UNIT_NOUNS.get(q.focus) if q.focus is not None else None
+    col("unit")[:] = [asked_unit is not None and asked_unit in c.units for c in cands]
     # a modifier of a word the question uses ("US" in "US Secretary of State Rubio") describes what was
     # asked about; it is not what was asked for
     col("modifies_asked")[:] = [c.modifies is not None and c.modifies < len(v.distance) and v.distance[c.modifies] == 0
