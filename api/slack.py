@@ -48,7 +48,6 @@ from api.limits import Admission
 from api.slack_state import ChannelDefaults, DefaultsError, SlackState
 from qa.config import Settings, get_settings
 from qa.embed import set_compute_threads
-from qa import filters as qa_filters
 from qa.errors import IndexMissing, InvalidQuestion, QAError
 from qa.feedback import Feedback, FeedbackStore
 from qa.followup import Reading, Turn, read_followup
@@ -353,7 +352,7 @@ class SlackBot:
         service, wanted = self._service(), defaults.ask_options().get("filters")
         if service is not None and wanted is not None:
             try:
-                qa_filters.check(wanted, service.index.articles)
+                service.valid_filters(wanted)  # against the articles served, with the service's catalog
             except InvalidQuestion as exc:
                 raise DefaultsError(str(exc)) from None
         return defaults

@@ -39,23 +39,15 @@ class Renumbered(Sequence):
     """A read-only sequence of rows: runs of other tuples' rows, each with the shift its numbers take
     (`move(row, shift)` makes the moved row). Equal to any sequence of the same rows."""
 
-    __slots__ = ("_leaves", "_los", "_shifts", "_starts", "_move", "_n")
+    __slots__ = ("pieces", "_starts", "_move", "_n")
 
     def __init__(self, pieces: Sequence[tuple[tuple, int, int, int]], move: Callable):
-        self._leaves = tuple(p[0] for p in pieces)
-        self._los = tuple(p[1] for p in pieces)
-        self._shifts = tuple(p[3] for p in pieces)
+        self.pieces = tuple(pieces)  # (leaf, first, last, shift): rows leaf[first:last], numbers moved by shift
         starts, n = [], 0
-        for _, lo, hi, _ in pieces:
+        for _, lo, hi, _ in self.pieces:
             starts.append(n)
             n += hi - lo
         self._starts, self._n, self._move = tuple(starts), n, move
-
-    @property
-    def pieces(self) -> list[tuple[tuple, int, int, int]]:
-        ends = self._starts[1:] + (self._n,)
-        return [(leaf, lo, lo + end - start, shift)
-                for leaf, lo, start, end, shift in zip(self._leaves, self._los, self._starts, ends, self._shifts)]
 
     def __len__(self) -> int:
         return self._n
@@ -68,8 +60,9 @@ class Renumbered(Sequence):
         if not 0 <= i < self._n:
             raise IndexError("row out of range")
         p = bisect_right(self._starts, i) - 1
-        row = self._leaves[p][self._los[p] + i - self._starts[p]]
-        return row if self._shifts[p] == 0 else self._move(row, self._shifts[p])
+        leaf, lo, _, shift = self.pieces[p]
+        row = leaf[lo + i - self._starts[p]]
+        return row if shift == 0 else self._move(row, shift)
 
     def __iter__(self) -> Iterator:
         for leaf, lo, hi, shift in self.pieces:
@@ -88,7 +81,7 @@ class Renumbered(Sequence):
     __hash__ = None  # type: ignore[assignment]  (equal to tuples, so not hashable as one)
 
     def __repr__(self) -> str:
-        return f"Renumbered({self._n} rows in {len(self._leaves)} pieces)"
+        return f"Renumbered({self._n} rows in {len(self.pieces)} pieces)"
 
 
 def joined(pieces: Sequence[tuple[Sequence, int, int, int]], move: Callable) -> Sequence:

@@ -47,10 +47,10 @@ def test_a_table_made_of_moved_tables_is_one_level_deep_and_numbers_add_up():
     rng = random.Random(7)
     leaf = _sentences("tide", 40)
     table, reference = leaf, list(leaf)
-    for _ in range(30):  # updates that each move a random run and add rows in front of it
+    for step in range(30):  # updates that each move a random run and add rows in front of it
         lo = rng.randrange(len(reference))
         hi = rng.randrange(lo + 1, len(reference) + 1)
-        added = _sentences(f"new{_}", rng.randrange(0, 4))
+        added = _sentences(f"new{step}", rng.randrange(0, 4))
         pieces = [(added, 0, len(added), 0), (table, lo, hi, len(added) - lo)]
         table, reference = joined(pieces, moved_sentence), list(added) + [moved_sentence(s, len(added) - lo) for s in reference[lo:hi]]
         assert list(table) == reference
