@@ -120,9 +120,29 @@ def _runs(seq: Sequence, lo: int, hi: int) -> list[tuple[tuple, int, int, int]]:
 
 
 def sentence_spans(chunks: Sequence[Chunk]) -> np.ndarray:
-    """Each chunk's [first, last) sentence rows as an (n, 2) array, without making a moved chunk's row."""
+    """Each chunk's [first, last) sentence rows as an (n, 2) array, without making a moved chunk's row. A large
+    tuple's ranges are read once and remembered (`_leaf_spans`): an update's table is pieces of the live
+    table's tuple, so the retriever of each new index slices them instead of reading every chunk again."""
     if not isinstance(chunks, Renumbered):
-        return np.asarray(list(map(attrgetter("sentences"), chunks)), dtype=np.int64).reshape(-1, 2)
-    parts = [np.asarray(list(map(attrgetter("sentences"), leaf[lo:hi])), dtype=np.int64).reshape(-1, 2) + shift
-             for leaf, lo, hi, shift in chunks.pieces]
+        return _leaf_spans(chunks).copy()
+    parts = [_leaf_spans(leaf)[lo:hi] + shift for leaf, lo, hi, shift in chunks.pieces]
     return np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
+
+
+REMEMBER_SPANS_FROM = 1024  # rows: a smaller tuple (an added article's chunks) is read each time, cheaply
+_SPANS: dict[int, tuple[Sequence[Chunk], np.ndarray]] = {}  # id(tuple) -> (the tuple, its ranges): the last large one
+
+
+def _leaf_spans(leaf: Sequence[Chunk]) -> np.ndarray:
+    """`leaf`'s chunks' sentence ranges, (n, 2), read-only. Only the last large tuple asked about is
+    remembered (with a reference to it, so its id cannot be taken by another), so a table replaced by a
+    compaction or a rebuild is let go at the next one."""
+    found = _SPANS.get(id(leaf))
+    if found is not None and found[0] is leaf:
+        return found[1]
+    spans = np.asarray(list(map(attrgetter("sentences"), leaf)), dtype=np.int64).reshape(-1, 2)
+    spans.flags.writeable = False
+    if isinstance(leaf, tuple) and len(leaf) >= REMEMBER_SPANS_FROM:
+        _SPANS.clear()
+        _SPANS[id(leaf)] = (leaf, spans)
+    return spans

@@ -92,3 +92,24 @@ def test_chunks_move_their_sentence_ranges_and_the_spans_are_read_without_making
     assert spans.dtype == np.int64 and spans.tolist() == [list(c.sentences) for c in expected]
     assert sentence_spans(front).tolist() == [[0, 2], [2, 4], [4, 6]]
     assert sentence_spans(()).shape == (0, 2)
+
+
+def test_the_ranges_of_a_large_tuple_are_remembered_and_still_follow_each_table(monkeypatch):
+    """A table read once gives its ranges to every later table made of its pieces; another table replacing it
+    (a compaction, a rebuild) is read anew, and a small one is never remembered."""
+    monkeypatch.setattr(renumbered, "REMEMBER_SPANS_FROM", 3)
+    monkeypatch.setattr(renumbered, "_SPANS", {})
+    live, added = _chunks("quay", 5), _chunks("mill", 2, first=10)
+    assert sentence_spans(live).tolist() == [list(c.sentences) for c in live]
+    assert [entry[0] for entry in renumbered._SPANS.values()] == [live]
+    for pieces in ([(live, 0, 5, 0), (added, 0, 2, 0)], [(added, 0, 2, -10), (live, 0, 5, 4)],
+                   [(live, 0, 2, 0), (live, 3, 5, -2)]):
+        table = joined(pieces, moved_chunk)
+        spans = sentence_spans(Renumbered(table.pieces, _unmade))
+        assert spans.tolist() == [list(c.sentences) for c in _copied(pieces, moved_chunk)]
+        spans[:] = -1  # the caller's own array: the remembered ranges are not touched
+    assert [entry[0] for entry in renumbered._SPANS.values()] == [live]  # the small tuple was not remembered
+    compacted = tuple(joined([(live, 1, 5, 7)], moved_chunk))
+    assert sentence_spans(compacted).tolist() == [[9, 11], [11, 13], [13, 15], [15, 17]]
+    assert [entry[0] for entry in renumbered._SPANS.values()] == [compacted]  # the replaced table let go
+    assert sentence_spans(live).tolist() == [list(c.sentences) for c in live]
