@@ -4,10 +4,10 @@ encoder backend given by the flags), cold and warm. Targets (issue #12): over HT
 printed, not asserted.
 
 Run: `make bench` or `.venv/bin/python bench/latency.py [--n 200] [--backend onnx|torch]`.
-The questions are the gold set's, in turn. Cold: the server's query-vector and question-parse caches off
-(QA_QUERY_CACHE_SIZE=0, QA_QUESTION_CACHE_SIZE=0), so every question is encoded and parsed, the figure to compare
-with the bare encoder; /ask in process is cold too. Warm: the caches at their defaults and every question asked
-once before timing, as for questions asked again. Timings on a shared machine are noisy: run it twice before
+The questions are the gold set's, in turn. Cold: the server's query-vector, question-parse and answer caches
+off (QA_QUERY_CACHE_SIZE=0, QA_QUESTION_CACHE_SIZE=0, QA_ANSWER_CACHE_SIZE=0), so every question is encoded, parsed
+and read, the figure to compare with the bare encoder; /ask in process is cold too. Warm: the caches at their
+defaults and every question asked once before timing, as for questions asked again (their answers looked up). Timings on a shared machine are noisy: run it twice before
 trusting a difference, and compare the CPU times (this thread's for the encoder and /ask in process, the
 server process's per request over HTTP), which other jobs on the machine stretch far less.
 """
@@ -35,7 +35,7 @@ from qa.embed import make_embedder, set_compute_threads  # noqa: E402
 from qa.service import QAService  # noqa: E402
 from tests.helpers import live_server  # noqa: E402  (the loopback server the tests use)
 
-COLD = {"query_cache_size": 0, "question_cache_size": 0}  # every question encoded and parsed
+COLD = {"query_cache_size": 0, "question_cache_size": 0, "answer_cache_size": 0}  # every question encoded, parsed, read
 QUESTIONS = [json.loads(line)["question"] for line in open(ROOT / "eval" / "gold.jsonl", encoding="utf-8") if line.strip()]
 
 

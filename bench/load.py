@@ -170,6 +170,8 @@ def main() -> int:
                    "question reaches the encoder; the gold questions repeat, so a cache would answer most)")
     p.add_argument("--question-cache", type=int, default=0, help="QA_QUESTION_CACHE_SIZE of the server it starts "
                    "(0: every question is parsed)")
+    p.add_argument("--answer-cache", type=int, default=0, help="QA_ANSWER_CACHE_SIZE of the server it starts "
+                   "(0: every question is read; the gold questions repeat, so a cache would answer most)")
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the server it starts (each "
                    "with its own copy of the index: documents added through one are not served by the others)")
     args = p.parse_args()
@@ -185,7 +187,7 @@ def main() -> int:
             env = {"QA_SEEDS_DIR": str(tmp / "seeds"), "QA_INDEX_DIR": str(tmp / "index"), "QA_DATA_DIR": str(tmp / "data"),
                    "QA_RATE_LIMIT_PER_MINUTE": "0", "QA_MAX_IN_FLIGHT": str(args.max_in_flight),
                    "QA_ENCODER_BACKEND": args.backend, "QA_QUERY_CACHE_SIZE": str(args.query_cache),
-                   "QA_QUESTION_CACHE_SIZE": str(args.question_cache)}
+                   "QA_QUESTION_CACHE_SIZE": str(args.question_cache), "QA_ANSWER_CACHE_SIZE": str(args.answer_cache)}
             workers = ("--workers", str(args.workers)) if args.workers > 1 else ()
             server = live_server(env, timeout=300, log_path=tmp / "server.log", args=workers)
         problems, reports = [], []
@@ -202,7 +204,10 @@ def main() -> int:
                 reports.append(report)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(target_line(reports), flush=True)
+    caches = ("a server at --url: its caches as it runs" if args.url else
+              f"the server's caches: query {args.query_cache}, question {args.question_cache}, answer {args.answer_cache}"
+              f"{'' if args.answer_cache == 0 else ' (the gold questions repeat: answers looked up, not new questions)'}")
+    print(f"{target_line(reports)}; {caches}", flush=True)
     for problem in problems:
         print("FAIL:", problem, file=sys.stderr)
     return 1 if problems else 0

@@ -40,7 +40,8 @@ QUESTIONS = [json.loads(line)["question"] for line in open(ROOT / "eval" / "gold
 
 def services(tmp: Path) -> dict[str, QAService]:
     cfg = Settings(_env_file=None, seeds_dir=ROOT / "seeds", index_dir=tmp / "index", data_dir=tmp / "data",
-                   query_cache_size=0, question_cache_size=0, query_batch=0, question_batch=1)
+                   query_cache_size=0, question_cache_size=0, answer_cache_size=0, query_batch=0,
+                   question_batch=1)
     sequential = QAService.open(cfg)
     batched = cfg.model_copy(update={"query_batch": Settings(_env_file=None).query_batch,
                                      "question_batch": Settings(_env_file=None).question_batch})

@@ -51,7 +51,7 @@ def main() -> None:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp())
     settings = Settings(_env_file=None, index_dir=tmp / "index", data_dir=tmp / "data", query_cache_size=0,
-                        question_cache_size=args.question_cache, rate_limit_per_minute=0)
+                        question_cache_size=args.question_cache, answer_cache_size=0, rate_limit_per_minute=0)
     t = time.perf_counter()
     service = QAService.open(settings)
     build_s = time.perf_counter() - t
@@ -87,7 +87,7 @@ def main() -> None:
                 stages[name].append((marks[b][0] - marks[a][0]) * 1e3)
                 cpu[name].append((marks[b][1] - marks[a][1]) * 1e3)
     print(f"read stages over {len(questions)} dev questions x {args.rounds} (seed corpus, QA_QUERY_CACHE_SIZE=0, "
-          f"QA_QUESTION_CACHE_SIZE={args.question_cache}); wall-clock, and this thread's CPU time (less stretched "
+          f"QA_QUESTION_CACHE_SIZE={args.question_cache}, QA_ANSWER_CACHE_SIZE=0); wall-clock, and this thread's CPU time (less stretched "
           f"by other jobs on a shared machine):")
     for name in ("question", "relevance", "rank", "group"):
         line(name, stages[name], cpu[name])

@@ -72,7 +72,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     set_compute_threads(1)  # as a server sets it
     settings = Settings(_env_file=None, index_dir=args.work / "models-home", rate_limit_per_minute=0,
-                        query_cache_size=0, question_cache_size=0)
+                        query_cache_size=0, question_cache_size=0, answer_cache_size=0)
     pipeline = nlp_module.load(settings.nlp_model)
     real_model = settings.model  # the stand-in index's manifest names the real model, as bench/add_one.py's does
     qs = questions(args.n)

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     # Questions that arrive while another is parsed are parsed next in one batch of at most this many (the
     # same parses, less CPU a question; qa/nlp.py); 1 = one at a time.
     question_batch: int = Field(8, ge=1)
+    # Whole answers remembered by (question text, top_k, mode, filters), most recently used first; 0 = off.
+    # They belong to the index they were read from: a new index (an add, a removal, a reindex) comes with a new
+    # service and an empty cache. Never with QA_BACKEND=qdrant (its collection can change under the service),
+    # never a degraded answer (the encoder failed: the next ask may have it back).
+    answer_cache_size: int = Field(1024, ge=0)
 
     # BM25: chosen by measurement on questions written for tuning (bench/tune.py; README, "Choices").
     bm25_variant: Literal["okapi", "plus", "l"] = "l"

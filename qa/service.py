@@ -20,6 +20,7 @@ from qa import filters as filtering, nlp
 from qa.index import (MANIFEST, Index, build_index, build_lock, cleanup, load_index, nlp_fingerprint, save_index,
                       stale_reason)
 from qa.ingest import load_articles
+from qa.lru import LRU
 from qa.read import Reader, ReaderParams, Reranker, SpanModel
 from qa.retrieve import EmbeddedRetriever, Query, Retriever
 from qa.documents import sweep_leftovers
@@ -203,6 +204,10 @@ class QAService:
                              span_model=span_model, reranker=reranker)
         if previous is not None:
             self.reader.carry(previous.reader)
+        # answers of this index, by (question, top_k, mode, filters): see Settings.answer_cache_size
+        self._answers: LRU[Result] | None = (LRU(settings.answer_cache_size)
+                                             if settings.answer_cache_size > 0 and settings.backend == "embedded"
+                                             else None)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None, rebuild: bool = False) -> "QAService":
@@ -231,6 +236,12 @@ class QAService:
         t0 = time.perf_counter()
         question, top_k, mode = self._validate(question, top_k, mode)
         filters = self.valid_filters(filters)
+        key = (question, top_k, mode, filters)
+        if self._answers is not None:
+            known = self._answers.get(key)
+            if known is not None:  # asked before of this index: the same answer, looked up
+                took = (time.perf_counter() - t0) * 1e3
+                return replace(known, took_ms=round(took, 3), timings={"cache_ms": took})
         t_asked = time.perf_counter()
         pending = submit_queries(self.embedder, [question])
         parsed = self.reader.question(question)  # while the encoder runs on its own thread, when it has one
@@ -252,9 +263,12 @@ class QAService:
         # read: the question's parse and the reading
         timings = {"embed_ms": (t1 - t_asked) * 1e3, "retrieve_ms": (t2 - t1) * 1e3,
                    "read_ms": (t3 - t2 + t_parsed - t_asked) * 1e3}
-        return Result(question, mode, reading.answers, reading.abstained, tuple(hits[:top_k]),
-                      round((t3 - t0) * 1e3, 3), round(reading.confidence, 4), timings, reading.abstain_reason,
-                      degraded)
+        result = Result(question, mode, reading.answers, reading.abstained, tuple(hits[:top_k]),
+                        round((t3 - t0) * 1e3, 3), round(reading.confidence, 4), timings, reading.abstain_reason,
+                        degraded)
+        if self._answers is not None and degraded is None:
+            self._answers.put(key, result)
+        return result
 
     def search(self, question: str, k: int | None = None, mode: str | None = None,
                filters: Filters | None = None) -> list[Hit]:

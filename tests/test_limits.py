@@ -14,6 +14,7 @@ from api.observability import Metrics
 from tests.apps import client, gated_app, make_app
 
 Q = {"question": "Who hosted the talks in Istanbul?"}
+Q_OTHER = {"question": "When did the two presidents speak by phone?"}
 
 
 # ---------------------------------------------------------------- token buckets (exact, fake clock)
@@ -161,7 +162,8 @@ def test_admitted_questions_beyond_max_computing_wait_their_turn(fake_service):
     async def scenario():
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=20) as c:
-            asks = [asyncio.create_task(c.post("/ask", json=Q)), asyncio.create_task(c.post("/ask", json=Q)),
+            # two different questions: the second of one asked twice would be looked up (the answer cache)
+            asks = [asyncio.create_task(c.post("/ask", json=Q)), asyncio.create_task(c.post("/ask", json=Q_OTHER)),
                     asyncio.create_task(c.get("/search", params={"q": "talks"}))]
             for _ in range(1000):
                 if admission.waiting == 2 and embedder.entered.acquire(blocking=False):

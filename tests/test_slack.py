@@ -332,14 +332,14 @@ def test_slack_questions_take_a_slot_of_the_api_admission_limit(fake_service, sl
             time.sleep(0.01)
 
         embedder.gate.clear()
-        ts = new_ts()
-        bot.event(mention(question, ts))
+        ts, other = new_ts(), "who did Putin speak with?"  # another question: one asked before is looked up
+        bot.event(mention(other, ts))
         assert embedder.entered.acquire(timeout=10)  # now the Slack question holds the slot
         refused = httpx.post(url + "/ask", json={"question": question}, timeout=10)
         assert refused.status_code == 503 and refused.json()["error"] == "overloaded"
         embedder.gate.set()
         [answer] = bot.replies(ts)
-        assert answer.params["blocks"] == bot.expected_blocks(question)
+        assert answer.params["blocks"] == bot.expected_blocks(other)
         metrics = httpx.get(url + "/metrics", timeout=10).text
         assert 'qa_rejected_total{reason="overloaded"} 3.0' in metrics and "qa_questions_in_flight 0.0" in metrics
 

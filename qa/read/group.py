@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 from qa import dates, quantities
 from qa.read.question import Question
@@ -24,12 +25,15 @@ VALUED = frozenset({"DATE", "TIME", "CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
 
 
 GROUPED = 40  # candidates grouped at most, best first: far below the best they change no answer
+# Candidates' texts normalized, remembered: the same sentences are read for many questions, and normalizing the
+# ~40 grouped candidates of each question again was about a tenth of its reading.
+_normalized = lru_cache(maxsize=1 << 16)(normalize_answer)
 
 
 def answers(index, q: Question, ranked: list, top_k: int, params) -> list[Answer]:
     groups: list[list] = []
     top = ranked[:GROUPED]
-    norm = {id(r): normalize_answer(_text(r)) for r in top}
+    norm = {id(r): _normalized(_text(r)) for r in top}
     values: dict[int, object] = {}  # a candidate's date or quantity, worked out at its first comparison
 
     def value(r):
