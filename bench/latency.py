@@ -7,9 +7,10 @@ Run: `make bench` or `.venv/bin/python bench/latency.py [--n 200] [--backend onn
 The questions are the gold set's, in turn. Cold: the server's query-vector, question-parse and answer caches
 off (QA_QUERY_CACHE_SIZE=0, QA_QUESTION_CACHE_SIZE=0, QA_ANSWER_CACHE_SIZE=0), so every question is encoded, parsed
 and read, the figure to compare with the bare encoder; /ask in process is cold too. Warm: the caches at their
-defaults and every question asked once before timing, as for questions asked again (their answers looked up). Timings on a shared machine are noisy: run it twice before
-trusting a difference, and compare the CPU times (this thread's for the encoder and /ask in process, the
-server process's per request over HTTP), which other jobs on the machine stretch far less.
+defaults and every question asked once before timing, as for questions asked again (their answers looked up).
+Timings on a shared machine are noisy: run it twice before trusting a difference, and compare the CPU times
+(this thread's for the encoder and /ask in process, the server process's per request over HTTP), which other
+jobs on the machine stretch far less.
 """
 
 from __future__ import annotations

@@ -204,9 +204,10 @@ def main() -> int:
                 reports.append(report)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    repeated = "" if args.answer_cache == 0 else " (the gold questions repeat: answers looked up, not new questions)"
     caches = ("a server at --url: its caches as it runs" if args.url else
-              f"the server's caches: query {args.query_cache}, question {args.question_cache}, answer {args.answer_cache}"
-              f"{'' if args.answer_cache == 0 else ' (the gold questions repeat: answers looked up, not new questions)'}")
+              f"the server's caches: query {args.query_cache}, question {args.question_cache}, "
+              f"answer {args.answer_cache}{repeated}")
     print(f"{target_line(reports)}; {caches}", flush=True)
     for problem in problems:
         print("FAIL:", problem, file=sys.stderr)

@@ -87,8 +87,8 @@ def main() -> None:
                 stages[name].append((marks[b][0] - marks[a][0]) * 1e3)
                 cpu[name].append((marks[b][1] - marks[a][1]) * 1e3)
     print(f"read stages over {len(questions)} dev questions x {args.rounds} (seed corpus, QA_QUERY_CACHE_SIZE=0, "
-          f"QA_QUESTION_CACHE_SIZE={args.question_cache}, QA_ANSWER_CACHE_SIZE=0); wall-clock, and this thread's CPU time (less stretched "
-          f"by other jobs on a shared machine):")
+          f"QA_QUESTION_CACHE_SIZE={args.question_cache}, QA_ANSWER_CACHE_SIZE=0); wall-clock, and this thread's "
+          f"CPU time (less stretched by other jobs on a shared machine):")
     for name in ("question", "relevance", "rank", "group"):
         line(name, stages[name], cpu[name])
     line("read stage (all of the above)", stages["read"], cpu["read"])
