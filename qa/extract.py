@@ -1,10 +1,13 @@
 """Bytes of an article file -> the text to store and the metadata found in it.
 
-`.txt` and `.md` are stored as they are (a Markdown title is its first `#` heading). From `.html` the
-article's text is extracted with trafilatura (main content only: no navigation, comments or footers)
-and that extracted text becomes the article's raw file, so citations point into what was extracted,
-never into the HTML; the page's title, site name, canonical URL, date and `<html lang>` become its
-metadata. Binary or non-UTF-8 input is refused, never stored.
+`.txt` is stored as it is. Markdown is rendered to plain text with markdown-it-py's CommonMark parser:
+emphasis, link targets, images, raw HTML and block markers are dropped (`<br>` is a line break); the words
+of links, list items, quotes, code and table cells are kept, a block as a paragraph, a list item or a table
+row as a line; its title is its first heading. From `.html` the article's text is extracted with
+trafilatura (main content only: no navigation, comments or footers), and the page's title, site name,
+canonical URL, date and `<html lang>` become its metadata. For both, that text becomes the article's raw
+file, so citations point into what was extracted, never into the markup (an answer never carries `**` or
+`](https://...)`). Binary or non-UTF-8 input is refused, never stored.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("text", "markdown", "html")
 SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
-_HEADING_RE = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _ALLOWED_CONTROLS = frozenset("\t\n\r\f\v")
+_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
 
 def decode(raw: bytes, what: str) -> str:
@@ -54,9 +57,64 @@ def extract(text: str, fmt: str, what: str) -> tuple[str, dict]:
     if fmt == "text":
         return text, {}
     if fmt == "markdown":
-        heading = _HEADING_RE.search(text)
-        return text, {"title": heading.group(1).strip()} if heading else {}
+        return _markdown(text, what)
     return _html(text, what)
+
+
+def _markdown(text: str, what: str) -> tuple[str, dict]:
+    """The words of a Markdown document as plain text, and its first heading as its title."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(text)
+    blocks: list[tuple[str, bool]] = []  # (text, a line of a list or table: no blank line before a sibling)
+    lists: list[list] = []  # each open list: [ordered, the next item's number]
+    marker, row, title, heading = "", None, None, False
+    for tok in tokens:
+        kind = tok.type
+        if kind in ("bullet_list_open", "ordered_list_open"):
+            lists.append([kind == "ordered_list_open", int(tok.attrGet("start") or 1)])
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            lists.pop()
+        elif kind == "list_item_open":
+            ordered, number = lists[-1]
+            marker = "  " * (len(lists) - 1) + (f"{number}. " if ordered else "- ")
+            lists[-1][1] += 1
+        elif kind == "heading_open":
+            heading = True
+        elif kind == "heading_close":
+            heading = False
+        elif kind == "tr_open":
+            row = []
+        elif kind == "tr_close":
+            blocks.append((" | ".join(row), True))
+            row = None
+        elif kind in ("inline", "fence", "code_block"):
+            words = _inline(tok.children or []) if kind == "inline" else tok.content.rstrip("\n")
+            if row is not None:
+                row.append(words.strip())
+            elif words.strip():
+                blocks.append((marker + words, bool(lists)))
+                marker = ""
+            if heading and title is None and words.strip():
+                title = " ".join(words.split())
+    if not blocks:
+        raise InvalidDocument(f"{what}: no article text found in the Markdown")
+    out = blocks[0][0]
+    for (_, was_line), (words, line) in zip(blocks, blocks[1:]):
+        out += ("\n" if was_line and line else "\n\n") + words
+    return out + "\n", {"title": title} if title else {}
+
+
+def _inline(children) -> str:
+    """An inline run's words: text and code as written, breaks (and HTML `<br>`) as line breaks; emphasis,
+    link targets, images and other raw HTML dropped (as trafilatura drops them from a page)."""
+    parts = []
+    for tok in children:
+        if tok.type in ("text", "code_inline"):
+            parts.append(tok.content)
+        elif tok.type in ("softbreak", "hardbreak") or (tok.type == "html_inline" and _BR.fullmatch(tok.content)):
+            parts.append("\n")
+    return "".join(parts)
 
 
 def _html(html: str, what: str) -> tuple[str, dict]:

@@ -27,10 +27,60 @@ def test_html_is_reduced_to_the_article_text_and_its_metadata():
                     "language": "en-GB", "published": "2025-06-01"}
 
 
-def test_text_and_markdown_are_stored_as_given():
-    md = "# Keepers vote to strike\n\nThe keepers of Skerry Point voted on Sunday.\n"
-    assert extract(md, "markdown", "k.md") == (md, {"title": "Keepers vote to strike"})
-    assert extract("Plain words.\n", "text", "k.txt") == ("Plain words.\n", {})
+def test_text_is_stored_as_given():
+    text = "date 2026-04-02 Ferry fares *frozen*\n\nThe [island] council froze fares.\n"
+    assert extract(text, "text", "f.txt") == (text, {})
+
+
+MARKDOWN = """Orchard growers win **frost grant**
+====================================
+
+*By our farm desk*
+
+Growers in the [Vell valley](https://farm.example/vell) will share a **€2.5 million** grant, the
+ministry said on Tuesday.<br>Payments start in May.
+
+![A frosted orchard](frost.jpg)
+
+## Who gets what
+
+1. Apple growers: €1.6 million.
+2. Pear growers: €0.9 million.
+   - Small farms first.
+
+> "The frost took half our crop," said grower `Maren Oduya`.
+
+| Crop | Hectares |
+|---|---|
+| Apple | 410 |
+
+<div class="ad">Subscribe now</div>
+"""
+
+
+def test_markdown_is_stored_as_its_words_without_markup():
+    text, meta = extract(MARKDOWN, "markdown", "frost.md")
+    assert text == ("Orchard growers win frost grant\n\n"
+                    "By our farm desk\n\n"
+                    "Growers in the Vell valley will share a €2.5 million grant, the\n"
+                    "ministry said on Tuesday.\nPayments start in May.\n\n"
+                    "Who gets what\n\n"
+                    "1. Apple growers: €1.6 million.\n"
+                    "2. Pear growers: €0.9 million.\n"
+                    "  - Small farms first.\n\n"
+                    "\"The frost took half our crop,\" said grower Maren Oduya.\n\n"
+                    "Crop | Hectares\n"
+                    "Apple | 410\n")
+    assert meta == {"title": "Orchard growers win frost grant"}
+    for markup in ("*", "](", "![", "<", ">", "|---", "#", "`"):
+        assert markup not in text
+
+
+def test_markdown_keeps_a_leading_date_line_and_refuses_markup_without_words():
+    text, meta = extract("date 2026-04-02 Ferry fares frozen\nThe council froze *all* fares.\n", "markdown", "f.md")
+    assert (text, meta) == ("date 2026-04-02 Ferry fares frozen\nThe council froze all fares.\n", {})
+    with pytest.raises(InvalidDocument, match="empty.md: no article text found in the Markdown"):
+        extract("<div>only a banner</div>\n\n---\n\n![logo](l.png)\n", "markdown", "empty.md")
 
 
 @pytest.mark.parametrize("raw,message", [

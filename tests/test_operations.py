@@ -54,6 +54,28 @@ def test_an_added_document_is_stored_indexed_and_cited(admin_app, tmp_path):
             assert text[cit["start"]:cit["end"]] == cit["quote"]
 
 
+MARKDOWN = ("# Quarry road *reopens*\n\n"
+            "The quarry road above Dunmarra reopened on **Thursday** after [Keld Paving](https://paving.example) "
+            "finished a **€3 million** resurfacing.\n")
+
+
+def test_a_markdown_article_is_stored_and_cited_as_its_words(admin_app, tmp_path):
+    app, c = admin_app
+    r = c.post("/admin/documents", json={"name": "quarry", "text": MARKDOWN, "format": "markdown"}, headers=ADMIN)
+    assert r.status_code == 201 and r.json()["title"] == "Quarry road reopens"
+    stored = (tmp_path / "seeds" / "quarry.txt").read_text(encoding="utf-8")
+    assert stored == ("Quarry road reopens\n\nThe quarry road above Dunmarra reopened on Thursday after Keld Paving "
+                      "finished a €3 million resurfacing.\n")
+    app.state.reindexer.wait(30)
+    body = c.post("/ask", json={"question": "Who resurfaced the quarry road above Dunmarra?", "top_k": 5}).json()
+    cited = [cit for a in body["answers"] for cit in a["citations"] if cit["doc_id"] == "quarry"]
+    assert cited
+    for cit in cited:
+        assert stored[cit["start"]:cit["end"]] == cit["quote"]
+    for a in body["answers"]:
+        assert not any(markup in a["text"] for markup in ("*", "](", "#"))
+
+
 def test_documents_are_never_overwritten_and_bad_ones_refused(admin_app, tmp_path):
     _, c = admin_app
     original = (tmp_path / "seeds" / "003_402be4f0d307bbc3.txt").read_bytes()
