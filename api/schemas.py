@@ -224,11 +224,12 @@ class DocumentIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
                       description="The new doc id; the file is seeds/<name>.txt. An existing name is refused (409).")
-    text: str = Field(min_length=1, description="The article (UTF-8). As `text` it is stored exactly as sent, optionally "
-                      "starting with a `date YYYY-MM-DD <headline>` line; as `markdown` it is rendered to plain "
-                      "text (markup and link targets dropped, the words kept) and that is stored; as `html` the "
-                      "article's text is extracted (trafilatura) and stored. Citations point into what is stored. "
-                      "The body limit is QA_MAX_DOCUMENT_BYTES.")
+    text: str = Field(min_length=1, description=(
+        "The article (UTF-8). As `text` it is stored exactly as sent, optionally starting with a "
+        "`date YYYY-MM-DD <headline>` line; as `markdown` it is rendered to plain text (markup and link targets "
+        "dropped, the words kept; a YAML front matter gives metadata) and that is stored; as `html` the "
+        "article's text is extracted (trafilatura) and stored. Citations point into what is stored. "
+        "The body limit is QA_MAX_DOCUMENT_BYTES."))
     format: Literal["text", "markdown", "html"] = Field("text", description="What `text` holds.")
     title: str | None = Field(None, max_length=500, description="Default: the date line's headline, else the first sentence.")
     outlet: str | None = Field(None, max_length=200)

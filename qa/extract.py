@@ -3,11 +3,13 @@
 `.txt` is stored as it is. Markdown is rendered to plain text with markdown-it-py's CommonMark parser:
 emphasis, link targets, images, raw HTML and block markers are dropped (`<br>` is a line break); the words
 of links, list items, quotes, code and table cells are kept, a block as a paragraph, a list item or a table
-row as a line; its title is its first heading. From `.html` the article's text is extracted with
-trafilatura (main content only: no navigation, comments or footers), and the page's title, site name,
-canonical URL, date and `<html lang>` become its metadata. For both, that text becomes the article's raw
-file, so citations point into what was extracted, never into the markup (an answer never carries `**` or
-`](https://...)`). Binary or non-UTF-8 input is refused, never stored.
+row as a line. Its title is its first heading, and a YAML front matter (between two `---` lines at the top,
+as Jekyll and Hugo write it) gives its metadata: `title`, `outlet`, `url`, `published` (or `date`) and
+`language`; other keys are ignored. From `.html` the article's text is extracted with trafilatura (main
+content only: no navigation, comments or footers), and the page's title, site name, canonical URL, date
+and `<html lang>` become its metadata. For both, that text becomes the article's raw file, so citations
+point into what was extracted, never into the markup (an answer never carries `**` or `](https://...)`).
+Binary or non-UTF-8 input is refused, never stored.
 """
 
 from __future__ import annotations
@@ -64,8 +66,10 @@ def extract(text: str, fmt: str, what: str) -> tuple[str, dict]:
 def _markdown(text: str, what: str) -> tuple[str, dict]:
     """The words of a Markdown document as plain text, and its first heading as its title."""
     from markdown_it import MarkdownIt
+    from mdit_py_plugins.front_matter import front_matter_plugin
 
-    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(text)
+    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).use(front_matter_plugin).parse(text)
+    found: dict = {}
     blocks: list[tuple[str, bool]] = []  # (text, a line of a list or table: no blank line before a sibling)
     lists: list[list] = []  # each open list: [ordered, the next item's number]
     marker, row, title, heading = "", None, None, False
@@ -83,6 +87,8 @@ def _markdown(text: str, what: str) -> tuple[str, dict]:
             heading = True
         elif kind == "heading_close":
             heading = False
+        elif kind == "front_matter":
+            found = _front_matter(tok.content, what)
         elif kind == "tr_open":
             row = []
         elif kind == "tr_close":
@@ -102,7 +108,38 @@ def _markdown(text: str, what: str) -> tuple[str, dict]:
     out = blocks[0][0]
     for (_, was_line), (words, line) in zip(blocks, blocks[1:]):
         out += ("\n" if was_line and line else "\n\n") + words
-    return out + "\n", {"title": title} if title else {}
+    return out + "\n", {"title": title, **found} if title else found
+
+
+# The front matter's keys taken as metadata (the others, such as tags or draft, are ignored): the fields
+# themselves, and `date`, the publication date in Jekyll's and Hugo's front matter.
+_FRONT_MATTER = {**{name: name for name in metadata.FIELDS}, "date": "published"}
+
+
+def _front_matter(block: str, what: str) -> dict:
+    """The metadata a Markdown document's YAML front matter gives (checked by the caller, as given fields are)."""
+    import datetime
+
+    import yaml
+
+    try:
+        values = yaml.safe_load(block)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 2})" if mark is not None else ""
+        raise InvalidDocument(f"{what}: the front matter is not valid YAML{where}; write `key: value` lines "
+                              "between two `---` lines") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise InvalidDocument(f"{what}: the front matter must be `key: value` lines (a YAML mapping)")
+    out = {}
+    for key, field in _FRONT_MATTER.items():
+        value = values.get(key)
+        if value is None or field in out and key == "date":
+            continue
+        out[field] = value.isoformat() if isinstance(value, (datetime.date, datetime.datetime)) else value
+    return out
 
 
 def _inline(children) -> str:

@@ -104,3 +104,26 @@ def test_unknown_formats_are_refused():
         extract("x", "pdf", "x")
     with pytest.raises(InvalidDocument, match="page.html: no article text found in the HTML"):
         extract("<html><body><script>track()</script><img src=a.png></body></html>", "html", "page.html")
+
+
+def test_a_markdown_front_matter_gives_the_metadata_and_is_not_stored():
+    md = ("---\ntitle: Tide gauges replaced\ndate: 2026-05-11\noutlet: Firth Courier\n"
+          "url: https://firth.example/tides\ntags: [coast, science]\n---\n\n# Gauges go digital\n\n"
+          "Six tide gauges on the Firth were replaced on Monday.\n")
+    text, meta = extract(md, "markdown", "tides.md")
+    assert text == "Gauges go digital\n\nSix tide gauges on the Firth were replaced on Monday.\n"
+    assert meta == {"title": "Tide gauges replaced", "outlet": "Firth Courier", "url": "https://firth.example/tides",
+                    "published": "2026-05-11"}
+    timed = extract("---\npublished: 2026-05-11T07:45:00+01:00\ndate: 2020-01-01\n---\nGauges read.\n",
+                    "markdown", "t.md")
+    assert timed == ("Gauges read.\n", {"published": "2026-05-11T07:45:00+01:00"})
+
+
+@pytest.mark.parametrize("front,message", [
+    ("title: [never closed", "t.md: the front matter is not valid YAML (line 2)"),
+    ("- a list\n- not keys", "t.md: the front matter must be `key: value` lines"),
+])
+def test_a_malformed_front_matter_is_refused_saying_why(front, message):
+    with pytest.raises(InvalidDocument) as caught:
+        extract(f"---\n{front}\n---\nGauges read.\n", "markdown", "t.md")
+    assert str(caught.value).startswith(message)

@@ -76,6 +76,22 @@ def test_a_markdown_article_is_stored_and_cited_as_its_words(admin_app, tmp_path
         assert not any(markup in a["text"] for markup in ("*", "](", "#"))
 
 
+def test_a_markdown_front_matter_fills_the_fields_not_given_and_a_bad_one_is_refused(admin_app, tmp_path):
+    _, c = admin_app
+    front = "---\ntitle: Quarry road reopens\ndate: 2026-03-05\noutlet: Dunmarra Gazette\n---\n\n"
+    r = c.post("/admin/documents", json={"name": "quarry", "text": front + MARKDOWN, "format": "markdown",
+                                         "outlet": "Gazette Online"}, headers=ADMIN)
+    assert r.status_code == 201
+    listed = c.get("/documents/quarry").json()
+    assert (listed["title"], listed["published"], listed["outlet"]) == (
+        "Quarry road reopens", "2026-03-05", "Gazette Online")
+    assert not listed["text"].startswith("---")
+    bad = c.post("/admin/documents", json={"name": "quarry2", "text": "---\ndate: next week\n---\nRoad shut.\n",
+                                           "format": "markdown"}, headers=ADMIN)
+    assert bad.status_code == 422 and "published 'next week'" in bad.json()["detail"]
+    assert not (tmp_path / "seeds" / "quarry2.txt").exists()
+
+
 def test_documents_are_never_overwritten_and_bad_ones_refused(admin_app, tmp_path):
     _, c = admin_app
     original = (tmp_path / "seeds" / "003_402be4f0d307bbc3.txt").read_bytes()
