@@ -129,6 +129,9 @@ def _front_matter(block: str, what: str) -> dict:
         where = f" (line {mark.line + 2})" if mark is not None else ""
         raise InvalidDocument(f"{what}: the front matter is not valid YAML{where}; write `key: value` lines "
                               "between two `---` lines") from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise InvalidDocument(f"{what}: the front matter is nested too deeply; write `key: value` lines "
+                              "between two `---` lines") from None
     if values is None:
         return {}
     if not isinstance(values, dict):

@@ -122,6 +122,7 @@ def test_a_markdown_front_matter_gives_the_metadata_and_is_not_stored():
 @pytest.mark.parametrize("front,message", [
     ("title: [never closed", "t.md: the front matter is not valid YAML (line 2)"),
     ("- a list\n- not keys", "t.md: the front matter must be `key: value` lines"),
+    ("title: " + "[" * 5000 + "]" * 5000, "t.md: the front matter is nested too deeply"),
 ])
 def test_a_malformed_front_matter_is_refused_saying_why(front, message):
     with pytest.raises(InvalidDocument) as caught:
