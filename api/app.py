@@ -187,7 +187,8 @@ def _middleware(app: FastAPI, cfg: Settings) -> None:
     # add_middleware puts each one outside those added before: this list runs from the inside out.
     app.add_middleware(AdmissionMiddleware, paths=QUESTION_PATHS, admission=app.state.admission)
     app.add_middleware(BodyLimitMiddleware, limit=cfg.max_body_bytes,
-                       by_path={"/admin/documents": cfg.max_document_bytes, "/admin/documents:bulk": cfg.max_bulk_bytes,
+                       by_path={"/admin/documents": cfg.max_document_bytes, "/admin/documents/": cfg.max_document_bytes,
+                                "/admin/documents:bulk": cfg.max_bulk_bytes,
                                 slack.EVENTS_PATH: SLACK_BODY_BYTES},
                        metrics=metrics)
     app.add_middleware(TimeBudgetMiddleware, seconds=cfg.request_timeout_s, metrics=metrics)

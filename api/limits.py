@@ -120,12 +120,20 @@ class BodyLimitMiddleware:
     sent without one. Bodies under the limit are read here and replayed to the app."""
 
     def __init__(self, app, limit: int, by_path: dict[str, int] | None = None, metrics=None):
+        """`by_path`: a path's own limit; a key ending in '/' is every path under it."""
         self.app, self.limit, self.by_path, self.metrics = app, limit, by_path or {}, metrics
+        self._prefixes = [(k, v) for k, v in self.by_path.items() if k.endswith("/")]
+
+    def _limit(self, path: str) -> int:
+        found = self.by_path.get(path)
+        if found is None:
+            found = next((v for prefix, v in self._prefixes if path.startswith(prefix)), self.limit)
+        return found
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self.by_path.get(scope["path"], self.limit)
+        limit = self._limit(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return await self._too_large(scope, receive, send, limit)

@@ -13,11 +13,11 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from api.errors import error_response
-from api.schemas import (DocumentAdded, DocumentIn, DocumentRemoved, DocumentsAdded, ErrorOut, FeedbackExport,
-                         ReindexOut)
+from api.schemas import (DocumentAdded, DocumentBody, DocumentIn, DocumentRemoved, DocumentsAdded, ErrorOut,
+                         FeedbackExport, ReindexOut)
 from api.routes import get_service
 from api.security import AdminKey
-from qa.documents import NewDocument, add_documents, read_jsonl, remove_document
+from qa.documents import NewDocument, add_documents, read_jsonl, remove_document, replace_document
 from qa.errors import IndexMissing, InvalidDocument
 from qa.feedback import gold_candidates
 from qa.reindex import Reindexer
@@ -26,7 +26,8 @@ from qa.serialize import article_meta_json
 metrics_router = APIRouter(tags=["operations"])  # the app adds the API key when one is set
 admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminKey])
 _DOCUMENT = {400: {"model": ErrorOut, "description": "The body is not valid JSON."},
-             409: {"model": ErrorOut, "description": "A document by that name exists; it is never replaced."}}
+             409: {"model": ErrorOut, "description": "A document by that name exists; an add never replaces one (PUT does)."}}
+_REPLACE = {400: _DOCUMENT[400], 404: {"model": ErrorOut, "description": "No article has that doc id."}}
 _BULK = {409: _DOCUMENT[409], 415: {"model": ErrorOut, "description": "The body is not JSON Lines."}}
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/json-lines")
 # A change waits for the index that includes it up to this share of the request's time budget.
@@ -100,6 +101,19 @@ def _bulk(request: Request, reindexer: Reindexer, data: bytes) -> DocumentsAdded
     status, indexed = _index_change(request, reindexer)
     return DocumentsAdded(count=len(articles), documents=[article_meta_json(a) for a in articles],
                           reindex=ReindexOut(**asdict(status)), indexed=indexed)
+
+
+@admin.put("/documents/{doc_id}", response_model=DocumentAdded, responses=_REPLACE)
+def replace(doc_id: Annotated[str, Path(max_length=200)], body: DocumentBody, request: Request) -> DocumentAdded:
+    """Replace an article (a correction): its text and metadata become the body's (fields not sent are not
+    kept), at once (the old version or the new one, never a mix, even after a crash), then update the index
+    incrementally (a metadata-only change re-uses the article's vectors and analysis). Checked as an added
+    article is; a bad body changes nothing. Citations made before point into the old text."""
+    reindexer = get_reindexer(request)
+    meta = body.model_dump(include={"title", "outlet", "url", "published", "language"}, exclude_none=True)
+    article = replace_document(reindexer.settings.seeds_dir, NewDocument(doc_id, body.text, body.format, meta))
+    status, indexed = _index_change(request, reindexer)
+    return DocumentAdded(**article_meta_json(article), reindex=ReindexOut(**asdict(status)), indexed=indexed)
 
 
 @admin.delete("/documents/{doc_id}", response_model=DocumentRemoved, responses={404: {"model": ErrorOut}})

@@ -219,11 +219,12 @@ class ReindexOut(BaseModel):
     error: str | None
 
 
-class DocumentIn(BaseModel):
+class DocumentBody(BaseModel):
+    """An article's text and metadata: the body of PUT /admin/documents/{doc_id}, which replaces the article
+    with it (the metadata fields not sent are not kept from the old version)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
-                      description="The new doc id; the file is seeds/<name>.txt. An existing name is refused (409).")
     text: str = Field(min_length=1, description=(
         "The article (UTF-8). As `text` it is stored exactly as sent, optionally starting with a "
         "`date YYYY-MM-DD <headline>` line; as `markdown` it is rendered to plain text (markup and link targets "
@@ -238,6 +239,11 @@ class DocumentIn(BaseModel):
         "ISO 8601 date (2025-06-01) or date and time with zone (2025-06-01T09:30:00+02:00); "
         "default: the text's date line. Must agree with that line when both are given."))
     language: str | None = Field(None, max_length=35, description="BCP 47 tag, such as en or en-GB.")
+
+
+class DocumentIn(DocumentBody):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
+                      description="The new doc id; the file is seeds/<name>.txt. An existing name is refused (409).")
 
 
 class DocumentAdded(DocumentSummary):

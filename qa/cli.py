@@ -128,7 +128,7 @@ def _update_index(settings) -> str:
 
 @command
 def cmd_add(args: argparse.Namespace) -> int:
-    from qa.documents import NewDocument, add_documents, read_jsonl
+    from qa.documents import NewDocument, add_documents, read_jsonl, replace_documents
     from qa.extract import decode, format_of
 
     settings = get_settings()
@@ -144,8 +144,11 @@ def cmd_add(args: argparse.Namespace) -> int:
         else:
             fmt = format_of(path.name)
             docs.append(NewDocument(path.stem, decode(raw, path.name), fmt, meta))
-    articles = add_documents(settings.seeds_dir, docs)  # all or none
-    print(f"added {len(articles)}: {', '.join(a.doc_id for a in articles)}")
+    if args.replace:  # every one checked and found before any is replaced
+        articles = replace_documents(settings.seeds_dir, docs)
+    else:
+        articles = add_documents(settings.seeds_dir, docs)  # all or none
+    print(f"{'replaced' if args.replace else 'added'} {len(articles)}: {', '.join(a.doc_id for a in articles)}")
     print(_update_index(settings))
     return 0
 
@@ -330,6 +333,10 @@ def parser() -> argparse.ArgumentParser:
                         ".jsonl: one article object a line (name, text, format, title, outlet, url, published, language)")
     for flag in ("title", "outlet", "url", "published", "language"):
         s.add_argument(f"--{flag}", help=f"the {flag} of every FILE that is not .jsonl")
+    s.add_argument("--replace", action="store_true",
+                   help="replace existing articles of these names (a correction: text and metadata become the "
+                        "FILE's; metadata not given is not kept); every FILE is checked, and its article found, "
+                        "before any is replaced")
     s = sub.add_parser("remove", help="remove articles from the corpus and update the index")
     s.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
     s = sub.add_parser("serve", help="serve the HTTP API")

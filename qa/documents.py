@@ -3,10 +3,17 @@
 An article is `<name>.txt` (its text exactly as stored: citations are offsets into it) and, when it
 has metadata, `<name>.meta.json` beside it (qa/metadata.py). Each file is written to a temporary
 name, flushed, then moved to its final name; the text goes last, with `link`, which fails if the
-name exists, so an existing article is never replaced. The text file is the commit point: a crash
+name exists, so an add never replaces an existing article. The text file is the commit point: a crash
 before it leaves at most a sidecar without its text, which ingestion ignores and the next change
-removes. Removing deletes the text first, for the same reason. Changes hold an exclusive flock on the
-corpus folder itself (threads and processes alike), so a name is checked and written at once.
+removes. Removing deletes the text first, for the same reason. Replacing an article (a correction) changes
+two files, so it goes through a journal: its new metadata and text are written to temporary names and
+made durable, then the text's is renamed to `.<name>.text.ready`, the commit point; then the sidecar and the
+text are renamed into place. A crash before the commit point leaves the old article (its leftovers are
+swept); after it, the replacement is finished by the next start, the next change of that name, or the
+next removal (`_finish_replace`), so it is the old article or the new one, never a mix. Changes hold an
+exclusive flock on the corpus folder itself (threads and processes alike), so a name is checked and
+written at once; reading the corpus for a build holds it shared (`corpus_lock(shared=True)`), so a build
+never sees half of a replacement.
 The text is parsed by the same code the index uses before anything is written, so a file that would
 break every later build is refused up front.
 """
@@ -97,19 +104,26 @@ def add_document(seeds_dir: Path, name: str, text: str, meta: dict | None = None
     return add_documents(seeds_dir, [NewDocument(name, text, fmt, dict(meta or {}))])[0]
 
 
-def add_documents(seeds_dir: Path, docs: Iterable[NewDocument]) -> list[Article]:
-    """All of `docs` or none: every one is checked, and every name found free, before any is written."""
+def _prepare_all(docs: Iterable[NewDocument]) -> tuple[list[_Prepared], list[str]]:
+    """Every document checked (none written), and their names, each given once."""
     prepared = [prepare(d) for d in docs]
     names = [p.article.doc_id for p in prepared]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise InvalidDocument(f"name(s) given more than once: {', '.join(twice)}")
+    return prepared, names
+
+
+def add_documents(seeds_dir: Path, docs: Iterable[NewDocument]) -> list[Article]:
+    """All of `docs` or none: every one is checked, and every name found free, before any is written."""
+    prepared, names = _prepare_all(docs)
     with corpus_lock(seeds_dir):
         taken = [f"{n}.txt" for n in names if (seeds_dir / f"{n}.txt").exists()]
         if taken:
             verb = "already exists" if len(taken) == 1 else "already exist"
-            raise DocumentExists(f"{', '.join(map(repr, taken))} {verb}; documents are never replaced, "
-                                 "choose another name or remove it first")
+            raise DocumentExists(f"{', '.join(map(repr, taken))} {verb}; documents are never replaced by an add: "
+                                 "choose another name, or replace it (PUT /admin/documents/{doc_id}, "
+                                 "qa add --replace)")
         for n in names:  # what a crashed add of these names left (other names' leftovers: sweep_leftovers)
             _sweep_name(seeds_dir, n)
         written: list[str] = []
@@ -125,9 +139,83 @@ def add_documents(seeds_dir: Path, docs: Iterable[NewDocument]) -> list[Article]
     return [p.article for p in prepared]
 
 
+def replace_document(seeds_dir: Path, doc: NewDocument) -> Article:
+    """Replace the article `doc.name` (text and metadata: what `doc` gives, nothing kept from the old one);
+    DocumentNotFound when there is no such article. Checked as an added one is, before anything is written."""
+    return replace_documents(seeds_dir, [doc])[0]
+
+
+def replace_documents(seeds_dir: Path, docs: Iterable[NewDocument]) -> list[Article]:
+    """Replace existing articles: every one is checked, and found, before any is replaced; each is replaced
+    at once (a reader, or a restart after a crash, sees its old version or its new one, never a mix)."""
+    prepared, names = _prepare_all(docs)
+    with corpus_lock(seeds_dir):
+        for n in names:
+            _finish_replace(seeds_dir, n)  # a crashed replacement of it is finished first
+        missing = [n for n in names if not (seeds_dir / f"{n}.txt").is_file()]
+        if missing:
+            raise DocumentNotFound(f"no document {', '.join(map(repr, missing))} in the corpus to replace; "
+                                   "add it instead")
+        for p in prepared:
+            _replace(seeds_dir, p)
+    return [p.article for p in prepared]
+
+
+def _ready(seeds_dir: Path, stem: str) -> Path:
+    """A replacement's new text once it is complete and durable: its existence is the commit point."""
+    return seeds_dir / f".{stem}.text.ready"
+
+
+def _replace(seeds_dir: Path, p: _Prepared) -> None:
+    stem = p.article.doc_id
+    meta_tmp, text_tmp, ready = _temp(seeds_dir, stem, "meta"), _temp(seeds_dir, stem, "text"), _ready(seeds_dir, stem)
+    try:
+        _durable(meta_tmp, metadata.encode(p.meta) if p.meta else b"")  # empty: the new version has none
+        _durable(text_tmp, p.raw)
+        os.rename(text_tmp, ready)  # committed: from here on the replacement is finished, now or after a crash
+    except BaseException:
+        for tmp in (meta_tmp, text_tmp):
+            tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(seeds_dir)
+    _finish_replace(seeds_dir, stem)
+
+
+def _durable(path: Path, data: bytes) -> None:
+    path.unlink(missing_ok=True)  # a crashed change's
+    with open(path, "xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _finish_replace(seeds_dir: Path, stem: str) -> None:
+    """Finish a committed replacement of `stem`, if there is one (each step can be done again after a crash):
+    the sidecar (the new one, or none), then the text. One whose article was meanwhile deleted by hand is
+    dropped: the deletion wins."""
+    ready, meta_tmp = _ready(seeds_dir, stem), _temp(seeds_dir, stem, "meta")
+    if not ready.exists():
+        return
+    text = seeds_dir / f"{stem}.txt"
+    if not text.exists():
+        ready.unlink(missing_ok=True)
+        meta_tmp.unlink(missing_ok=True)
+        return
+    if meta_tmp.exists():  # absent: the sidecar step was done
+        if meta_tmp.stat().st_size:
+            os.replace(meta_tmp, metadata.sidecar(text))
+        else:
+            metadata.sidecar(text).unlink(missing_ok=True)
+            meta_tmp.unlink()
+    os.replace(ready, text)
+    fsync_dir(seeds_dir)
+
+
 def remove_document(seeds_dir: Path, doc_id: str) -> None:
     """Delete `<doc_id>.txt` and its metadata; DocumentNotFound when there is no such article."""
     with corpus_lock(seeds_dir):
+        if NAME_RE.match(doc_id):
+            _finish_replace(seeds_dir, doc_id)  # else the sweep below would finish it after the removal
         if not NAME_RE.match(doc_id) or not (seeds_dir / f"{doc_id}.txt").is_file():
             raise DocumentNotFound(f"no document {doc_id!r} in the corpus")
         if not _another_text(seeds_dir, f"{doc_id}.txt"):
@@ -144,14 +232,14 @@ def _another_text(seeds_dir: Path, name: str) -> bool:
 
 
 @contextlib.contextmanager
-def corpus_lock(seeds_dir: Path):
-    """An exclusive flock on the folder itself (no lock file among the articles); the kernel drops it if
-    its holder dies, even by SIGKILL."""
+def corpus_lock(seeds_dir: Path, shared: bool = False):
+    """A flock on the folder itself (no lock file among the articles): exclusive for a change, shared for
+    reading the corpus; the kernel drops it if its holder dies, even by SIGKILL."""
     if not seeds_dir.is_dir():
         raise ConfigError(f"seeds folder {str(seeds_dir)!r} does not exist; set QA_SEEDS_DIR to the folder of .txt articles")
     fd = os.open(seeds_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)
@@ -169,8 +257,8 @@ def _write(seeds_dir: Path, p: _Prepared) -> None:
         try:
             os.link(tmp, final)  # atomic, and refuses to replace
         except FileExistsError:
-            raise DocumentExists(f"{p.article.source!r} already exists; documents are never replaced, "
-                                 "choose another name") from None
+            raise DocumentExists(f"{p.article.source!r} already exists; documents are never replaced by an "
+                                 "add: choose another name") from None
 
     _atomic(seeds_dir, final.stem, "text", p.raw, link)
 
@@ -206,6 +294,7 @@ def _sweep_name(seeds_dir: Path, stem: str) -> None:
         _temp(seeds_dir, stem, part).unlink(missing_ok=True)
     if not (seeds_dir / f"{stem}.txt").exists():
         metadata.sidecar(seeds_dir / f"{stem}.txt").unlink(missing_ok=True)
+        _ready(seeds_dir, stem).unlink(missing_ok=True)
 
 
 def sweep_leftovers(seeds_dir: Path) -> None:
@@ -217,9 +306,15 @@ def sweep_leftovers(seeds_dir: Path) -> None:
 
 
 def _sweep(seeds_dir: Path) -> None:
-    """Remove what a crashed change left: temporary files, sidecars whose text is gone (one listing of the
-    folder, names compared as strings: no stat, no pattern matching per file)."""
+    """Finish the replacements a crash committed, then remove what crashed changes left: temporary files,
+    sidecars whose text is gone (one listing of the folder, names compared as strings: no stat, no pattern
+    matching per file)."""
     names = set(os.listdir(seeds_dir))
+    committed = [n[1 : -len(".text.ready")] for n in names if n.startswith(".") and n.endswith(".text.ready")]
+    for stem in committed:
+        _finish_replace(seeds_dir, stem)
+    if committed:
+        names = set(os.listdir(seeds_dir))
     tmp = [n for n in names if n.endswith(".tmp") and n.startswith(".") and len(n) > len(".tmp")]
     sides = [n for n in names if n.endswith(metadata.SIDECAR_SUFFIX)]
     for name in tmp + [n for n in sides if n.removesuffix(metadata.SIDECAR_SUFFIX) + ".txt" not in names]:

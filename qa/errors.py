@@ -13,7 +13,7 @@
     ├── FeedbackError          feedback cannot be stored                        (422)
     ├── EvalError              the evaluation cannot run (bad gold file, server down)  (CLI only)
     ├── InvalidDocument        a new article cannot be ingested as given        (422)
-    ├── DocumentExists         a seed file by that name exists; never replaced  (409)
+    ├── DocumentExists         an add names an existing article                 (409)
     └── RemoteError            a running server refused or failed a CLI request (CLI only)
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -23,7 +24,7 @@ from qa.ingest import load_articles
 from qa.lru import LRU
 from qa.read import Reader, ReaderParams, Reranker, SpanModel
 from qa.retrieve import EmbeddedRetriever, Query, Retriever
-from qa.documents import sweep_leftovers
+from qa.documents import corpus_lock, sweep_leftovers
 from qa.scan import scanner
 from qa.update import reusable, update_index
 from qa.vectors import HnswParams
@@ -81,7 +82,8 @@ def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
                 reason = str(exc)
         known = {a.sha256: a for a in base.articles.values()} if base is not None else None
         # inside the lock: the corpus as this build sees it (files unchanged since the last look are not read)
-        articles = scanner(settings.corpus_watch).load(settings.seeds_dir, known)
+        with _reading(settings):
+            articles = scanner(settings.corpus_watch).load(settings.seeds_dir, known)
         if reason is None:
             fingerprint = nlp_fingerprint(pipeline)
             reason = stale_reason(base.manifest, articles, embedder.name, params, fingerprint)
@@ -115,13 +117,20 @@ def saved(index: Index, index_dir, retrieval: RetrievalParams | None = None) -> 
     return replace(index, path=path, manifest=dict(manifest, corpus=index.manifest["corpus"]), derived=derived)
 
 
+def _reading(settings: Settings):
+    """The corpus folder's lock, shared, while a build reads it: no change is seen half made (qa/documents.py);
+    none when the folder is missing (reading it reports that)."""
+    return corpus_lock(settings.seeds_dir, shared=True) if settings.seeds_dir.is_dir() else contextlib.nullcontext()
+
+
 def _ensure_qdrant(settings: Settings, embedder: Embedder, params: ChunkParams, pipeline,
                    rebuild: bool, progress) -> Index:
     from qa import qdrant_store as store
     from qa.bm25 import BM25Params
 
     target = store.Target.from_settings(settings)
-    articles = load_articles(settings.seeds_dir)  # inside the lock: the corpus as this sync sees it
+    with _reading(settings):
+        articles = load_articles(settings.seeds_dir)  # inside the lock: the corpus as this sync sees it
     if settings.bm25_variant != "l":
         raise ConfigError(f"QA_BM25_VARIANT={settings.bm25_variant} is not available with QA_BACKEND=qdrant: the "
                           f"engine's IDF is BM25L's, so Qdrant scores BM25L only; set QA_BM25_VARIANT=l")

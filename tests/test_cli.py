@@ -69,6 +69,26 @@ def test_add_ask_with_filters_and_remove(qa_env, tmp_path, capsys):
     assert {"ferry", "gulls"}.isdisjoint(load_index(qa_env.index_dir).articles)
 
 
+
+def test_add_replace_corrects_articles_and_refuses_a_missing_one(qa_env, tmp_path, capsys):
+    seeds = qa_env.seeds_dir
+    story = tmp_path / "harbour.txt"
+    story.write_text("The harbour master resigned on Tuesday after the storm.\n")
+    assert cli.main(["add", str(story), "--outlet", "Quay Daily"]) == 0
+    story.write_text("The harbour master resigned on Wednesday after the second storm.\n")
+    assert cli.main(["add", str(story)]) == 2  # an add never replaces
+    assert "documents are never replaced by an add" in capsys.readouterr().err
+    assert cli.main(["add", "--replace", str(story), "--outlet", "Pier Times"]) == 0
+    assert capsys.readouterr().out.startswith("replaced 1: harbour\nindex ")
+    assert (seeds / "harbour.txt").read_text() == story.read_text()
+    assert json.loads((seeds / "harbour.meta.json").read_text()) == {"outlet": "Pier Times"}
+    article = load_index(qa_env.index_dir).articles["harbour"]
+    assert (article.text, article.outlet) == (story.read_text(), "Pier Times")
+    (tmp_path / "beacon.txt").write_text("A new beacon was lit on the breakwater.\n")
+    assert cli.main(["add", "--replace", str(story), str(tmp_path / "beacon.txt")]) == 2
+    assert "no document 'beacon' in the corpus to replace; add it instead" in capsys.readouterr().err
+    assert json.loads((seeds / "harbour.meta.json").read_text()) == {"outlet": "Pier Times"}  # nothing replaced
+
 @pytest.mark.parametrize("argv,message", [
     (["add", "{tmp}/report.pdf"], "qa: error: 'report.pdf': unknown format .pdf"),
     (["add", "{tmp}/blob.txt"], "qa: error: blob.txt is binary (it holds NUL bytes)"),

@@ -7,7 +7,9 @@ import shutil
 
 import pytest
 
-from qa.documents import NewDocument, add_document, add_documents, read_jsonl, remove_document
+from qa import documents
+from qa.documents import (NewDocument, add_document, add_documents, read_jsonl, remove_document, replace_document,
+                          replace_documents, sweep_leftovers)
 from qa.errors import DocumentExists, DocumentNotFound, InvalidDocument
 from qa.ingest import load_articles
 from tests.helpers import SEEDS
@@ -135,3 +137,124 @@ def test_a_start_sweeps_what_crashed_changes_left_in_the_corpus(tmp_path):
     ensure_index(settings, HashingEmbedder())
     assert not (settings.seeds_dir / ".harbour.text.tmp").exists()
     assert not (settings.seeds_dir / "harbour.meta.json").exists()
+
+
+# ---------------------------------------------------------------- replacing (a correction)
+CORRECTED = ("date 2025-06-02 Lighthouse keepers delay their strike\n\n"
+             "The lighthouse keepers of Skerry Point will now strike in August, their union said on Monday.\n")
+
+
+def _hidden(seeds):
+    return sorted(p.name for p in seeds.iterdir() if p.name.startswith("."))
+
+
+def test_a_replacement_takes_the_new_text_and_metadata_and_keeps_nothing_of_the_old(seeds):
+    add_document(seeds, "keepers", TEXT, {"outlet": "Quay Gazette", "url": "https://quay.example/keepers"})
+    article = replace_document(seeds, NewDocument("keepers", CORRECTED, meta={"language": "en-GB"}))
+    assert (seeds / "keepers.txt").read_bytes() == CORRECTED.encode("utf-8")
+    assert json.loads((seeds / "keepers.meta.json").read_text()) == {"language": "en-GB"}  # outlet and url not kept
+    assert (article.title, article.date, article.outlet, article.language) == (
+        "Lighthouse keepers delay their strike", "2025-06-02", None, "en-GB")
+    stored = {a.doc_id: a for a in load_articles(seeds)}["keepers"]
+    assert (stored.text, stored.sha256, stored.outlet) == (CORRECTED, article.sha256, None)
+    replace_document(seeds, NewDocument("keepers", CORRECTED))  # no metadata now: no sidecar
+    assert not (seeds / "keepers.meta.json").exists() and _hidden(seeds) == []
+
+
+def test_replacing_a_missing_article_or_with_a_bad_document_changes_nothing(seeds):
+    add_document(seeds, "keepers", TEXT, {"outlet": "Quay Gazette"})
+    before = {p.name: p.read_bytes() for p in seeds.iterdir()}
+    with pytest.raises(DocumentNotFound, match="no document 'beacon' in the corpus to replace; add it instead"):
+        replace_document(seeds, NewDocument("beacon", CORRECTED))
+    with pytest.raises(InvalidDocument, match="text is empty"):
+        replace_document(seeds, NewDocument("keepers", " \n"))
+    with pytest.raises(InvalidDocument, match="is not a date"):
+        replace_document(seeds, NewDocument("keepers", CORRECTED, meta={"published": "next week"}))
+    with pytest.raises(DocumentNotFound):  # all checked before any is replaced
+        replace_documents(seeds, [NewDocument("keepers", CORRECTED), NewDocument("beacon", CORRECTED)])
+    assert {p.name: p.read_bytes() for p in seeds.iterdir()} == before
+
+
+def _crash_at_the_text(monkeypatch):
+    """os.replace fails when the replacement's text is moved into place: after the commit point and the
+    sidecar, as a crash there would leave it."""
+    real = documents.os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith(".txt"):
+            raise OSError("disk gone")
+        return real(src, dst)
+
+    monkeypatch.setattr(documents.os, "replace", replace)
+
+
+def test_a_committed_replacement_is_finished_by_the_next_start(seeds, monkeypatch):
+    add_document(seeds, "keepers", TEXT, {"outlet": "Quay Gazette"})
+    with monkeypatch.context() as m:
+        _crash_at_the_text(m)
+        with pytest.raises(OSError, match="disk gone"):
+            replace_document(seeds, NewDocument("keepers", CORRECTED, meta={"outlet": "Pier Times"}))
+    assert (seeds / "keepers.txt").read_bytes() == TEXT.encode() and _hidden(seeds) == [".keepers.text.ready"]
+    sweep_leftovers(seeds)  # what a start does
+    stored = {a.doc_id: a for a in load_articles(seeds)}["keepers"]
+    assert (stored.text, stored.outlet) == (CORRECTED, "Pier Times") and _hidden(seeds) == []
+
+
+def test_a_replacement_that_fails_before_its_commit_point_leaves_the_old_article(seeds, monkeypatch):
+    add_document(seeds, "keepers", TEXT, {"outlet": "Quay Gazette"})
+    real = documents.os.rename
+
+    def rename(src, dst):
+        raise OSError("no space left")
+
+    monkeypatch.setattr(documents.os, "rename", rename)
+    with pytest.raises(OSError, match="no space left"):
+        replace_document(seeds, NewDocument("keepers", CORRECTED, meta={"outlet": "Pier Times"}))
+    monkeypatch.setattr(documents.os, "rename", real)
+    sweep_leftovers(seeds)
+    stored = {a.doc_id: a for a in load_articles(seeds)}["keepers"]
+    assert (stored.text, stored.outlet) == (TEXT, "Quay Gazette") and _hidden(seeds) == []
+
+
+def test_removing_an_article_whose_replacement_was_committed_removes_it_for_good(seeds, monkeypatch):
+    add_document(seeds, "keepers", TEXT)
+    with monkeypatch.context() as m:
+        _crash_at_the_text(m)
+        with pytest.raises(OSError):
+            replace_document(seeds, NewDocument("keepers", CORRECTED))
+    remove_document(seeds, "keepers")
+    sweep_leftovers(seeds)
+    assert "keepers" not in {a.doc_id for a in load_articles(seeds)} and _hidden(seeds) == []
+    assert not (seeds / "keepers.txt").exists()
+
+
+def test_a_build_reads_the_corpus_while_no_change_can_be_made(tmp_path, monkeypatch):
+    """ensure_index reads the corpus under its shared lock: an exclusive one (a change) cannot be taken meanwhile."""
+    import fcntl
+    import os
+
+    from qa import service
+    from qa.embed import HashingEmbedder
+    from tests.apps import private_settings
+
+    settings = private_settings(tmp_path)
+    real, refused = service.scanner, []
+
+    class Spy:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def load(self, seeds_dir, known=None):
+            fd = os.open(seeds_dir, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                refused.append(False)
+            except BlockingIOError:
+                refused.append(True)
+            finally:
+                os.close(fd)
+            return self.inner.load(seeds_dir, known)
+
+    monkeypatch.setattr(service, "scanner", lambda watch: Spy(real(watch)))
+    index = service.ensure_index(settings, HashingEmbedder())
+    assert refused == [True] and len(index.articles) == 5

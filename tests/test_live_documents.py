@@ -145,24 +145,36 @@ elif where == "merge":  # merges every second segment of a tier; paused midway t
             pause()
         return real_save(*args, **kwargs)
     qa.segments.write, qa.segments.np.save = write, save
+elif where in ("uncommitted", "committed"):  # a replacement: both new files written, before the commit point
+    # (the rename to .text.ready), or after it and the new sidecar, before the text is moved into place
+    verb, suffix = ("rename", ".text.ready") if where == "uncommitted" else ("replace", ".txt")
+    real_move = getattr(os, verb)
+    def move(src, dst):
+        if str(dst).endswith(suffix):
+            pause()
+        return real_move(src, dst)
+    setattr(qa.documents.os, verb, move)
 else:  # between the sidecar and the text of the new article
     real_link = os.link
     def link(src, dst):
         pause()
         return real_link(src, dst)
     qa.documents.os.link = link
-sys.exit(cli.main(["add", sys.argv[2], "--outlet", "Harbour News"]))
+sys.exit(cli.main(["add", sys.argv[2], "--outlet", "Harbour News", *sys.argv[3:]]))
 """
 
 
-def _kill_paused_add(env, where: str, path) -> None:
-    child = subprocess.Popen([sys.executable, "-c", _PAUSED_ADD, where, str(path)], cwd=ROOT, env={**os.environ, **env},
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+_FILES_STAGE = ("document", "uncommitted", "committed")  # paused while the corpus files are changed
+
+
+def _kill_paused_add(env, where: str, path, *flags: str) -> None:
+    child = subprocess.Popen([sys.executable, "-c", _PAUSED_ADD, where, str(path), *flags], cwd=ROOT,
+                             env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         lines = [child.stdout.readline().strip()]
         if lines[0].startswith("added"):  # the files were written; the index update comes next
             lines.append(child.stdout.readline().strip())
-        assert lines[-1] == "PAUSED" and lines[:-1] == ([] if where == "document" else ["added 1: keepers"])
+        assert lines[-1] == "PAUSED" and lines[:-1] == ([] if where in _FILES_STAGE else ["added 1: keepers"])
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(10)
@@ -198,6 +210,38 @@ def test_kill_9_mid_update_keeps_the_previous_index_and_the_files_whole_or_absen
     after = ensure_index(settings, HashingEmbedder())
     assert "keepers" in after.articles and after.articles["keepers"].outlet == "Harbour News"
     assert not [p for p in (settings.index_dir / "segments").iterdir() if p.name.endswith(".partial")]
+
+
+def test_kill_9_mid_replace_leaves_the_old_article_or_the_new_one_never_a_mix(tmp_path):
+    from qa.documents import add_document
+
+    env = _env(tmp_path)
+    settings = private_settings(tmp_path)
+    seeds = settings.seeds_dir
+    add_document(seeds, "keepers", _story(1, 1), {"outlet": "Quay Gazette"})
+    ensure_index(settings, HashingEmbedder())
+    correction = tmp_path / "keepers.txt"
+    correction.write_text(_story(1, 2))
+    replace = ("--replace", "--outlet", "Pier Times")
+
+    # Killed with both new files written but before the commit point: the old article, whole.
+    _kill_paused_add(env, "uncommitted", correction, *replace)
+    stored = {a.doc_id: a for a in load_articles(seeds)}["keepers"]
+    assert (stored.text, stored.outlet) == (_story(1, 1), "Quay Gazette")
+    index = ensure_index(settings, HashingEmbedder())  # a start sweeps the leftovers
+    assert (index.articles["keepers"].text, index.articles["keepers"].outlet) == (_story(1, 1), "Quay Gazette")
+    assert not [p.name for p in seeds.iterdir() if p.name.startswith(".")]
+
+    # Killed after it, between the new sidecar and the new text: the next start finishes the replacement.
+    _kill_paused_add(env, "committed", correction, *replace)
+    assert (seeds / ".keepers.text.ready").read_text() == _story(1, 2)
+    index = ensure_index(settings, HashingEmbedder())
+    assert (index.articles["keepers"].text, index.articles["keepers"].outlet) == (_story(1, 2), "Pier Times")
+    assert (seeds / "keepers.txt").read_text() == _story(1, 2)
+    assert not [p.name for p in seeds.iterdir() if p.name.startswith(".")]
+    result = QAService(settings, index, HashingEmbedder()).ask("When does strike number 2 of crew 1 begin?")
+    cited = [c for a in result.answers for c in a.citations if c.doc_id == "keepers"]
+    assert cited and all(_story(1, 2)[c.start:c.end] == c.quote for c in cited)
 
 
 def test_kill_9_mid_merge_keeps_the_previous_index_and_the_next_start_merges(tmp_path, monkeypatch):

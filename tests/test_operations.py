@@ -114,6 +114,9 @@ def test_documents_may_exceed_the_question_body_limit_but_not_their_own(tmp_path
     assert c.post("/admin/documents", json={"name": "long", "text": long_text}, headers=ADMIN).status_code == 201
     too_long = c.post("/admin/documents", json={"name": "huge", "text": long_text * 3}, headers=ADMIN)
     assert too_long.status_code == 413 and not (tmp_path / "seeds" / "huge.txt").exists()
+    assert c.put("/admin/documents/long", json={"text": long_text + "A late line. "}, headers=ADMIN).status_code == 200
+    too_long = c.put("/admin/documents/long", json={"text": long_text * 3}, headers=ADMIN)
+    assert too_long.status_code == 413 and (tmp_path / "seeds" / "long.txt").read_text() == long_text + "A late line. "
     assert c.post("/ask", json={"question": "x" * 1100}).status_code == 413
 
 
@@ -177,6 +180,60 @@ def test_after_a_removal_no_answer_cites_the_article(admin_app, tmp_path):
     again = c.delete("/admin/documents/lighthouse", headers=ADMIN)
     assert again.status_code == 404 and again.json()["error"] == "document_not_found"
     assert c.delete("/admin/documents/000_0909706770c7972d").status_code == 401
+
+
+CORRECTION = ("date 2025-06-02 Lighthouse keepers delay their strike\n\n"
+              "The lighthouse keepers of Skerry Point voted on Sunday to strike over unpaid night shifts. "
+              "Their union said on Monday the strike would begin on the third of August.\n")
+
+
+def test_a_replaced_article_is_cited_from_its_new_text_and_its_metadata_alone_reuses_its_vectors(admin_app, tmp_path,
+                                                                                                 caplog):
+    app, c = admin_app
+    c.post("/admin/documents", json={"name": "lighthouse", "text": ARTICLE, **KEEPERS_META}, headers=ADMIN)
+    before = c.post("/ask", json={"question": KEEPERS_Q}).json()["answers"][0]  # and remembered by the answer cache
+    assert "first of July" in before["text"] and before["citations"][0]["outlet"] == "Harbour News"
+    r = c.put("/admin/documents/lighthouse", json={"text": CORRECTION, "outlet": "Pier Times"}, headers=ADMIN)
+    assert r.status_code == 200 and r.json()["indexed"] is True
+    assert (r.json()["doc_id"], r.json()["outlet"], r.json()["url"], r.json()["date"]) == (
+        "lighthouse", "Pier Times", None, "2025-06-02")  # the fields not sent are not kept
+    assert (tmp_path / "seeds" / "lighthouse.txt").read_text() == CORRECTION
+    body = c.post("/ask", json={"question": KEEPERS_Q}).json()
+    cited = body["answers"][0]["citations"][0]
+    assert (cited["doc_id"], cited["outlet"], cited["date"]) == ("lighthouse", "Pier Times", "2025-06-02")
+    assert "third of August" in body["answers"][0]["text"]
+    for a in body["answers"]:
+        for cit in a["citations"]:
+            text = (tmp_path / "seeds" / cit["source"]).read_text(encoding="utf-8")
+            assert text[cit["start"]:cit["end"]] == cit["quote"]
+    assert "first of July" not in json.dumps(c.post("/ask", json={"question": KEEPERS_Q, "top_k": 10}).json())
+
+    with caplog.at_level("INFO", logger="qa.update"):  # the same text, another outlet: nothing embedded again
+        r = c.put("/admin/documents/lighthouse", json={"text": CORRECTION, "outlet": "Skerry Post"}, headers=ADMIN)
+    assert r.status_code == 200 and r.json()["indexed"] is True
+    assert "index updated: 6 articles reused, 0 computed (0 sentences, 0 chunks)" in caplog.text
+    answer = c.post("/ask", json={"question": KEEPERS_Q, "sources": ["Skerry Post"]}).json()["answers"][0]
+    assert answer["citations"][0]["outlet"] == "Skerry Post"
+    gone = c.post("/ask", json={"question": KEEPERS_Q, "sources": ["Pier Times"]})  # no article of that outlet now
+    assert gone.status_code == 422 and "name(s) no document id or outlet" in gone.json()["detail"]
+
+
+def test_a_replacement_of_a_missing_article_or_with_a_bad_body_changes_nothing(admin_app, tmp_path):
+    _, c = admin_app
+    seeds = tmp_path / "seeds"
+    before = {p.name: p.read_bytes() for p in seeds.iterdir()}
+    missing = c.put("/admin/documents/beacon", json={"text": ARTICLE}, headers=ADMIN)
+    assert missing.status_code == 404 and missing.json()["error"] == "document_not_found"
+    assert "add it instead" in missing.json()["detail"]
+    target = "/admin/documents/003_402be4f0d307bbc3"
+    empty = c.put(target, json={"text": "  \n"}, headers=ADMIN)
+    assert empty.status_code == 422 and empty.json()["error"] == "invalid_document"
+    bad_date = c.put(target, json={"text": ARTICLE, "published": "2025-13-01"}, headers=ADMIN)
+    assert bad_date.status_code == 422 and "published" in bad_date.json()["detail"]
+    renamed = c.put(target, json={"text": ARTICLE, "name": "other"}, headers=ADMIN)
+    assert renamed.status_code == 422 and "name" in renamed.json()["detail"]
+    assert c.put(target, json={"text": ARTICLE}).status_code == 401
+    assert {p.name: p.read_bytes() for p in seeds.iterdir()} == before
 
 
 def test_a_bulk_add_of_json_lines_is_all_or_nothing(admin_app, tmp_path):
