@@ -69,3 +69,12 @@ def test_words_inside_a_quotation_are_its_speakers_and_a_speaker_names_someone(p
     inside = [c for c in candidates(doc) if c.kind != "quote" and c.end <= doc.text.index(",\"")]
     assert inside and all(doc.text[slice(*c.speaker)] == "Mayor Ilse Marov" for c in inside if c.speaker)
     assert any(c.speaker for c in inside)
+
+
+def test_an_amount_of_money_keeps_its_currency_sign(pipeline):
+    """The recognizer leaves "£", "€" or "US$" out of MONEY; the sign the tagger tags as one is taken in."""
+    doc = pipeline("The Orrin Water Board was fined £62,500 on Monday, and each household gets €15 back.")
+    money = [c.text(doc) for c in _by_kind(doc, "ent") if c.label == "MONEY"]
+    assert money == ["£62,500", "€15"]
+    doc = pipeline("The lottery fund raised US$410,000 for the museum and $3 million for the park.")
+    assert [c.text(doc) for c in _by_kind(doc, "ent") if c.label == "MONEY"] == ["US$410,000", "$3 million"]

@@ -136,7 +136,16 @@ def dateline_end(doc) -> int:
 # ---------------------------------------------------------------- kinds
 def _entities(doc):
     for e in doc.ents:
-        yield Candidate(e.start_char, e.end_char, "ent", e.label_, e.root.i, governing_verb(e.root))
+        yield Candidate(_start(doc, e), e.end_char, "ent", e.label_, e.root.i, governing_verb(e.root))
+
+
+def _start(doc, e) -> int:
+    """Where an entity starts, an amount of money with its currency sign: the small English pipeline's
+    recognizer leaves a sign other than "$" out of MONEY ("£45,000" gives "45,000", "€12" gives "12"), though
+    its tagger tags the sign as one (Penn tag `$`), so the sign just before is taken in."""
+    if e.label_ == "MONEY" and e.start > 0 and doc[e.start - 1].tag_ == "$":
+        return doc[e.start - 1].idx
+    return e.start_char
 
 
 def _lists(doc):
@@ -147,8 +156,8 @@ def _lists(doc):
             continue
         items = [e] + [by_root[t.i] for t in e.root.subtree if t.dep_ == "conj" and t.i in by_root and t.i != e.root.i]
         if len(items) >= 2:
-            yield Candidate(items[0].start_char, items[-1].end_char, "list", e.label_, e.root.i,
-                            governing_verb(e.root), tuple((x.start_char, x.end_char) for x in items))
+            yield Candidate(_start(doc, items[0]), items[-1].end_char, "list", e.label_, e.root.i,
+                            governing_verb(e.root), tuple((_start(doc, x), x.end_char) for x in items))
 
 
 def _noun_chunks(doc):
