@@ -198,6 +198,7 @@ def test_a_replaced_article_is_cited_from_its_new_text_and_its_metadata_alone_re
     assert (r.json()["doc_id"], r.json()["outlet"], r.json()["url"], r.json()["date"]) == (
         "lighthouse", "Pier Times", None, "2025-06-02")  # the fields not sent are not kept
     assert (tmp_path / "seeds" / "lighthouse.txt").read_text() == CORRECTION
+    assert c.get("/documents/lighthouse").json()["text"] == CORRECTION
     body = c.post("/ask", json={"question": KEEPERS_Q}).json()
     cited = body["answers"][0]["citations"][0]
     assert (cited["doc_id"], cited["outlet"], cited["date"]) == ("lighthouse", "Pier Times", "2025-06-02")
