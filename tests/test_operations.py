@@ -314,6 +314,12 @@ def test_with_qdrant_documents_added_and_removed_through_the_api_sync_the_collec
     cited = body["answers"][0]["citations"][0]
     assert (cited["doc_id"], cited["outlet"], cited["published"]) == ("lighthouse", "Harbour News",
                                                                      KEEPERS_META["published"])
+    r = c.put("/admin/documents/lighthouse", json={"text": CORRECTION, "outlet": "Pier Times"}, headers=ADMIN)
+    assert r.status_code == 200 and r.json()["indexed"] is True
+    assert store.stored_articles(target)["lighthouse"][0] == r.json()["sha256"]  # the new text's points
+    body = c.post("/ask", json={"question": KEEPERS_Q, "sources": ["pier times"], "top_k": 5}).json()
+    assert {p["doc_id"] for p in body["passages"]} == {"lighthouse"}
+    assert "third of August" in body["answers"][0]["text"] and "first of July" not in json.dumps(body)
     r = c.delete("/admin/documents/lighthouse", headers=ADMIN)
     assert r.status_code == 200 and r.json()["indexed"] is True
     assert "lighthouse" not in store.stored_articles(target)
