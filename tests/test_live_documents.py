@@ -1,4 +1,4 @@
-"""Documents added and removed by many clients at once over the real uvicorn while questions stream, and
+"""Documents added, replaced and removed by many clients at once over the real uvicorn while questions stream, and
 kill -9 in the middle of an update: nothing is lost, the corpus and the index agree exactly."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _env(tmp) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("graph", [False, True], ids=["exact", "hnsw"])
-def test_concurrent_adds_and_removes_while_questions_stream_lose_nothing(tmp_path, graph):
+def test_concurrent_adds_replacements_and_removes_while_questions_stream_lose_nothing(tmp_path, graph):
     """`hnsw`: dense search through the HNSW graph from 10 chunks on, taking in the new chunks past 3: the
     graph is left in place, takes its tail in and is built again (a quarter removed) as the updates come."""
     env = _env(tmp_path)
@@ -48,6 +48,7 @@ def test_concurrent_adds_and_removes_while_questions_stream_lose_nothing(tmp_pat
     seeds = tmp_path / "seeds"
     originals = {p.stem for p in seeds.glob("*.txt")}
     kept, removed, statuses, lock, stop = set(), set(), [], threading.Lock(), threading.Event()
+    corrected: dict[str, str] = {}
 
     def editor(base: str, client: int):
         with httpx.Client(base_url=base, headers=ADMIN, timeout=60) as c:
@@ -58,6 +59,12 @@ def test_concurrent_adds_and_removes_while_questions_stream_lose_nothing(tmp_pat
                 if n % 2:
                     d = c.delete(f"/admin/documents/{name}")
                     assert d.status_code == 200, d.text
+                elif n % 4 == 0:  # a correction: the text and the outlet replaced
+                    fixed = _story(client, n) + "An earlier version gave the wrong harbour.\n"
+                    u = c.put(f"/admin/documents/{name}", json={"text": fixed, "outlet": f"Corrected {client}"})
+                    assert u.status_code == 200, u.text
+                    with lock:
+                        corrected[name] = fixed
                 with lock:
                     (removed if n % 2 else kept).add(name)
             # every editor also tries one name the others try too: exactly one add wins
@@ -98,6 +105,8 @@ def test_concurrent_adds_and_removes_while_questions_stream_lose_nothing(tmp_pat
     index = load_index(tmp_path / "index")
     assert set(index.articles) == expected == {c.doc_id for c in index.chunks}
     assert {a.doc_id: a.sha256 for a in index.articles.values()} == {a.doc_id: a.sha256 for a in load_articles(seeds)}
+    assert len(corrected) == 8 and all(index.articles[n].text == t and index.articles[n].outlet.startswith("Corrected")
+                                       for n, t in corrected.items())
     assert sorted(p.name for p in seeds.iterdir() if not p.name.endswith(".txt")) == sorted(
         f"{n}.meta.json" for n in kept)  # a sidecar for each kept add with an outlet, nothing else
     if graph:  # the saved graph maps onto the served chunks: each one's own vector finds what exact search finds
