@@ -117,10 +117,19 @@ def saved(index: Index, index_dir, retrieval: RetrievalParams | None = None) -> 
     return replace(index, path=path, manifest=dict(manifest, corpus=index.manifest["corpus"]), derived=derived)
 
 
+@contextlib.contextmanager
 def _reading(settings: Settings):
-    """The corpus folder's lock, shared, while a build reads it: no change is seen half made (qa/documents.py);
-    none when the folder is missing (reading it reports that)."""
-    return corpus_lock(settings.seeds_dir, shared=True) if settings.seeds_dir.is_dir() else contextlib.nullcontext()
+    """The corpus folder's lock, shared, while a build reads it: no change is seen half made (qa/documents.py).
+    None when the folder is missing (reading it reports that), or where the filesystem refuses locks (an NFS
+    mount without its lock daemon): a corpus nothing changes can be read, so that is a warning, not an error."""
+    with contextlib.ExitStack() as stack:
+        if settings.seeds_dir.is_dir():
+            try:
+                stack.enter_context(corpus_lock(settings.seeds_dir, shared=True))
+            except OSError as exc:
+                log.warning("reading the corpus %s without its lock (%s): a change made meanwhile may be seen "
+                            "half made until the next update", settings.seeds_dir, exc.strerror or exc)
+        yield
 
 
 def _ensure_qdrant(settings: Settings, embedder: Embedder, params: ChunkParams, pipeline,

@@ -258,3 +258,25 @@ def test_a_build_reads_the_corpus_while_no_change_can_be_made(tmp_path, monkeypa
     monkeypatch.setattr(service, "scanner", lambda watch: Spy(real(watch)))
     index = service.ensure_index(settings, HashingEmbedder())
     assert refused == [True] and len(index.articles) == 5
+
+
+def test_a_filesystem_that_refuses_locks_is_read_unlocked_with_a_warning(tmp_path, monkeypatch, caplog):
+    import errno
+    import fcntl
+
+    from qa import service
+    from qa.embed import HashingEmbedder
+    from tests.apps import private_settings
+
+    real = fcntl.flock
+
+    def refuse(fd, op):  # a shared lock refused (the build lock, a file's, is taken as ever)
+        if op == fcntl.LOCK_SH:
+            raise OSError(errno.ENOLCK, "No locks available")
+        return real(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    with caplog.at_level("WARNING", logger="qa.service"):
+        index = service.ensure_index(private_settings(tmp_path), HashingEmbedder())
+    assert len(index.articles) == 5
+    assert "without its lock (No locks available)" in caplog.text
