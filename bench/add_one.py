@@ -1,6 +1,7 @@
 """What adding one article costs, against corpora of growing size and articles of growing length.
 
     .venv/bin/python bench/add_one.py [--sizes 2500,5000,10000] [--lengths 10,40] [--place last|first] [--work DIR]
+                                      [--change add|replace|metadata]
 
 The corpora are synthetic: article i of a corpus is drawn from a fixed seed (i): 10 sentences of 14-20
 words from a 2,000-word made-up vocabulary ("w0 ... w1999"), each article starting with a `date` line. The
@@ -24,6 +25,9 @@ grown or built, written and hashed (above QA_DENSE_EXACT_BELOW chunks; qa/derive
 total (the first add after a start, which also fills what later adds find remembered: each JSON line
 written, each sentence's reporting verbs). `--place first` names the added articles so that they sort before
 every other (every row after them moves), `last` (the default) after.
+`--change replace` times a correction instead (PUT /admin/documents/{doc_id}: qa/documents.py's journal,
+then the update, which embeds and analyses the new text alone), `--change metadata` one that changes only the
+outlet (nothing embedded); the article they change is added first, untimed.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qa import analysis, build_files, derived, nlp as nlp_module, update  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.documents import add_document, remove_document  # noqa: E402
+from qa.documents import NewDocument, add_document, remove_document, replace_document  # noqa: E402
 from qa.embed import HashingEmbedder  # noqa: E402
 from qa.index import FORMAT_VERSION, Index, build_index, cleanup, load_index, nlp_fingerprint, save_index  # noqa: E402
 from qa.ingest import load_articles  # noqa: E402
@@ -132,9 +136,12 @@ def restore(cfg: Settings, live: Index, embedder, pipeline, names: list[str]) ->
     cleanup(cfg.index_dir)
 
 
-def add_one(cfg: Settings, embedder, pipeline, live: Index, name: str, length: int, n: int) -> tuple[dict, Index]:
-    """One article added to the corpus `live` serves, as a running server adds it; the seconds of each phase
-    and the index served after it (the next add starts from it, as the server's next would)."""
+def add_one(cfg: Settings, embedder, pipeline, live: Index, name: str, length: int, n: int,
+            change: str = "add") -> tuple[dict, Index]:
+    """One article added to the corpus `live` serves, as a running server adds it (`change` "add"), or the
+    article `name` replaced by a new text of `length` sentences ("replace") or by the same text under another
+    outlet ("metadata"), as PUT /admin/documents/{doc_id} does; the seconds of each phase and the index served
+    after it (the next change starts from it, as the server's next would)."""
     timed = Timed()
     real_analyse = analysis.analyse
 
@@ -176,7 +183,12 @@ def add_one(cfg: Settings, embedder, pipeline, live: Index, name: str, length: i
     try:
         with timed.phase("total"):
             with timed.phase("write files"):
-                add_document(cfg.seeds_dir, name, synthetic(1_000_000 + n, length))
+                if change == "add":
+                    add_document(cfg.seeds_dir, name, synthetic(1_000_000 + n, length))
+                else:  # the metadata change keeps the text the last replacement (or the add) gave
+                    text = (cfg.seeds_dir / f"{name}.txt").read_text(encoding="utf-8") if change == "metadata" \
+                        else synthetic(2_000_000 + n, length)
+                    replace_document(cfg.seeds_dir, NewDocument(name, text, meta={"outlet": f"Outlet {n}"}))
             with timed.phase("ingest"):
                 articles = SCANNER.load(cfg.seeds_dir, {a.sha256: a for a in live.articles.values()})
             with timed.phase("update"):
@@ -191,7 +203,8 @@ def add_one(cfg: Settings, embedder, pipeline, live: Index, name: str, length: i
         analysis.analyse, derived.updated, derived._grown, derived.write = real_analyse, real_updated, real_grown, real_write
         derived.build_hnsw = real_build
         build_files.sha256_file = real_sha256
-    assert stats.computed == 1 and stats.reused == len(articles) - 1, stats
+    computed = 0 if change == "metadata" else 1  # the new or changed text alone is embedded and analysed
+    assert stats.computed == computed and stats.reused == len(articles) - computed, stats
     s = timed.seconds
     s["assemble"] = s["update"] - s.get("embed", 0.0) - s.get("analyse", 0.0)
     s["article"] = s.get("embed", 0.0) + s.get("analyse", 0.0)
@@ -220,6 +233,9 @@ def main() -> int:
     p.add_argument("--lengths", default="10,40", help="sentences of the added article")
     p.add_argument("--repeats", type=int, default=2, help="runs per cell; the fastest is printed")
     p.add_argument("--work", type=Path, default=Path("/tmp/qa-bench-add-one"))
+    p.add_argument("--change", choices=("add", "replace", "metadata"), default="add",
+                   help="what is timed: an article added; or one added first (untimed), then its text replaced "
+                        "(PUT /admin/documents/{doc_id}), or only its outlet")
     p.add_argument("--place", choices=("last", "first"), default="last",
                    help="where the added articles' names sort among the corpus's (first: every row after moves)")
     args = p.parse_args()
@@ -229,7 +245,8 @@ def main() -> int:
     pipeline = nlp_module.load(settings.nlp_model)
     cols = ("write files", "ingest", "embed", "analyse", "assemble", "save build", "service", "written KB")
     prefix = "added" if args.place == "last" else "0-added"  # corpus names are a00000..: "0-" sorts first
-    print(f"encoder: {settings.encoder_backend} {embedder.name}; spaCy {pipeline.meta['name']} {pipeline.meta['version']}")
+    print(f"encoder: {settings.encoder_backend} {embedder.name}; spaCy {pipeline.meta['name']} {pipeline.meta['version']}; "
+          f"timed: {args.change}")
     print(f"{'corpus':>7} {'added':>9} | " + " ".join(f"{c:>11}" for c in cols)
           + f" | {'article':>8} {'corpus-wide':>11} {'bm25':>6} {'graph':>6} {'other':>6} {'total':>7} {'1st run':>7}")
     for size in (int(x) for x in args.sizes.split(",")):
@@ -237,9 +254,13 @@ def main() -> int:
         live, added_names = started(cfg, embedder, pipeline), []
         for length in (int(x) for x in args.lengths.split(",")):
             runs = []
+            if args.change != "add":  # the article whose text or metadata each run changes
+                added_names.append(f"{prefix}-{length}-changed")
+                _, live = add_one(cfg, embedder, pipeline, live, added_names[-1], length, args.repeats)
             for r in range(args.repeats):
-                added_names.append(f"{prefix}-{length}-{r}")
-                seconds, live = add_one(cfg, embedder, pipeline, live, added_names[-1], length, r)
+                if args.change == "add":
+                    added_names.append(f"{prefix}-{length}-{r}")
+                seconds, live = add_one(cfg, embedder, pipeline, live, added_names[-1], length, r, args.change)
                 runs.append(seconds)
             best = min(runs, key=lambda s: s["total"])
             added = f"{length}s/{int(best['chunks'])}c"
