@@ -233,3 +233,20 @@ def test_a_reader_over_an_update_carries_what_the_previous_one_read_as_it_would_
                                                                        other.verbs)
         assert one.rows.tolist() == other.rows.tolist() and len(one.rows) == len(one.verbs)
     assert any(len(carried.parse(i).rows) for i in range(len(updated.sentences)))
+
+
+def test_a_percentage_question_is_answered_with_a_share_written_per_cent(tmp_path):
+    """"per cent" (the recognizer's MONEY) answers a question for a percentage, not a "%" figure from another
+    article."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "fares.txt").write_text(
+        "date 2025-03-04 Lenholm bus fares rise\n\nBus fares in Lenholm rose 7.5 per cent on Monday, the "
+        "transport board said. A single ticket now costs 80 cents.\n")
+    (seeds / "ferries.txt").write_text(
+        "date 2025-03-05 Ferry fares held\n\nFerry fares on the Lenholm crossing will stay the same this year, "
+        "although the operator's fuel costs rose 22% in the winter.\n")
+    service = hashing_service(seeds, tmp_path)
+    result = service.ask("By what percentage did bus fares in Lenholm rise?")
+    assert result.answers[0].text == "7.5 per cent"
+    _check_citations(service, result)

@@ -78,3 +78,13 @@ def test_an_amount_of_money_keeps_its_currency_sign(pipeline):
     assert money == ["£62,500", "€15"]
     doc = pipeline("The lottery fund raised US$410,000 for the museum and $3 million for the park.")
     assert [c.text(doc) for c in _by_kind(doc, "ent") if c.label == "MONEY"] == ["US$410,000", "$3 million"]
+
+
+def test_a_share_written_per_cent_is_a_percentage(pipeline):
+    """The recognizer labels "per cent" MONEY; it is a PERCENT for the candidate and for the phrases holding it."""
+    doc = pipeline("Bus fares in Lenholm rose 7.5 per cent on Monday, and a single ticket now costs 80 cents.")
+    ents = {c.text(doc): c.label for c in _by_kind(doc, "ent")}
+    assert ents["7.5 per cent"] == "PERCENT" and ents["80 cents"] == "MONEY"
+    holding = [c for c in candidates(doc) if c.kind != "ent" and "7.5 per cent" in c.text(doc)]
+    assert holding and all("PERCENT" in c.labels and "MONEY" not in c.labels for c in holding
+                           if "80 cents" not in c.text(doc))

@@ -67,7 +67,8 @@ def candidates(doc) -> tuple[Candidate, ...]:
             found.setdefault((c.start, c.end, c.kind), c)
     starts = [t.idx for t in doc]
     quotes = [c for c in found.values() if c.kind == "quote" and c.speaker is not None]
-    return tuple(_described(doc, _inside_quote(c, quotes), starts) for c in found.values())
+    labels = {i: _label(e) for e in doc.ents for i in range(e.start, e.end)}
+    return tuple(_described(doc, _inside_quote(c, quotes), starts, labels) for c in found.values())
 
 
 def _inside_quote(c: Candidate, quotes: list[Candidate]) -> Candidate:
@@ -78,10 +79,10 @@ def _inside_quote(c: Candidate, quotes: list[Candidate]) -> Candidate:
     return c
 
 
-def _head_label(token) -> str:
+def _head_label(token, labels: dict[int, str]) -> str:
     if token.dep_ == "prep":
         token = next((c for c in token.children if c.dep_ == "pobj"), token)
-    return token.ent_type_
+    return labels.get(token.i, "")
 
 
 def _tokens_between(doc, starts: list[int], start: int, end: int):
@@ -92,7 +93,7 @@ def _tokens_between(doc, starts: list[int], start: int, end: int):
 _CONTENT = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "NUM"})
 
 
-def _described(doc, c: Candidate, starts: list[int]) -> Candidate:
+def _described(doc, c: Candidate, starts: list[int], labels: dict[int, str]) -> Candidate:
     words = [t for t in _tokens_between(doc, starts, c.start, c.end) if not t.is_punct]
     verb = doc[c.verb] if c.verb is not None else None
     lo = words[0].i if words else c.root
@@ -108,8 +109,8 @@ def _described(doc, c: Candidate, starts: list[int]) -> Candidate:
         role=c.label[4:] if c.label.startswith("arg:") else doc[c.root].dep_,
         nearby=frozenset(t.lemma_.lower() for t in doc[max(0, lo - 3) : min(len(doc), hi + 3)]),
         modifies=doc[c.root].head.i if doc[c.root].dep_ in _MODIFIER else None,
-        labels=frozenset(doc[i].ent_type_ for i in (t.i for t in words) if doc[i].ent_type_),
-        head_label=_head_label(doc[c.root]),
+        labels=frozenset(labels[t.i] for t in words if t.i in labels),
+        head_label=_head_label(doc[c.root], labels),
         duration=any(t.lemma_.lower() in TIME_UNITS for t in words) and any(t.like_num for t in words),
         units=dates.units(doc.text[c.start : c.end]) if words and any(t.ent_type_ in _WHEN for t in words) else frozenset(),
     )
@@ -136,7 +137,16 @@ def dateline_end(doc) -> int:
 # ---------------------------------------------------------------- kinds
 def _entities(doc):
     for e in doc.ents:
-        yield Candidate(_start(doc, e), e.end_char, "ent", e.label_, e.root.i, governing_verb(e.root))
+        yield Candidate(_start(doc, e), e.end_char, "ent", _label(e), e.root.i, governing_verb(e.root))
+
+
+def _label(e) -> str:
+    """An entity's label, a share written "per cent" a PERCENT: the small English pipeline's recognizer labels
+    "12.5 per cent", the British spelling, MONEY ("percent" and "%" it labels PERCENT), and a question for a
+    percentage then passes it over."""
+    if e.label_ == "MONEY" and any(t.lower_ == "cent" and t.i > e.start and t.nbor(-1).lower_ == "per" for t in e):
+        return "PERCENT"
+    return e.label_
 
 
 def _start(doc, e) -> int:
@@ -156,7 +166,7 @@ def _lists(doc):
             continue
         items = [e] + [by_root[t.i] for t in e.root.subtree if t.dep_ == "conj" and t.i in by_root and t.i != e.root.i]
         if len(items) >= 2:
-            yield Candidate(_start(doc, items[0]), items[-1].end_char, "list", e.label_, e.root.i,
+            yield Candidate(_start(doc, items[0]), items[-1].end_char, "list", _label(e), e.root.i,
                             governing_verb(e.root), tuple((_start(doc, x), x.end_char) for x in items))
 
 
