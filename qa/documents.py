@@ -272,12 +272,8 @@ def _temp(seeds_dir: Path, stem: str, part: str) -> Path:
 
 def _atomic(seeds_dir: Path, stem: str, part: str, data: bytes, commit) -> None:
     tmp = _temp(seeds_dir, stem, part)
-    tmp.unlink(missing_ok=True)  # a crashed add's
     try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        _durable(tmp, data)
         commit(tmp)
     finally:
         tmp.unlink(missing_ok=True)

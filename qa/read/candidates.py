@@ -61,13 +61,13 @@ def candidates(doc) -> tuple[Candidate, ...]:
     found: dict[tuple[int, int, str], Candidate] = {}
     speakers = _speakers(doc)
     body = dateline_end(doc)
-    for c in (*_entities(doc), *_lists(doc), *_noun_chunks(doc), *_arguments(doc, speakers), *_quotes(doc, speakers),
-              _whole(doc)):
+    labels = {i: _label(e) for e in doc.ents for i in range(e.start, e.end)}  # each word's entity label
+    for c in (*_entities(doc, labels), *_lists(doc, labels), *_noun_chunks(doc), *_arguments(doc, speakers),
+              *_quotes(doc, speakers), _whole(doc)):
         if c is not None and c.end > c.start and c.start >= body:
             found.setdefault((c.start, c.end, c.kind), c)
     starts = [t.idx for t in doc]
     quotes = [c for c in found.values() if c.kind == "quote" and c.speaker is not None]
-    labels = {i: _label(e) for e in doc.ents for i in range(e.start, e.end)}
     return tuple(_described(doc, _inside_quote(c, quotes), starts, labels) for c in found.values())
 
 
@@ -135,9 +135,9 @@ def dateline_end(doc) -> int:
 
 
 # ---------------------------------------------------------------- kinds
-def _entities(doc):
+def _entities(doc, labels: dict[int, str]):
     for e in doc.ents:
-        yield Candidate(_start(doc, e), e.end_char, "ent", _label(e), e.root.i, governing_verb(e.root))
+        yield Candidate(_start(doc, e), e.end_char, "ent", labels[e.start], e.root.i, governing_verb(e.root))
 
 
 def _label(e) -> str:
@@ -158,7 +158,7 @@ def _start(doc, e) -> int:
     return e.start_char
 
 
-def _lists(doc):
+def _lists(doc, labels: dict[int, str]):
     """An entity with entities conjoined to it: the run from the first to the last, items as parts."""
     by_root = {e.root.i: e for e in doc.ents}
     for e in doc.ents:
@@ -166,7 +166,7 @@ def _lists(doc):
             continue
         items = [e] + [by_root[t.i] for t in e.root.subtree if t.dep_ == "conj" and t.i in by_root and t.i != e.root.i]
         if len(items) >= 2:
-            yield Candidate(_start(doc, items[0]), items[-1].end_char, "list", _label(e), e.root.i,
+            yield Candidate(_start(doc, items[0]), items[-1].end_char, "list", labels[e.start], e.root.i,
                             governing_verb(e.root), tuple((_start(doc, x), x.end_char) for x in items))
 
 
