@@ -15,6 +15,7 @@ from api.errors import error_response
 from api.schemas import (MAX_QUESTION_CHARS, AskRequest, AskResponse, DocumentList, DocumentResponse, ErrorOut,
                          FeedbackRequest, FeedbackResponse, Health, Mode, Ready, SearchResponse)
 from qa import filters
+from qa.documents import MEDIA_TYPES, original as stored_original
 from qa.errors import QAError
 from qa.feedback import Feedback, FeedbackStore
 from qa.serialize import article_json, article_meta_json, hit_json, result_json
@@ -111,6 +112,23 @@ def documents(
 def document(doc_id: Annotated[str, Path(max_length=200)], service: Service) -> DocumentResponse:
     """An article's text exactly as stored, with its metadata."""
     return DocumentResponse.model_validate(article_json(service.document(doc_id)))
+
+
+_ORIGINAL = {200: {"description": "The file as it was sent: HTML, Markdown or plain text.",
+                    "content": {t: {"schema": {"type": "string"}} for t in MEDIA_TYPES.values()}},
+             404: {"model": ErrorOut}}
+_EXTENSIONS = {"text": ".txt", "markdown": ".md", "html": ".html"}
+
+
+@router.get("/documents/{doc_id}/original", response_class=Response, responses=_ORIGINAL, tags=["documents"])
+def original(doc_id: Annotated[str, Path(max_length=200)], service: Service) -> Response:
+    """The article as it was sent: the Markdown or HTML file its text was extracted from (citations point
+    into the extracted text, `GET /documents/{doc_id}`), or the text itself when it was sent as plain text.
+    Served as a download that no browser runs: its scripts and styles are the publisher's, not ours."""
+    data, fmt = stored_original(service.settings.seeds_dir, doc_id)
+    return Response(data, media_type=f"{MEDIA_TYPES[fmt]}; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{doc_id}{_EXTENSIONS[fmt]}"',
+        "Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"})
 
 
 @probes.get("/healthz", response_model=Health, tags=["operations"])

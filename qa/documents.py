@@ -1,14 +1,16 @@
 """Adding and removing articles: files in the corpus folder, written so that nothing is ever lost.
 
-An article is `<name>.txt` (its text exactly as stored: citations are offsets into it) and, when it
-has metadata, `<name>.meta.json` beside it (qa/metadata.py). Each file is written to a temporary
+An article is `<name>.txt` (its text exactly as stored: citations are offsets into it) and, beside it,
+its companions: `<name>.meta.json` when it has metadata (qa/metadata.py), and `<name>.original.md` or
+`<name>.original.html` when it was sent as Markdown or HTML (the file as sent, kept so a reader can check
+what the text was extracted from; `original`). Each file is written to a temporary
 name, flushed, then moved to its final name; the text goes last, with `link`, which fails if the
 name exists, so an add never replaces an existing article. The text file is the commit point: a crash
-before it leaves at most a sidecar without its text, which ingestion ignores and the next change
+before it leaves at most companions without their text, which ingestion ignores and the next change
 removes. Removing deletes the text first, for the same reason. Replacing an article (a correction) changes
-two files, so it goes through a journal: its new metadata and text are written to temporary names and
-made durable, then the text's is renamed to `.<name>.text.ready`, the commit point; then the sidecar and the
-text are renamed into place. A crash before the commit point leaves the old article (its leftovers are
+several files, so it goes through a journal: its new companions and text are written to temporary names and
+made durable, then the text's is renamed to `.<name>.text.ready`, the commit point; then the companions and
+the text are renamed into place. A crash before the commit point leaves the old article (its leftovers are
 swept); after it, the replacement is finished by the next start, the next change of that name, or the
 next removal (`_finish_replace`), so it is the old article or the new one, never a mix. Changes hold an
 exclusive flock on the corpus folder itself (threads and processes alike), so a name is checked and
@@ -24,6 +26,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -36,6 +39,8 @@ from qa.errors import ConfigError, DocumentExists, DocumentNotFound, InvalidDocu
 from qa.extract import FORMATS, check_text, extract
 from qa.ingest import parse_article
 from qa.types import Article
+
+log = logging.getLogger(__name__)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 NAME_RULE = "1-100 letters, digits, '_' or '-', starting with a letter or digit"
@@ -69,11 +74,35 @@ def from_json(obj, what: str = "document") -> NewDocument:
                        what)
 
 
+ORIGINALS = {"markdown": ".original.md", "html": ".original.html"}  # format -> suffix of the file as sent
+MEDIA_TYPES = {"text": "text/plain", "markdown": "text/markdown", "html": "text/html"}
+
+
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     article: Article
     raw: bytes
     meta: dict
+    format: str  # what the article was sent as (FORMATS)
+    original: bytes  # the file as sent when it is not the stored text (Markdown, HTML), else b""
+
+    def companions(self) -> dict[str, bytes]:
+        """What each companion file of the new version holds (b"": it has none)."""
+        parts = {"meta": metadata.encode(self.meta) if self.meta else b""}
+        for fmt in ORIGINALS:
+            parts[fmt] = self.original if fmt == self.format else b""
+        return parts
+
+
+def _companion(seeds_dir: Path, stem: str, part: str) -> Path:
+    """Where the companion `part` ("meta", or a format of ORIGINALS) of article `stem` lives."""
+    if part == "meta":
+        return metadata.sidecar(seeds_dir / f"{stem}.txt")
+    return seeds_dir / f"{stem}{ORIGINALS[part]}"
+
+
+_PARTS = ("meta", *ORIGINALS)
+_COMPANION_SUFFIXES = (metadata.SIDECAR_SUFFIX, *ORIGINALS.values())
 
 
 def prepare(doc: NewDocument) -> _Prepared:
@@ -96,7 +125,7 @@ def prepare(doc: NewDocument) -> _Prepared:
         article = parse_article(doc.name, source, text, hashlib.sha256(raw).hexdigest(), meta)
     except ConfigError as exc:
         raise InvalidDocument(f"text cannot be indexed: {exc}") from None
-    return _Prepared(article, raw, meta)
+    return _Prepared(article, raw, meta, doc.format, doc.text.encode("utf-8") if doc.format in ORIGINALS else b"")
 
 
 def add_document(seeds_dir: Path, name: str, text: str, meta: dict | None = None, fmt: str = "text") -> Article:
@@ -168,13 +197,19 @@ def _ready(seeds_dir: Path, stem: str) -> Path:
 
 def _replace(seeds_dir: Path, p: _Prepared) -> None:
     stem = p.article.doc_id
-    meta_tmp, text_tmp, ready = _temp(seeds_dir, stem, "meta"), _temp(seeds_dir, stem, "text"), _ready(seeds_dir, stem)
+    text_tmp, ready = _temp(seeds_dir, stem, "text"), _ready(seeds_dir, stem)
+    # each companion's new content; empty: the new version has none, so the old one goes (none there: no step)
+    parts = {part: data for part, data in p.companions().items()
+             if data or _companion(seeds_dir, stem, part).exists()}
+    for part in _PARTS:  # a crashed change's leftover, which the commit point would otherwise adopt
+        _temp(seeds_dir, stem, part).unlink(missing_ok=True)
     try:
-        _durable(meta_tmp, metadata.encode(p.meta) if p.meta else b"")  # empty: the new version has none
+        for part, data in parts.items():
+            _durable(_temp(seeds_dir, stem, part), data)
         _durable(text_tmp, p.raw)
         os.rename(text_tmp, ready)  # committed: from here on the replacement is finished, now or after a crash
     except BaseException:
-        for tmp in (meta_tmp, text_tmp):
+        for tmp in [_temp(seeds_dir, stem, part) for part in parts] + [text_tmp]:
             tmp.unlink(missing_ok=True)
         raise
     fsync_dir(seeds_dir)
@@ -191,22 +226,26 @@ def _durable(path: Path, data: bytes) -> None:
 
 def _finish_replace(seeds_dir: Path, stem: str) -> None:
     """Finish a committed replacement of `stem`, if there is one (each step can be done again after a crash):
-    the sidecar (the new one, or none), then the text. One whose article was meanwhile deleted by hand is
-    dropped: the deletion wins."""
-    ready, meta_tmp = _ready(seeds_dir, stem), _temp(seeds_dir, stem, "meta")
+    the companions (each the new one, or none), then the text. One whose article was meanwhile deleted by
+    hand is dropped: the deletion wins."""
+    ready = _ready(seeds_dir, stem)
     if not ready.exists():
         return
     text = seeds_dir / f"{stem}.txt"
     if not text.exists():
         ready.unlink(missing_ok=True)
-        meta_tmp.unlink(missing_ok=True)
+        for part in _PARTS:
+            _temp(seeds_dir, stem, part).unlink(missing_ok=True)
         return
-    if meta_tmp.exists():  # absent: the sidecar step was done
-        if meta_tmp.stat().st_size:
-            os.replace(meta_tmp, metadata.sidecar(text))
+    for part in _PARTS:
+        tmp = _temp(seeds_dir, stem, part)
+        if not tmp.exists():  # this step was done (or, from an older version, it had no such part)
+            continue
+        if tmp.stat().st_size:
+            os.replace(tmp, _companion(seeds_dir, stem, part))
         else:
-            metadata.sidecar(text).unlink(missing_ok=True)
-            meta_tmp.unlink()
+            _companion(seeds_dir, stem, part).unlink(missing_ok=True)
+            tmp.unlink()
     os.replace(ready, text)
     fsync_dir(seeds_dir)
 
@@ -245,13 +284,44 @@ def corpus_lock(seeds_dir: Path, shared: bool = False):
         os.close(fd)
 
 
+@contextlib.contextmanager
+def reading(seeds_dir: Path):
+    """The corpus folder's lock, shared, while the corpus is read (a build, a file served): no change is seen
+    half made. Nothing is locked when the folder is missing (reading it reports that), or where the
+    filesystem refuses locks (an NFS mount without its lock daemon): a corpus nothing changes can be read,
+    so that is a warning, not an error."""
+    with contextlib.ExitStack() as stack:
+        if seeds_dir.is_dir():
+            try:
+                stack.enter_context(corpus_lock(seeds_dir, shared=True))
+            except OSError as exc:
+                log.warning("reading the corpus %s without its lock (%s): a change made meanwhile may be seen "
+                            "half made until the next update", seeds_dir, exc.strerror or exc)
+        yield
+
+
+def original(seeds_dir: Path, doc_id: str) -> tuple[bytes, str]:
+    """Article `doc_id` as it was sent, and its format (FORMATS): the Markdown or HTML file its text was
+    extracted from, else its text itself (sent as plain text, or stored before originals were kept).
+    DocumentNotFound when the corpus folder holds no such article."""
+    with reading(seeds_dir):
+        text = seeds_dir / f"{doc_id}.txt"
+        if not NAME_RE.match(doc_id) or not text.is_file():
+            raise DocumentNotFound(f"no document {doc_id!r} in the corpus")
+        for fmt in ORIGINALS:
+            with contextlib.suppress(FileNotFoundError):
+                return _companion(seeds_dir, doc_id, fmt).read_bytes(), fmt
+        return text.read_bytes(), "text"
+
+
 def _write(seeds_dir: Path, p: _Prepared) -> None:
     final = seeds_dir / p.article.source
-    if p.meta:
-        _atomic(seeds_dir, final.stem, "meta", metadata.encode(p.meta),
-                lambda tmp: os.replace(tmp, metadata.sidecar(final)))
-    else:
-        metadata.sidecar(final).unlink(missing_ok=True)  # a leftover from a crashed add of this name
+    for part, data in p.companions().items():
+        where = _companion(seeds_dir, final.stem, part)
+        if data:
+            _atomic(seeds_dir, final.stem, part, data, lambda tmp, where=where: os.replace(tmp, where))
+        else:
+            where.unlink(missing_ok=True)  # a leftover from a crashed add of this name
 
     def link(tmp: Path) -> None:
         try:
@@ -264,7 +334,7 @@ def _write(seeds_dir: Path, p: _Prepared) -> None:
 
 
 def _temp(seeds_dir: Path, stem: str, part: str) -> Path:
-    """The temporary file an add of `stem` writes `part` ("text", "meta") to: hidden and not *.txt, so
+    """The temporary file a change of `stem` writes `part` ("text", or a companion's) to: hidden and not *.txt, so
     ingestion never sees it; one name per article and part (adds hold the corpus lock), so a crash's
     leftover is found by its name, not by listing the folder."""
     return seeds_dir / f".{stem}.{part}.tmp"
@@ -281,15 +351,17 @@ def _atomic(seeds_dir: Path, stem: str, part: str, data: bytes, commit) -> None:
 
 def _unlink(seeds_dir: Path, name: str) -> None:
     (seeds_dir / f"{name}.txt").unlink(missing_ok=True)  # the commit point goes first
-    metadata.sidecar(seeds_dir / f"{name}.txt").unlink(missing_ok=True)
+    for part in _PARTS:
+        _companion(seeds_dir, name, part).unlink(missing_ok=True)
 
 
 def _sweep_name(seeds_dir: Path, stem: str) -> None:
-    """What a crashed add of `stem` left: its temporary files, and its sidecar when its text is absent."""
-    for part in ("text", "meta"):
+    """What a crashed add of `stem` left: its temporary files, and its companions when its text is absent."""
+    for part in ("text", *_PARTS):
         _temp(seeds_dir, stem, part).unlink(missing_ok=True)
     if not (seeds_dir / f"{stem}.txt").exists():
-        metadata.sidecar(seeds_dir / f"{stem}.txt").unlink(missing_ok=True)
+        for part in _PARTS:
+            _companion(seeds_dir, stem, part).unlink(missing_ok=True)
         _ready(seeds_dir, stem).unlink(missing_ok=True)
 
 
@@ -303,7 +375,7 @@ def sweep_leftovers(seeds_dir: Path) -> None:
 
 def _sweep(seeds_dir: Path) -> None:
     """Finish the replacements a crash committed, then remove what crashed changes left: temporary files,
-    sidecars whose text is gone (one listing of the folder, names compared as strings: no stat, no pattern
+    companions whose text is gone (one listing of the folder, names compared as strings: no stat, no pattern
     matching per file)."""
     names = set(os.listdir(seeds_dir))
     committed = [n[1 : -len(".text.ready")] for n in names if n.startswith(".") and n.endswith(".text.ready")]
@@ -312,8 +384,9 @@ def _sweep(seeds_dir: Path) -> None:
     if committed:
         names = set(os.listdir(seeds_dir))
     tmp = [n for n in names if n.endswith(".tmp") and n.startswith(".") and len(n) > len(".tmp")]
-    sides = [n for n in names if n.endswith(metadata.SIDECAR_SUFFIX)]
-    for name in tmp + [n for n in sides if n.removesuffix(metadata.SIDECAR_SUFFIX) + ".txt" not in names]:
+    orphans = [n for n in names for suffix in _COMPANION_SUFFIXES
+               if n.endswith(suffix) and n.removesuffix(suffix) + ".txt" not in names]
+    for name in tmp + orphans:
         (seeds_dir / name).unlink(missing_ok=True)
 
 

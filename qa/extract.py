@@ -8,7 +8,8 @@ as Jekyll and Hugo write it) gives its metadata: `title`, `outlet`, `url`, `publ
 `language`; other keys are ignored. From `.html` the article's text is extracted with trafilatura (main
 content only: no navigation, comments or footers), and the page's title, site name, canonical URL, date
 and `<html lang>` become its metadata. For both, that text becomes the article's raw file, so citations
-point into what was extracted, never into the markup (an answer never carries `**` or `](https://...)`).
+point into what was extracted, never into the markup (an answer never carries `**` or `](https://...)`);
+the file as sent is kept beside it (qa/documents.py).
 Binary or non-UTF-8 input is refused, never stored.
 """
 

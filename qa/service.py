@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
@@ -24,7 +23,7 @@ from qa.ingest import load_articles
 from qa.lru import LRU
 from qa.read import Reader, ReaderParams, Reranker, SpanModel
 from qa.retrieve import EmbeddedRetriever, Query, Retriever
-from qa.documents import corpus_lock, sweep_leftovers
+from qa.documents import reading, sweep_leftovers
 from qa.scan import scanner
 from qa.update import reusable, update_index
 from qa.vectors import HnswParams
@@ -82,7 +81,7 @@ def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool = False,
                 reason = str(exc)
         known = {a.sha256: a for a in base.articles.values()} if base is not None else None
         # inside the lock: the corpus as this build sees it (files unchanged since the last look are not read)
-        with _reading(settings):
+        with reading(settings.seeds_dir):
             articles = scanner(settings.corpus_watch).load(settings.seeds_dir, known)
         if reason is None:
             fingerprint = nlp_fingerprint(pipeline)
@@ -117,28 +116,13 @@ def saved(index: Index, index_dir, retrieval: RetrievalParams | None = None) -> 
     return replace(index, path=path, manifest=dict(manifest, corpus=index.manifest["corpus"]), derived=derived)
 
 
-@contextlib.contextmanager
-def _reading(settings: Settings):
-    """The corpus folder's lock, shared, while a build reads it: no change is seen half made (qa/documents.py).
-    None when the folder is missing (reading it reports that), or where the filesystem refuses locks (an NFS
-    mount without its lock daemon): a corpus nothing changes can be read, so that is a warning, not an error."""
-    with contextlib.ExitStack() as stack:
-        if settings.seeds_dir.is_dir():
-            try:
-                stack.enter_context(corpus_lock(settings.seeds_dir, shared=True))
-            except OSError as exc:
-                log.warning("reading the corpus %s without its lock (%s): a change made meanwhile may be seen "
-                            "half made until the next update", settings.seeds_dir, exc.strerror or exc)
-        yield
-
-
 def _ensure_qdrant(settings: Settings, embedder: Embedder, params: ChunkParams, pipeline,
                    rebuild: bool, progress) -> Index:
     from qa import qdrant_store as store
     from qa.bm25 import BM25Params
 
     target = store.Target.from_settings(settings)
-    with _reading(settings):
+    with reading(settings.seeds_dir):
         articles = load_articles(settings.seeds_dir)  # inside the lock: the corpus as this sync sees it
     if settings.bm25_variant != "l":
         raise ConfigError(f"QA_BM25_VARIANT={settings.bm25_variant} is not available with QA_BACKEND=qdrant: the "

@@ -53,6 +53,8 @@ def test_add_ask_with_filters_and_remove(qa_env, tmp_path, capsys):
         "title": "Keepers vote to strike", "outlet": "Harbour News", "url": "https://harbour.example/keepers",
         "language": "en-GB", "published": "2025-06-01"}
     assert json.loads((seeds / "tide.meta.json").read_text()) == {"outlet": "Quay Daily"}  # its own line's
+    assert (seeds / "keepers.original.html").read_bytes() == (tmp_path / "keepers.html").read_bytes()  # as sent
+    assert (seeds / "ferry.original.md").read_bytes() == (tmp_path / "ferry.md").read_bytes()
     index = load_index(qa_env.index_dir)
     assert {"keepers", "ferry", "harbour", "gulls", "tide"} <= set(index.articles)
 
@@ -65,7 +67,7 @@ def test_add_ask_with_filters_and_remove(qa_env, tmp_path, capsys):
 
     assert cli.main(["remove", "ferry", "gulls"]) == 0
     assert capsys.readouterr().out.startswith("removed ferry\nremoved gulls\nindex ")
-    assert not (seeds / "ferry.txt").exists() and not (seeds / "ferry.meta.json").exists()
+    assert sorted(p.name for p in seeds.glob("ferry*")) == []  # text, metadata and the file as sent
     assert {"ferry", "gulls"}.isdisjoint(load_index(qa_env.index_dir).articles)
 
 

@@ -276,7 +276,73 @@ def test_a_filesystem_that_refuses_locks_is_read_unlocked_with_a_warning(tmp_pat
         return real(fd, op)
 
     monkeypatch.setattr(fcntl, "flock", refuse)
-    with caplog.at_level("WARNING", logger="qa.service"):
+    with caplog.at_level("WARNING", logger="qa.documents"):
         index = service.ensure_index(private_settings(tmp_path), HashingEmbedder())
     assert len(index.articles) == 5
     assert "without its lock (No locks available)" in caplog.text
+
+
+# ---------------------------------------------------------------- the file as sent (Markdown, HTML)
+PAGE = ("<html lang=\"en\"><head><title>Ferry timetable cut</title></head><body><nav>Home | Weather</nav><article>"
+        "<h1>Ferry timetable cut</h1><p>The Dunmarra ferry will sail four times a day from March, down from six, "
+        "the operator Kestrel Lines said on Tuesday.</p><p>Islanders said the cut would strand commuters.</p>"
+        "</article><script>alert(1)</script></body></html>")
+NOTES = "---\noutlet: Island Post\n---\n# Ferry timetable cut\n\nThe Dunmarra ferry will sail **four** times a day.\n"
+
+
+def test_an_html_or_markdown_article_keeps_the_file_as_sent_beside_the_text_it_was_extracted_into(seeds):
+    article = add_documents(seeds, [NewDocument("ferry", PAGE, "html"), NewDocument("notes", NOTES, "markdown")])[0]
+    assert "Kestrel Lines" in article.text and "<p>" not in article.text and "Home | Weather" not in article.text
+    assert (seeds / "ferry.original.html").read_bytes() == PAGE.encode()
+    assert (seeds / "notes.original.md").read_bytes() == NOTES.encode()
+    assert documents.original(seeds, "ferry") == (PAGE.encode(), "html")
+    assert documents.original(seeds, "notes") == (NOTES.encode(), "markdown")
+    seed = "000_0909706770c7972d"  # sent as plain text: its text is the file as sent
+    assert documents.original(seeds, seed) == ((seeds / f"{seed}.txt").read_bytes(), "text")
+    assert [a.doc_id for a in load_articles(seeds)][-2:] == ["ferry", "notes"]  # the originals are not articles
+    with pytest.raises(DocumentNotFound, match="no document 'tide' in the corpus"):
+        documents.original(seeds, "tide")
+    with pytest.raises(DocumentNotFound):
+        documents.original(seeds, "../seeds/ferry")
+
+
+def test_a_replacement_or_a_removal_changes_the_file_as_sent_with_the_text(seeds):
+    add_document(seeds, "ferry", PAGE, fmt="html")
+    replace_document(seeds, NewDocument("ferry", NOTES, "markdown"))
+    assert documents.original(seeds, "ferry") == (NOTES.encode(), "markdown")
+    assert not (seeds / "ferry.original.html").exists() and _hidden(seeds) == []
+    replace_document(seeds, NewDocument("ferry", CORRECTED))  # now plain text: no original beside it
+    assert documents.original(seeds, "ferry") == (CORRECTED.encode(), "text")
+    assert sorted(p.name for p in seeds.glob("ferry*")) == ["ferry.txt"] and _hidden(seeds) == []
+    replace_document(seeds, NewDocument("ferry", PAGE, "html"))
+    remove_document(seeds, "ferry")
+    assert sorted(p.name for p in seeds.glob("ferry*")) == [] and _hidden(seeds) == []
+
+
+def test_a_committed_replacement_brings_its_file_as_sent_after_a_crash(seeds, monkeypatch):
+    add_document(seeds, "ferry", NOTES, fmt="markdown")
+    with monkeypatch.context() as m:
+        _crash_at_the_text(m)
+        with pytest.raises(OSError, match="disk gone"):
+            replace_document(seeds, NewDocument("ferry", PAGE, "html"))
+    sweep_leftovers(seeds)  # what a start does
+    assert documents.original(seeds, "ferry") == (PAGE.encode(), "html")
+    assert "Kestrel Lines" in {a.doc_id: a for a in load_articles(seeds)}["ferry"].text
+    assert not (seeds / "ferry.original.md").exists() and _hidden(seeds) == []
+
+
+def test_a_replacement_never_adopts_what_an_earlier_crashed_one_left(seeds):
+    add_document(seeds, "ferry", TEXT)
+    (seeds / ".ferry.html.tmp").write_bytes(PAGE.encode())  # a replacement killed before its commit point
+    replace_document(seeds, NewDocument("ferry", CORRECTED))  # sent as text, with the server still running
+    assert documents.original(seeds, "ferry") == (CORRECTED.encode(), "text") and _hidden(seeds) == []
+
+
+def test_files_as_sent_left_by_crashed_adds_are_swept(seeds):
+    (seeds / "ghost.original.html").write_bytes(PAGE.encode())  # a crash before its text was written
+    (seeds / ".ghost.html.tmp").write_bytes(b"<p>half")
+    (seeds / "lamp.original.md").write_bytes(NOTES.encode())
+    add_document(seeds, "lamp", TEXT)  # an add of that name: the crashed add's original is not this article's
+    assert not (seeds / "lamp.original.md").exists() and documents.original(seeds, "lamp")[1] == "text"
+    sweep_leftovers(seeds)
+    assert not (seeds / "ghost.original.html").exists() and _hidden(seeds) == []

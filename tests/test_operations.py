@@ -76,6 +76,42 @@ def test_a_markdown_article_is_stored_and_cited_as_its_words(admin_app, tmp_path
         assert not any(markup in a["text"] for markup in ("*", "](", "#"))
 
 
+PAGE = ("<html lang=\"en\"><head><title>Tram depot fire</title><script>document.title = 'x'</script></head><body>"
+        "<nav>Home | Sport</nav><article><h1>Tram depot fire</h1><p>A fire at the Marrow Street tram depot destroyed "
+        "three trams overnight, the city's transport office said on Friday.</p><p>Services will run to a reduced "
+        "timetable until the depot reopens.</p></article></body></html>")
+
+
+def test_the_file_as_sent_is_served_as_a_download_beside_the_text_citations_point_into(admin_app, tmp_path):
+    app, c = admin_app
+    assert c.post("/admin/documents", json={"name": "depot", "text": PAGE, "format": "html"}, headers=ADMIN).status_code == 201
+    assert c.post("/admin/documents", json={"name": "quarry", "text": MARKDOWN, "format": "markdown"},
+                  headers=ADMIN).status_code == 201
+    app.state.reindexer.wait(30)
+    stored = c.get("/documents/depot").json()["text"]
+    assert "Marrow Street tram depot" in stored and "<p>" not in stored and "Home | Sport" not in stored
+    html = c.get("/documents/depot/original")
+    assert (html.status_code, html.content) == (200, PAGE.encode())
+    assert html.headers["content-type"] == "text/html; charset=utf-8"
+    assert html.headers["content-disposition"] == 'attachment; filename="depot.html"'
+    assert (html.headers["content-security-policy"], html.headers["x-content-type-options"]) == ("sandbox", "nosniff")
+    md = c.get("/documents/quarry/original")
+    assert (md.content, md.headers["content-type"]) == (MARKDOWN.encode(), "text/markdown; charset=utf-8")
+    seed = c.get("/documents/000_0909706770c7972d/original")  # sent as plain text: the text itself
+    assert seed.content == (tmp_path / "seeds" / "000_0909706770c7972d.txt").read_bytes()
+    assert seed.headers["content-disposition"] == 'attachment; filename="000_0909706770c7972d.txt"'
+    missing = c.get("/documents/tide/original")
+    assert (missing.status_code, missing.json()["error"], missing.json()["detail"]) == (
+        404, "document_not_found", "no document 'tide' in the corpus")
+    assert c.put("/admin/documents/depot", json={"text": ARTICLE}, headers=ADMIN).status_code == 200
+    assert c.get("/documents/depot/original").content == ARTICLE.encode()  # the correction was sent as text
+    assert c.delete("/admin/documents/quarry", headers=ADMIN).status_code == 200
+    assert c.get("/documents/quarry/original").status_code == 404
+    assert not (tmp_path / "seeds" / "quarry.original.md").exists()
+    schema = c.get("/openapi.json").json()["paths"]["/documents/{doc_id}/original"]["get"]
+    assert set(schema["responses"]["200"]["content"]) == {"text/plain", "text/markdown", "text/html"}
+
+
 def test_a_markdown_front_matter_fills_the_fields_not_given_and_a_bad_one_is_refused(admin_app, tmp_path):
     _, c = admin_app
     front = "---\ntitle: Quarry road reopens\ndate: 2026-03-05\noutlet: Dunmarra Gazette\n---\n\n"

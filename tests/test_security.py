@@ -23,6 +23,7 @@ def test_asking_is_open_by_default_and_admin_is_refused(fake_service):
 
 
 @pytest.mark.parametrize("method,path", [("POST", "/ask"), ("GET", "/search?q=talks"), ("GET", "/documents/x"),
+                                         ("GET", "/documents/x/original"),
                                          ("POST", "/feedback"), ("GET", "/metrics"), ("GET", "/openapi.json"),
                                          ("GET", "/docs")])
 def test_an_api_key_protects_every_endpoint_but_the_probes(fake_service, method, path):
