@@ -253,6 +253,31 @@ def test_kill_9_mid_replace_leaves_the_old_article_or_the_new_one_never_a_mix(tm
     assert cited and all(_story(1, 2)[c.start:c.end] == c.quote for c in cited)
 
 
+def test_kill_9_mid_replace_by_markdown_brings_the_file_as_sent_with_its_text_or_neither(tmp_path):
+    from qa.documents import add_document, original
+    from qa.extract import extract
+
+    env = _env(tmp_path)
+    settings = private_settings(tmp_path)
+    seeds = settings.seeds_dir
+    add_document(seeds, "keepers", _story(3, 1))
+    ensure_index(settings, HashingEmbedder())
+    correction = tmp_path / "keepers.md"
+    correction.write_text("# Crews delay strike\n\n" + _story(3, 2).replace("strike number", "**strike** number"))
+    rendered = extract(correction.read_text(), "markdown", "keepers.md")[0]
+
+    _kill_paused_add(env, "uncommitted", correction, "--replace")
+    ensure_index(settings, HashingEmbedder())  # a start sweeps the leftovers
+    assert original(seeds, "keepers") == (_story(3, 1).encode(), "text")
+    assert not [p.name for p in seeds.iterdir() if p.name.startswith(".")]
+
+    _kill_paused_add(env, "committed", correction, "--replace")
+    index = ensure_index(settings, HashingEmbedder())  # the next start finishes the replacement
+    assert index.articles["keepers"].text == rendered and "**" not in rendered
+    assert original(seeds, "keepers") == (correction.read_bytes(), "markdown")
+    assert not [p.name for p in seeds.iterdir() if p.name.startswith(".")]
+
+
 def test_kill_9_mid_merge_keeps_the_previous_index_and_the_next_start_merges(tmp_path, monkeypatch):
     from qa import segments
 

@@ -292,6 +292,7 @@ def test_a_bulk_add_of_json_lines_is_all_or_nothing(admin_app, tmp_path):
     assert r.status_code == 201 and (r.json()["count"], r.json()["indexed"]) == (2, True)
     assert (tmp_path / "seeds" / "bridge.txt").read_text() == (
         "The mayor of Lyon opened the new Rhone bridge on Monday after ten years of works.\n")
+    assert (tmp_path / "seeds" / "bridge.original.html").read_text() == lines[1]["text"]  # the line's HTML, as sent
     assert c.post("/admin/documents:bulk", content=body, headers=jsonl).status_code == 409
 
 
