@@ -27,6 +27,7 @@ def test_the_loaded_pipeline_parses_and_names_entities_and_its_fingerprint_names
     assert [t.dep_ for t in doc if t.text == "opened"] == ["ROOT"]
     fp = nlp.fingerprint(pipeline)
     assert fp["version"] and "parser" in fp["components"] and "ner" in fp["components"]
+    assert fp["components"][-1] == nlp.RULES and len(fp["rules"]) == 16  # the entity rules, after the recognizer
 
 
 def test_a_question_asked_again_is_not_parsed_again():

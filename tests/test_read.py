@@ -250,3 +250,19 @@ def test_a_percentage_question_is_answered_with_a_share_written_per_cent(tmp_pat
     result = service.ask("By what percentage did bus fares in Lenholm rise?")
     assert result.answers[0].text == "7.5 per cent"
     _check_citations(service, result)
+
+
+def test_a_question_for_a_time_is_answered_with_a_clock_time_written_as_one_word(tmp_path):
+    """"11.40pm" (the recognizer's CARDINAL) answers a question for a time, not the day of the same story."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "quay.txt").write_text(
+        "date 2025-09-14 Fishing boat sinks off Brannock Quay\n\nBRANNOCK (Quay Post) - A trawler sank off Brannock "
+        "Quay on Saturday, the coastguard said. Its skipper was pulled from the water at 11.40pm, and two crew "
+        "members swam ashore.\n")
+    (seeds / "library.txt").write_text(
+        "date 2025-09-15 Library opens\n\nThe new Orlen library opened its doors to readers on Monday.\n")
+    service = hashing_service(seeds, tmp_path)
+    result = service.ask("At what time was the skipper pulled from the water?")
+    assert result.answers[0].text.endswith("11.40pm")
+    _check_citations(service, result)
