@@ -40,12 +40,24 @@ def resolve(name: str) -> str:
 
 
 # Entities the English pipelines get wrong by their spelling, added by spaCy's entity ruler after the
-# recognizer (its matches overwrite the recognizer's): a clock time written with its minutes and "am"/"pm"
-# in one word ("6.15pm", "11:40am", as wire copy writes them) is kept whole by the tokenizer and labelled
-# CARDINAL (10 of 14 such times, in 13 sentences written to check it) or nothing (2) by the small model's
-# recognizer, so a question for a time passed it over; split, "6.15 pm" and "10am" it labels TIME.
+# recognizer (its matches overwrite the recognizer's), each checked on sentences written for it
+# (tests/test_read_candidates.py):
+# - a clock time written with its minutes and "am"/"pm" in one word ("6.15pm", "11:40am", as wire copy writes
+#   them) is kept whole by the tokenizer and labelled CARDINAL (10 of 14 such times, in 13 sentences written to
+#   check it) or nothing (2) by the small model's recognizer, so a question for a time passed it over; split,
+#   "6.15 pm" and "10am" it labels TIME;
+# - an amount with a currency sign and "m", "bn", "k" or "tn" for million, billion, thousand, trillion, as
+#   British papers write it: "£1.2m" is tokenized "£" "1.2" "m" and the recognizer's MONEY is "1.2" (an answer
+#   "£1.2" states a millionth of the amount), "£450k" it labels PRODUCT;
+# - a share written "3.4pc" (the same papers' "per cent") it labels ORG.
 RULES = "rules"
-PATTERNS = ({"label": "TIME", "pattern": [{"LOWER": {"REGEX": r"^\d{1,2}[.:]\d{2}[ap]m$"}}]},)
+_SCALE = ("m", "m.", "bn", "k", "tn")  # "m.": the tokenizer keeps a full stop after "m" (an abbreviation)
+PATTERNS = (
+    {"label": "TIME", "pattern": [{"LOWER": {"REGEX": r"^\d{1,2}[.:]\d{2}[ap]m$"}}]},
+    {"label": "MONEY", "pattern": [{"TAG": "$"}, {"LIKE_NUM": True}, {"LOWER": {"IN": list(_SCALE)}}]},
+    {"label": "MONEY", "pattern": [{"TAG": "$"}, {"LOWER": {"REGEX": r"^\d[\d,]*(\.\d+)?(m|bn|k|tn)$"}}]},
+    {"label": "PERCENT", "pattern": [{"LOWER": {"REGEX": r"^\d+(\.\d+)?pc$"}}]},
+)
 
 
 @functools.lru_cache(maxsize=4)

@@ -266,3 +266,18 @@ def test_a_question_for_a_time_is_answered_with_a_clock_time_written_as_one_word
     result = service.ask("At what time was the skipper pulled from the water?")
     assert result.answers[0].text.endswith("11.40pm")
     _check_citations(service, result)
+
+
+def test_an_amount_in_british_shorthand_is_answered_whole(tmp_path):
+    """"£2.4m" was answered "£2.4" (the recognizer's MONEY left the "m" out): a millionth of the amount."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "kiln.txt").write_text(
+        "date 2025-05-06 Kiln museum wins grant\n\nThe Ashcombe kiln museum was awarded £2.4m by the heritage "
+        "fund on Monday to repair its chimney.\n")
+    (seeds / "library.txt").write_text(
+        "date 2025-09-15 Library opens\n\nThe new Orlen library opened its doors to readers on Monday.\n")
+    service = hashing_service(seeds, tmp_path)
+    result = service.ask("How much was the Ashcombe kiln museum awarded?")
+    assert result.answers[0].text == "£2.4m"
+    _check_citations(service, result)

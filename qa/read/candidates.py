@@ -137,7 +137,7 @@ def dateline_end(doc) -> int:
 # ---------------------------------------------------------------- kinds
 def _entities(doc, labels: dict[int, str]):
     for e in doc.ents:
-        yield Candidate(_start(doc, e), e.end_char, "ent", labels[e.start], e.root.i, governing_verb(e.root))
+        yield Candidate(_start(doc, e), _end(doc, e), "ent", labels[e.start], e.root.i, governing_verb(e.root))
 
 
 def _label(e) -> str:
@@ -158,6 +158,17 @@ def _start(doc, e) -> int:
     return e.start_char
 
 
+def _end(doc, e) -> int:
+    """Where an entity ends, without the sentence's full stop: the tokenizer keeps it on a short abbreviation
+    that ends the sentence ("£3.5m." for "£3.5 million.", "65 km/h."), so the entity would carry it into
+    the answer. One with a full stop inside ("U.S.", "p.m.") keeps it: there it is the word's own."""
+    last = e[-1]
+    if (len(last.text) > 1 and last.text.endswith(".") and "." not in last.text[:-1]
+            and all(t.is_punct or t.is_space for t in doc[e.end :])):
+        return e.end_char - 1
+    return e.end_char
+
+
 def _lists(doc, labels: dict[int, str]):
     """An entity with entities conjoined to it: the run from the first to the last, items as parts."""
     by_root = {e.root.i: e for e in doc.ents}
@@ -166,7 +177,7 @@ def _lists(doc, labels: dict[int, str]):
             continue
         items = [e] + [by_root[t.i] for t in e.root.subtree if t.dep_ == "conj" and t.i in by_root and t.i != e.root.i]
         if len(items) >= 2:
-            yield Candidate(_start(doc, items[0]), items[-1].end_char, "list", labels[e.start], e.root.i,
+            yield Candidate(_start(doc, items[0]), _end(doc, items[-1]), "list", labels[e.start], e.root.i,
                             governing_verb(e.root), tuple((_start(doc, x), x.end_char) for x in items))
 
 
