@@ -235,49 +235,47 @@ def test_a_reader_over_an_update_carries_what_the_previous_one_read_as_it_would_
     assert any(len(carried.parse(i).rows) for i in range(len(updated.sentences)))
 
 
+LIBRARY = "date 2025-09-15 Library opens\n\nThe new Orlen library opened its doors to readers on Monday.\n"
+
+
+def _top_answer(tmp_path, articles: dict[str, str], question: str) -> str:
+    """The top answer to `question` over a corpus of `articles` (name -> text), read with the production
+    defaults; every citation checked against its file."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for name, text in articles.items():
+        (seeds / f"{name}.txt").write_text(text)
+    service = hashing_service(seeds, tmp_path)
+    result = service.ask(question)
+    _check_citations(service, result)
+    return result.answers[0].text
+
+
 def test_a_percentage_question_is_answered_with_a_share_written_per_cent(tmp_path):
     """"per cent" (the recognizer's MONEY) answers a question for a percentage, not a "%" figure from another
     article."""
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    (seeds / "fares.txt").write_text(
-        "date 2025-03-04 Lenholm bus fares rise\n\nBus fares in Lenholm rose 7.5 per cent on Monday, the "
-        "transport board said. A single ticket now costs 80 cents.\n")
-    (seeds / "ferries.txt").write_text(
-        "date 2025-03-05 Ferry fares held\n\nFerry fares on the Lenholm crossing will stay the same this year, "
-        "although the operator's fuel costs rose 22% in the winter.\n")
-    service = hashing_service(seeds, tmp_path)
-    result = service.ask("By what percentage did bus fares in Lenholm rise?")
-    assert result.answers[0].text == "7.5 per cent"
-    _check_citations(service, result)
+    assert _top_answer(tmp_path, {
+        "fares": "date 2025-03-04 Lenholm bus fares rise\n\nBus fares in Lenholm rose 7.5 per cent on Monday, the "
+                 "transport board said. A single ticket now costs 80 cents.\n",
+        "ferries": "date 2025-03-05 Ferry fares held\n\nFerry fares on the Lenholm crossing will stay the same this "
+                   "year, although the operator's fuel costs rose 22% in the winter.\n",
+    }, "By what percentage did bus fares in Lenholm rise?") == "7.5 per cent"
 
 
 def test_a_question_for_a_time_is_answered_with_a_clock_time_written_as_one_word(tmp_path):
     """"11.40pm" (the recognizer's CARDINAL) answers a question for a time, not the day of the same story."""
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    (seeds / "quay.txt").write_text(
-        "date 2025-09-14 Fishing boat sinks off Brannock Quay\n\nBRANNOCK (Quay Post) - A trawler sank off Brannock "
-        "Quay on Saturday, the coastguard said. Its skipper was pulled from the water at 11.40pm, and two crew "
-        "members swam ashore.\n")
-    (seeds / "library.txt").write_text(
-        "date 2025-09-15 Library opens\n\nThe new Orlen library opened its doors to readers on Monday.\n")
-    service = hashing_service(seeds, tmp_path)
-    result = service.ask("At what time was the skipper pulled from the water?")
-    assert result.answers[0].text.endswith("11.40pm")
-    _check_citations(service, result)
+    assert _top_answer(tmp_path, {
+        "quay": "date 2025-09-14 Fishing boat sinks off Brannock Quay\n\nBRANNOCK (Quay Post) - A trawler sank off "
+                "Brannock Quay on Saturday, the coastguard said. Its skipper was pulled from the water at 11.40pm, "
+                "and two crew members swam ashore.\n",
+        "library": LIBRARY,
+    }, "At what time was the skipper pulled from the water?").endswith("11.40pm")
 
 
 def test_an_amount_in_british_shorthand_is_answered_whole(tmp_path):
     """"£2.4m" was answered "£2.4" (the recognizer's MONEY left the "m" out): a millionth of the amount."""
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    (seeds / "kiln.txt").write_text(
-        "date 2025-05-06 Kiln museum wins grant\n\nThe Ashcombe kiln museum was awarded £2.4m by the heritage "
-        "fund on Monday to repair its chimney.\n")
-    (seeds / "library.txt").write_text(
-        "date 2025-09-15 Library opens\n\nThe new Orlen library opened its doors to readers on Monday.\n")
-    service = hashing_service(seeds, tmp_path)
-    result = service.ask("How much was the Ashcombe kiln museum awarded?")
-    assert result.answers[0].text == "£2.4m"
-    _check_citations(service, result)
+    assert _top_answer(tmp_path, {
+        "kiln": "date 2025-05-06 Kiln museum wins grant\n\nThe Ashcombe kiln museum was awarded £2.4m by the "
+                "heritage fund on Monday to repair its chimney.\n",
+        "library": LIBRARY,
+    }, "How much was the Ashcombe kiln museum awarded?") == "£2.4m"
