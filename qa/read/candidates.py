@@ -178,7 +178,7 @@ def _lists(doc, labels: dict[int, str]):
         items = [e] + [by_root[t.i] for t in e.root.subtree if t.dep_ == "conj" and t.i in by_root and t.i != e.root.i]
         if len(items) >= 2:
             yield Candidate(_start(doc, items[0]), _end(doc, items[-1]), "list", labels[e.start], e.root.i,
-                            governing_verb(e.root), tuple((_start(doc, x), x.end_char) for x in items))
+                            governing_verb(e.root), tuple((_start(doc, x), _end(doc, x)) for x in items))
 
 
 def _noun_chunks(doc):
