@@ -17,6 +17,7 @@ from api.schemas import (DocumentAdded, DocumentBody, DocumentIn, DocumentRemove
                          FeedbackExport, ReindexOut)
 from api.routes import get_service
 from api.security import AdminKey
+from qa import metadata
 from qa.documents import NewDocument, add_documents, read_jsonl, remove_document, replace_document
 from qa.errors import IndexMissing, InvalidDocument
 from qa.feedback import gold_candidates
@@ -70,8 +71,7 @@ def documents(body: DocumentIn, request: Request) -> DocumentAdded:
     update the index incrementally; answers once the served index includes it, or when the wait runs out
     (`indexed: false`: poll `GET /admin/reindex`)."""
     reindexer = get_reindexer(request)
-    meta = body.model_dump(include={"title", "outlet", "url", "published", "language"}, exclude_none=True)
-    article = add_documents(reindexer.settings.seeds_dir, [NewDocument(body.name, body.text, body.format, meta)])[0]
+    article = add_documents(reindexer.settings.seeds_dir, [_new_document(body.name, body)])[0]
     status, indexed = _index_change(request, reindexer)
     return DocumentAdded(**article_meta_json(article), reindex=ReindexOut(**asdict(status)), indexed=indexed)
 
@@ -110,16 +110,20 @@ def replace(doc_id: Annotated[str, Path(max_length=200)], body: DocumentBody, re
     incrementally (a metadata-only change re-uses the article's vectors and analysis). Checked as an added
     article is; a bad body changes nothing. Citations made before point into the old text."""
     reindexer = get_reindexer(request)
-    meta = body.model_dump(include={"title", "outlet", "url", "published", "language"}, exclude_none=True)
-    article = replace_document(reindexer.settings.seeds_dir, NewDocument(doc_id, body.text, body.format, meta))
+    article = replace_document(reindexer.settings.seeds_dir, _new_document(doc_id, body))
     status, indexed = _index_change(request, reindexer)
     return DocumentAdded(**article_meta_json(article), reindex=ReindexOut(**asdict(status)), indexed=indexed)
 
 
+def _new_document(name: str, body: DocumentBody) -> NewDocument:
+    """The document a body describes, its metadata the fields sent (qa.metadata.FIELDS)."""
+    return NewDocument(name, body.text, body.format, body.model_dump(include=set(metadata.FIELDS), exclude_none=True))
+
+
 @admin.delete("/documents/{doc_id}", response_model=DocumentRemoved, responses={404: {"model": ErrorOut}})
 def remove(doc_id: Annotated[str, Path(max_length=200)], request: Request) -> DocumentRemoved:
-    """Remove an article (its text, then its metadata) and update the index; once the served index is
-    updated (`indexed: true`) no answer cites it."""
+    """Remove an article (its text, then its metadata and the file as sent) and update the index; once the
+    served index is updated (`indexed: true`) no answer cites it."""
     reindexer = get_reindexer(request)
     remove_document(reindexer.settings.seeds_dir, doc_id)
     status, indexed = _index_change(request, reindexer)

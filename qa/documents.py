@@ -201,8 +201,8 @@ def _replace(seeds_dir: Path, p: _Prepared) -> None:
     # each companion's new content; empty: the new version has none, so the old one goes (none there: no step)
     parts = {part: data for part, data in p.companions().items()
              if data or _companion(seeds_dir, stem, part).exists()}
-    for part in _PARTS:  # a crashed change's leftover, which the commit point would otherwise adopt
-        _temp(seeds_dir, stem, part).unlink(missing_ok=True)
+    for part in set(_PARTS) - set(parts):  # a crashed change's leftover, which the commit point would adopt
+        _temp(seeds_dir, stem, part).unlink(missing_ok=True)  # (those written below replace their own)
     try:
         for part, data in parts.items():
             _durable(_temp(seeds_dir, stem, part), data)
@@ -251,7 +251,8 @@ def _finish_replace(seeds_dir: Path, stem: str) -> None:
 
 
 def remove_document(seeds_dir: Path, doc_id: str) -> None:
-    """Delete `<doc_id>.txt` and its metadata; DocumentNotFound when there is no such article."""
+    """Delete `<doc_id>.txt`, then its companions (metadata, file as sent); DocumentNotFound when there is no
+    such article."""
     with corpus_lock(seeds_dir):
         if NAME_RE.match(doc_id):
             _finish_replace(seeds_dir, doc_id)  # else the sweep below would finish it after the removal

@@ -72,7 +72,7 @@ def load(name: str):
         raise ModelError(f"cannot load spaCy pipeline {name!r} ({target}): {exc}") from exc
     ruler = nlp.add_pipe("entity_ruler", name=RULES, config={"overwrite_ents": True},
                          **({"after": "ner"} if "ner" in nlp.pipe_names else {}))
-    ruler.add_patterns([dict(p) for p in PATTERNS])
+    ruler.add_patterns(list(PATTERNS))
     log.info("spaCy pipeline %s %s loaded (%s)", nlp.meta.get("name"), nlp.meta.get("version"), ", ".join(nlp.pipe_names))
     return nlp
 
