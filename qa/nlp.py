@@ -49,15 +49,93 @@ def resolve(name: str) -> str:
 # - an amount with a currency sign and "m", "bn", "k" or "tn" for million, billion, thousand, trillion, as
 #   British papers write it: "£1.2m" is tokenized "£" "1.2" "m" and the recognizer's MONEY is "1.2" (an answer
 #   "£1.2" states a millionth of the amount), "£450k" it labels PRODUCT;
-# - a share written "3.4pc" (the same papers' "per cent") it labels ORG.
+# - a share written "3.4pc" (the same papers' "per cent") it labels ORG;
+# - a temperature ("43C", "-5C", "104F", "41 °C") is CARDINAL, DATE or ORG, or not an entity; a speed or a
+#   power written in one word ("110kph", "450MW") CARDINAL or PRODUCT.
+# A second component (`units`, `with_units`) then gives an amount its unit when the recognizer left the unit
+# out: see `with_units`.
 RULES = "rules"
+UNITS = "units"
 _SCALE = ("m", "m.", "bn", "k", "tn")  # "m.": the tokenizer keeps a full stop after "m" (an abbreviation)
+# one token (with the full stop the tokenizer keeps on it at a sentence's end): "43c", "-5c", "38.5c.", "104f"
+_TEMPERATURE = r"^[-\u2212]?\d{1,3}(\.\d)?\u00b0?[cf]\.?$"
 PATTERNS = (
     {"label": "TIME", "pattern": [{"LOWER": {"REGEX": r"^\d{1,2}[.:]\d{2}[ap]m$"}}]},
     {"label": "MONEY", "pattern": [{"TAG": "$"}, {"LIKE_NUM": True}, {"LOWER": {"IN": list(_SCALE)}}]},
     {"label": "MONEY", "pattern": [{"TAG": "$"}, {"LOWER": {"REGEX": r"^\d[\d,]*(\.\d+)?(m|bn|k|tn)$"}}]},
     {"label": "PERCENT", "pattern": [{"LOWER": {"REGEX": r"^\d+(\.\d+)?pc$"}}]},
+    {"label": "QUANTITY", "pattern": [{"LIKE_NUM": True}, {"LOWER": "km"}, {"ORTH": "/"}, {"LOWER": "h"}]},
+    {"label": "QUANTITY", "pattern": [{"LOWER": {"REGEX": r"^\d[\d,]*(\.\d+)?(kph|km/h|kwh|mw|gw)\.?$"}}]},
+    {"label": "QUANTITY", "pattern": [{"LOWER": "minus", "OP": "?"}, {"LOWER": {"REGEX": _TEMPERATURE}}]},
+    {"label": "QUANTITY", "pattern": [{"LOWER": "minus", "OP": "?"}, {"LIKE_NUM": True}, {"ORTH": "\u00b0"},
+                                      {"LOWER": {"IN": ["c", "f"]}}]},
 )
+
+
+# Units of measure the small recognizer leaves out of the amount before them ("3,400 hectares" gives "3,400"
+# CARDINAL), each found so in sentences written to check it, where "metres", "acres", "tons" and "mph" it keeps.
+MEASURE_WORDS = frozenset("hectare hectares litre litres liter liters tonne tonnes knot knots kph km/h kwh mw gw".split())
+# Currency names that are also everyday English words: an amount before them is not money ("5 gold medals",
+# "40 marks", "300 pounds" of weight, "a 10 real"), so they are not currency words here.
+_NOT_CURRENCY = frozenset("gold mark marks pound pounds real reals sol won".split())
+# British and translated spellings news copy uses beside CLDR's names ("roubles", "crowns" for kronor or koruny).
+_CURRENCY_SPELLINGS = frozenset("rouble roubles crown crowns".split())
+
+
+@functools.lru_cache(maxsize=1)
+def currency_words() -> frozenset[str]:
+    """The last word of the English name, singular and plural, of every currency in legal tender today, from
+    the Unicode CLDR as Babel carries it ("euro", "euros", "rupees", "zlotys", "hryvnias" ...), without the
+    everyday English words of `_NOT_CURRENCY`, with the spellings of `_CURRENCY_SPELLINGS`. The small
+    recognizer leaves most of them out of the amount before them ("5,000 euros" gives "5,000" CARDINAL: 0 of 12
+    amounts in sentences written to check each of "euros", "rupees", "pesos", "zlotys", "forints", "crowns",
+    where "dollars" and "yen" were 12 of 12)."""
+    import datetime
+
+    from babel.core import get_global
+    from babel.numbers import get_currency_name, get_territory_currencies
+
+    today = datetime.date.today()
+    codes = {c for territory in get_global("territory_currencies")
+             for c in get_territory_currencies(territory, start_date=today, tender=True)}
+    words = {get_currency_name(c, count=n, locale="en").split()[-1].lower() for c in codes for n in (1, 2)}
+    return frozenset(w for w in words if w.isalpha()) - _NOT_CURRENCY | _CURRENCY_SPELLINGS
+
+
+_AMOUNTS = frozenset({"CARDINAL", "MONEY", "QUANTITY"})
+
+
+def with_units(doc):
+    """An amount the recognizer found without the currency or unit word right after it takes that word in
+    ("about 31 million" + "euros": MONEY "about 31 million euros"; "3,400" + "hectares": QUANTITY), keeping
+    the recognizer's start (its "about", "up to"); a number it did not label at all does the same from the
+    number's first word; a unit it labelled alone as something else ("km/h" ORG) is taken in the same way.
+    A spaCy component (`UNITS`), after the recognizer and the entity rules."""
+    from spacy.tokens import Span
+
+    currencies, by_token = currency_words(), {}
+    for e in doc.ents:
+        for i in range(e.start, e.end):
+            by_token[i] = e
+    found = []
+    for t in doc[1:]:
+        label = "MONEY" if t.lower_ in currencies else "QUANTITY" if t.lower_ in MEASURE_WORDS else None
+        own = by_token.get(t.i)
+        if label is None or own is not None and (own.label_ in _AMOUNTS or len(own) > 1):
+            continue  # not a unit, or already in an amount (or in a longer name)
+        before = by_token.get(t.i - 1)
+        if before is not None and before.label_ in _AMOUNTS and before.end == t.i:
+            found.append(Span(doc, before.start, t.i + 1, label))
+        elif before is None and doc[t.i - 1].like_num:
+            start = t.i - 1
+            while start > 0 and doc[start - 1].like_num and start - 1 not in by_token:
+                start -= 1
+            found.append(Span(doc, start, t.i + 1, label))
+    if found:
+        covered = {i for span in found for i in range(span.start, span.end)}  # a unit labelled alone ("km/h" ORG) too
+        doc.ents = sorted([e for e in doc.ents if not covered.intersection(range(e.start, e.end))] + found,
+                          key=lambda e: e.start)
+    return doc
 
 
 @functools.lru_cache(maxsize=4)
@@ -70,9 +148,14 @@ def load(name: str):
         nlp = spacy.load(target, exclude=list(UNUSED))
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load spaCy pipeline {name!r} ({target}): {exc}") from exc
+    from spacy.language import Language
+
+    if not Language.has_factory(UNITS):
+        Language.component(UNITS, func=with_units)
     ruler = nlp.add_pipe("entity_ruler", name=RULES, config={"overwrite_ents": True},
                          **({"after": "ner"} if "ner" in nlp.pipe_names else {}))
     ruler.add_patterns(list(PATTERNS))
+    nlp.add_pipe(UNITS, after=RULES)
     log.info("spaCy pipeline %s %s loaded (%s)", nlp.meta.get("name"), nlp.meta.get("version"), ", ".join(nlp.pipe_names))
     return nlp
 
@@ -171,5 +254,7 @@ def fingerprint(nlp) -> dict:
     found = {"name": f"{nlp.meta.get('lang', '')}_{nlp.meta.get('name', '')}", "version": nlp.meta.get("version"),
              "spacy": spacy.__version__, "components": list(nlp.pipe_names)}
     if RULES in nlp.pipe_names:
-        found["rules"] = hashlib.sha256(json.dumps(PATTERNS, sort_keys=True).encode()).hexdigest()[:16]
+        found["rules"] = hashlib.sha256(json.dumps(
+            [PATTERNS, sorted(MEASURE_WORDS), sorted(currency_words()) if UNITS in nlp.pipe_names else []],
+            sort_keys=True).encode()).hexdigest()[:16]
     return found

@@ -27,7 +27,14 @@ def test_the_loaded_pipeline_parses_and_names_entities_and_its_fingerprint_names
     assert [t.dep_ for t in doc if t.text == "opened"] == ["ROOT"]
     fp = nlp.fingerprint(pipeline)
     assert fp["version"] and "parser" in fp["components"] and "ner" in fp["components"]
-    assert fp["components"][-1] == nlp.RULES and len(fp["rules"]) == 16  # the entity rules, after the recognizer
+    # the entity rules and the units component, after the recognizer
+    assert fp["components"][-2:] == [nlp.RULES, nlp.UNITS] and len(fp["rules"]) == 16
+
+
+def test_currency_words_come_from_the_cldr_without_everyday_english_words():
+    words = nlp.currency_words()
+    assert {"euros", "rupees", "zlotys", "hryvnias", "dollars", "yen", "roubles", "crowns"} <= words
+    assert not words & {"gold", "pounds", "marks", "won", "real"}
 
 
 def test_a_question_asked_again_is_not_parsed_again():

@@ -16,6 +16,7 @@ verb of saying, "according to X") the speaker. Offsets are into the sentence's t
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, replace
 
 from qa import dates
@@ -158,12 +159,16 @@ def _start(doc, e) -> int:
     return e.start_char
 
 
+_LETTER_STOP = re.compile(r"[^\W\d_]\.")  # "U.S", "p.m": a full stop after a letter (not a decimal point)
+
+
 def _end(doc, e) -> int:
     """Where an entity ends, without the sentence's full stop: the tokenizer keeps it on a short abbreviation
-    that ends the sentence ("£3.5m." for "£3.5 million.", "65 km/h."), so the entity would carry it into
-    the answer. One with a full stop inside ("U.S.", "p.m.") keeps it: there it is the word's own."""
+    that ends the sentence ("£3.5m." for "£3.5 million.", "65 km/h.", "38.5C."), so the entity would carry it
+    into the answer. One with a full stop after a letter inside ("U.S.", "p.m.") keeps it: there it is the
+    word's own."""
     last = e[-1]
-    if (len(last.text) > 1 and last.text.endswith(".") and "." not in last.text[:-1]
+    if (len(last.text) > 1 and last.text.endswith(".") and not _LETTER_STOP.search(last.text[:-1])
             and all(t.is_punct or t.is_space for t in doc[e.end :])):
         return e.end_char - 1
     return e.end_char
