@@ -279,3 +279,29 @@ def test_an_amount_in_british_shorthand_is_answered_whole(tmp_path):
                 "heritage fund on Monday to repair its chimney.\n",
         "library": LIBRARY,
     }, "How much was the Ashcombe kiln museum awarded?") == "£2.4m"
+
+
+def test_an_amount_in_a_currency_named_by_a_word_is_answered_with_its_currency(tmp_path):
+    """"4.5 million" without its "euros" (the recognizer leaves the word out) states no currency; the pipeline's
+    units component gives it back."""
+    assert _top_answer(tmp_path, {
+        "dike": "date 2025-10-02 Dike repairs funded\n\nThe Sellin water board will spend about 4.5 million euros "
+                "on repairing the northern dike, its chair said on Thursday.\n",
+        "library": LIBRARY,
+    }, "How much will the Sellin water board spend on the dike?") == "about 4.5 million euros"
+
+
+def test_a_count_answers_for_the_noun_it_counts_in_a_list_of_counts(tmp_path):
+    """In "210 paramedics, 34 ambulances and 12 rescue helicopters" every number has each noun within a few
+    words; the parse says which noun each one counts."""
+    text = ("date 2025-08-21 Storm response\n\nThe Dunharrow health service said 210 paramedics, 34 ambulances and "
+            "12 rescue helicopters were sent to the coast after the storm.\n")
+    answers = [_top_answer(_folder(tmp_path / q.split()[2]), {"storm": text, "library": LIBRARY}, q)
+               for q in ("How many ambulances were sent to the coast?", "How many helicopters were sent to the coast?",
+                         "How many paramedics were sent to the coast?")]
+    assert answers == ["34", "12", "210"]
+
+
+def _folder(path):
+    path.mkdir()
+    return path

@@ -168,3 +168,11 @@ def test_an_entity_ending_the_sentence_leaves_its_full_stop_but_not_an_abbreviat
     assert [c.text(doc) for c in _by_kind(doc, "ent") if c.label == "QUANTITY"] == ["38.5C"]
     doc = pipeline("The Brannock ferry sails at 9 p.m.")
     assert [c.text(doc) for c in _by_kind(doc, "ent") if c.label == "TIME"] == ["9 p.m."]
+
+
+def test_a_number_knows_the_noun_it_counts(pipeline):
+    doc = pipeline("Organisers in Pellow counted 9,000 runners, 300 volunteer marshals and 14 first-aid tents.")
+    counted = {c.text(doc): c.counted for c in _by_kind(doc, "ent") if c.label == "CARDINAL"}
+    assert counted["9,000"] == {"runner"} and "marshal" in counted["300"] and "tent" in counted["14"]
+    assert not any(c.counted for c in _by_kind(doc, "ent") if c.label == "GPE")
+

@@ -47,6 +47,7 @@ class Candidate:
     speaker_lemmas: frozenset[str] = frozenset()
     role: str = ""  # its dependency: "dobj", "ccomp", "pobj", …
     nearby: frozenset[str] = frozenset()  # lemmas within three tokens of it ("envoy" in "envoy Steve Wikoff")
+    counted: frozenset[str] = frozenset()  # a number's: the noun it counts and that noun's compounds ("fire engines")
     modifies: int | None = None  # the token it modifies, when it is a compound, possessive or adjective to it
     labels: frozenset[str] = frozenset()  # entity labels of the words inside it
     head_label: str = ""  # the entity label of its head word (of a preposition's object: "in *Rome*")
@@ -109,6 +110,7 @@ def _described(doc, c: Candidate, starts: list[int], labels: dict[int, str]) -> 
         speaker_lemmas=frozenset(t.lemma_.lower() for t in _tokens_between(doc, starts, *c.speaker)) if c.speaker else frozenset(),
         role=c.label[4:] if c.label.startswith("arg:") else doc[c.root].dep_,
         nearby=frozenset(t.lemma_.lower() for t in doc[max(0, lo - 3) : min(len(doc), hi + 3)]),
+        counted=_counted(doc[c.root]),
         modifies=doc[c.root].head.i if doc[c.root].dep_ in _MODIFIER else None,
         labels=frozenset(labels[t.i] for t in words if t.i in labels),
         head_label=_head_label(doc[c.root], labels),
@@ -118,6 +120,15 @@ def _described(doc, c: Candidate, starts: list[int], labels: dict[int, str]) -> 
 
 
 _WHEN = frozenset({"DATE", "TIME"})
+
+
+def _counted(root) -> frozenset[str]:
+    """What a number counts, by the parse: the noun it modifies ("640" in "640 firefighters, 18 aircraft and
+    95 fire engines" counts firefighters, "18" aircraft), with that noun's compounds; empty for anything else."""
+    if root.dep_ != "nummod" or root.head.pos_ not in ("NOUN", "PROPN"):
+        return frozenset()
+    noun = root.head
+    return frozenset(t.lemma_.lower() for t in (noun, *noun.children) if t is noun or t.dep_ == "compound")
 
 
 TIME_UNITS = frozenset("second minute hour day week month year decade century".split())

@@ -91,7 +91,9 @@ def matrix(q: Question, read: Sequence[tuple[SentenceView, Sequence[Candidate]]]
     col("speaker")[:] = [bool(q.subject & c.speaker_lemmas) for c in cands]
     reports = q.verb in reporting and not q.typed
     col("reported")[:] = [reports and lab in _REPORTED for lab in labels]
-    col("focus")[:] = [q.focus is not None and q.focus in c.nearby for c in cands]
+    # the focus noun near the candidate; for a number, the noun it counts ("how many aircraft": "18 aircraft",
+    # not the "95" of "18 aircraft and 95 fire engines", though "aircraft" is near both)
+    col("focus")[:] = [q.focus is not None and q.focus in (c.counted or c.nearby) for c in cands]
     col("role")[:] = [q.role is not None and c.role == q.role for c in cands]
     for kind in KINDS:
         col(f"kind_{kind}")[:] = [k == kind for k in kinds]
