@@ -3,7 +3,8 @@
 Every sentence is analysed with it once, when the index is built (qa/analysis.py); questions are
 analysed with it at query time (qa/read/question.py). The pipeline's name and version go into the
 index manifest, so an index analysed by another pipeline is stale; so do the entity rules added after its
-recognizer (`PATTERNS`: spellings the recognizer gets wrong).
+recognizer (`PATTERNS`: spellings the recognizer gets wrong) and the words of the units component
+(`with_units`: currency and unit words it leaves out of the amount before them).
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ def with_units(doc):
 
 @functools.lru_cache(maxsize=4)
 def load(name: str):
-    """The loaded pipeline (cached per name: loading takes about half a second), with the entity rules."""
+    """The loaded pipeline (cached per name: loading takes about half a second), with the entity rules and
+    the units component after its recognizer."""
     import spacy
 
     target = resolve(name)
